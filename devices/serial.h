@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * 16550A UART (one port), modelled well enough that Linux's 8250 driver
+ * probes it quickly and correctly: scratch register, loopback (MCR bit 4
+ * reflected in MSR), FIFO detection through FCR/IIR, THRE and RX interrupts
+ * with correct IIR priorities.  Guest output goes to `out_fd`; input is fed
+ * by the I/O thread through serial_input().  Thread safe (one mutex).
+ */
+#ifndef DEVICES_SERIAL_H
+#define DEVICES_SERIAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+
+#define SERIAL_RX_BUF 1024
+
+/* Sets the interrupt line: level 1 while an interrupt is pending, 0 when not. */
+typedef void (*serial_irq_fn)(void *opaque, int level);
+
+struct serial {
+	pthread_mutex_t lock;
+	int out_fd;
+	serial_irq_fn set_irq;
+	void *irq_opaque;
+	/* registers */
+	uint8_t ier, iir_thri_pending, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+	int irq_level;
+	/* receive FIFO (larger than the 16 bytes of real hardware, so pasted
+	 * input is not lost while the guest is slow to drain it) */
+	uint8_t rx[SERIAL_RX_BUF];
+	unsigned rx_head, rx_count;
+	/* called (without the lock held) when rx space frees up after having
+	 * been full, so the I/O thread can resume reading its input */
+	void (*rx_space)(void *opaque);
+	void *rx_space_opaque;
+	int rx_was_full;
+};
+
+/* Initialise and register 8 ports at `base` on the PIO bus. 0 or -errno. */
+int serial_init(struct serial *s, struct bus *pio, uint16_t base, int out_fd,
+		serial_irq_fn set_irq, void *irq_opaque);
+
+/* Queue input bytes for the guest; returns how many were accepted (less than
+ * n when the buffer is full: the caller keeps the rest and retries after the
+ * rx_space callback). */
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t n);
+
+#endif

@@ -1,0 +1,37 @@
+"""Shared helpers for integration tests: paths, running vmm with a deadline."""
+import os
+import subprocess
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+VMM = os.path.join(BUILD, "vmm")
+TESTGUEST = os.path.join(BUILD, "testguest")
+LINUX_DIR = os.path.join(BUILD, "guest-linux")
+
+
+def have_kvm():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def is_pvm_host():
+    """This project's build/CI hosts run KVM's PVM flavour (see
+    shared/docs/test-hosts.md): Linux guests need extra command-line flags."""
+    return os.path.isdir("/sys/module/kvm_pvm")
+
+
+needs_kvm = pytest.mark.skipif(not have_kvm(), reason="/dev/kvm is not available on this host")
+
+
+def run_vmm(args, timeout=60, **kw):
+    """Run build/vmm with args; return CompletedProcess (text mode).
+    A timeout is a test failure with the output so far."""
+    try:
+        return subprocess.run([VMM] + list(args), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, errors="replace", timeout=timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        pytest.fail(f"vmm {' '.join(args)} timed out after {timeout}s\n"
+                    f"--- stdout (tail)\n{out[-3000:]}\n--- stderr\n{err[-2000:]}")

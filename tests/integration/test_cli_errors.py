@@ -1,0 +1,79 @@
+"""Bad input gives one clear message and a non-zero exit, never a crash."""
+import json
+import os
+import pytest
+from conftest import run_vmm, TESTGUEST
+
+
+def one_error(r):
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    errs = [l for l in r.stderr.splitlines() if l.startswith("vmm: error:")]
+    assert len(errs) == 1, r.stderr
+    return errs[0]
+
+
+def test_help_and_version():
+    r = run_vmm(["--help"])
+    assert r.returncode == 0 and "--kernel" in r.stdout
+    r = run_vmm(["--version"])
+    assert r.returncode == 0 and r.stdout.startswith("vmm ")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--bogus"], "bogus"),
+    (["run"], "kernel"),
+    (["run", "--kernel", "/nonexistent/vmlinux"], "/nonexistent/vmlinux"),
+    (["run", "--kernel", TESTGUEST, "--vcpus", "0"], "vcpu"),
+    (["run", "--kernel", TESTGUEST, "--vcpus", "100000"], "vcpu"),
+    (["run", "--kernel", TESTGUEST, "--vcpus", "2x"], "vcpu"),
+    (["run", "--kernel", TESTGUEST, "--mem", "0"], "mem"),
+    (["run", "--kernel", TESTGUEST, "--mem", "999999999"], "mem"),
+    (["fly"], "fly"),
+])
+def test_bad_arguments(args, needle):
+    line = one_error(run_vmm(args))
+    assert needle.lower() in line.lower(), line
+
+
+def test_malformed_kernels(tmp_path):
+    data = open(TESTGUEST, "rb").read()
+    cases = {
+        "empty": b"",
+        "garbage": os.urandom(4096),
+        "truncated-elf": data[:100],
+        "truncated-segments": data[:len(data) // 3] if len(data) > 600 else data[:64],
+        "bzimage-header-only": b"\0" * 0x1f1 + b"\x01" + b"\0" * 0x0f + b"HdrS" + b"\0" * 64,
+    }
+    for name, blob in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        r = run_vmm(["run", "--kernel", str(p)])
+        line = one_error(r)
+        assert name in line or str(p) in line, (name, line)
+
+
+def test_kernel_is_directory(tmp_path):
+    one_error(run_vmm(["run", "--kernel", str(tmp_path)]))
+
+
+def test_bad_json_reports_position(tmp_path):
+    cfg = tmp_path / "vm.json"
+    cfg.write_text('{\n  "boot-source": {"kernel_image_path": "%s"},\n'
+                   '  "machine-config": {"vcpu_count": 1, "vcpus": 2}\n}\n' % TESTGUEST)
+    line = one_error(run_vmm(["run", "--config", str(cfg)]))
+    assert "vm.json:3:" in line and "vcpus" in line, line
+
+
+def test_json_config_boots(tmp_path):
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({
+        "boot-source": {"kernel_image_path": TESTGUEST, "boot_args": "scenario=hello"},
+        "machine-config": {"vcpu_count": 2, "mem_size_mib": 64},
+    }))
+    r = run_vmm(["run", "--config", str(cfg)], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "testguest: hello cpus=2" in r.stdout
+    # Flags override the file.
+    r = run_vmm(["run", "--config", str(cfg), "--vcpus", "3"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "testguest: hello cpus=3" in r.stdout

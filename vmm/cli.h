@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line parsing:
+ *   vmm run --kernel PATH [--initrd PATH] [--cmdline STR] [--vcpus N]
+ *           [--mem MIB] [--config FILE] [--vsock-cid N] [--vsock-uds PATH]
+ *           [--discovery cmdline|fdt] [--trace-boot]
+ *   vmm --help | vmm --version
+ * The config file (if any) is loaded first, then every flag overrides it.
+ */
+#ifndef VMM_CLI_H
+#define VMM_CLI_H
+
+#include <stdio.h>
+#include "config.h"
+
+enum cli_action {
+	CLI_RUN,      /* boot a VM with the parsed config */
+	CLI_HELP,     /* print usage to stdout, exit 0 */
+	CLI_VERSION,  /* print version to stdout, exit 0 */
+	CLI_ERROR,    /* message in err; exit non-zero */
+};
+
+/* Parse argv into `c` (already holding defaults).  Loads --config itself. */
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
+			  char *err, size_t errlen);
+
+void cli_usage(FILE *f);
+
+#endif

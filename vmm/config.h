@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM's configuration: defaults, the JSON file (Firecracker key names) and
+ * command-line flags all fill this one structure.  Flags override the file.
+ */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_MEM_MIB   128
+#define CONFIG_DEFAULT_VCPUS     1
+#define CONFIG_MAX_VCPUS         254 /* xAPIC IDs 0..253; the IO-APIC takes one more */
+#define CONFIG_MIN_MEM_MIB       16
+#define CONFIG_MAX_MEM_MIB       (1024 * 1024) /* 1 TiB; also bounded by host RAM */
+#define CONFIG_DEFAULT_CMDLINE   "console=ttyS0 reboot=k panic=1"
+
+enum discovery {
+	DISCOVERY_CMDLINE = 0, /* virtio_mmio.device=... on the kernel command line */
+	DISCOVERY_FDT,         /* flattened device tree in setup_data (SETUP_DTB) */
+};
+
+struct vm_config {
+	char *kernel_path;   /* required */
+	char *initrd_path;   /* optional, NULL if none */
+	char *cmdline;       /* NULL means CONFIG_DEFAULT_CMDLINE */
+	unsigned vcpus;
+	uint64_t mem_mib;
+	enum discovery discovery;
+
+	/* vsock device: present when has_vsock. */
+	bool has_vsock;
+	uint32_t guest_cid;  /* 3 .. 0xfffffffe */
+	char *uds_path;      /* hybrid vsock listener path, may be NULL */
+
+	/* Diagnostics. */
+	bool trace_boot;     /* print boot timestamps to stderr */
+};
+
+/* Fill with defaults (no kernel, no vsock). */
+void config_defaults(struct vm_config *c);
+
+/* Free the strings and reset to defaults. */
+void config_free(struct vm_config *c);
+
+/*
+ * Merge a JSON config file into `c`.  Relative paths in the file (kernel,
+ * initrd, uds_path) are taken relative to the file's directory.  The merge is
+ * all or nothing: on error `c` is unchanged.  On error returns -1 and writes one line
+ * to `err` (size errlen) naming the file, line and column, e.g.
+ *   "vm.json:4:5: unknown key \"vcpus\" in \"machine-config\"".
+ * Returns 0 on success.
+ */
+int config_load_json(struct vm_config *c, const char *path, char *err, size_t errlen);
+
+/* Same, from a buffer; `name` is used in messages in place of a file name,
+ * and its directory part (if any) anchors relative paths. */
+int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
+			 size_t len, char *err, size_t errlen);
+
+/*
+ * Locating things in JSON text (jansson keeps no positions of values).
+ * A path is a list of steps from the top-level value: an object key, or an
+ * array index when key is NULL.  Lines and columns count like jansson's:
+ * both 1-based, a column counts UTF-8 characters, only '\n' ends a line.
+ */
+struct config_json_step {
+	const char *key;  /* object member name, or NULL for an array index */
+	size_t index;     /* array element index when key == NULL */
+};
+
+struct config_json_pos {
+	int line;
+	int column;
+};
+
+/* Find `path` (n steps) in the JSON text.  On success returns 0 and fills
+ * `key` with the position of the key's opening quote (for an array element or
+ * the top level: of the value) and `value` with the first character of the
+ * value; either may be NULL.  Returns -1 if the path is not in the text. */
+int config_json_locate(const char *text, size_t len,
+		       const struct config_json_step *path, size_t n,
+		       struct config_json_pos *key, struct config_json_pos *value);
+
+/* Final checks after all sources are merged (kernel present, ranges, host
+ * RAM).  0, or -1 with a message in err. */
+int config_validate(const struct vm_config *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM and the one checked way from a guest physical address to a host
+ * pointer.  RAM is one anonymous mapping; the guest sees it as up to two
+ * regions: [0, min(size, 3 GiB)) and, for the rest, [4 GiB, ...), leaving the
+ * MMIO hole between them (see layout.h).
+ *
+ * Every guest-supplied address goes through gm_ptr(), which checks the whole
+ * range [gpa, gpa + len) against a single region with overflow checks.  A
+ * range that straddles two regions or touches the hole is refused.
+ */
+#ifndef VMM_GUEST_MEM_H
+#define VMM_GUEST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 2
+
+struct gm_region {
+	uint64_t gpa;   /* guest physical start */
+	uint64_t size;  /* bytes */
+	uint8_t *host;  /* host address of gpa */
+};
+
+struct guest_mem {
+	uint8_t *base;      /* the whole mapping (for munmap) */
+	uint64_t size;      /* total RAM bytes */
+	unsigned nregions;
+	struct gm_region region[GM_MAX_REGIONS];
+};
+
+/* Map `size` bytes of anonymous memory and lay out the regions. 0 or -errno. */
+int gm_init(struct guest_mem *gm, uint64_t size);
+
+/* Lay out regions over caller-provided memory (unit tests, fuzzers). */
+void gm_init_with(struct guest_mem *gm, void *host, uint64_t size);
+
+/* Unmap what gm_init() mapped. */
+void gm_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) if that whole range is guest RAM, else NULL.
+ * len 0 is allowed and checks only gpa. */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy to/from guest RAM; 0, or -EFAULT if the range is not RAM. */
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
+
+/* Highest guest address + 1 of RAM below 4 GiB. */
+uint64_t gm_low_top(const struct guest_mem *gm);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel image loading: an uncompressed ELF64 x86-64 (vmlinux, or the test
+ * guest) or a bzImage (Linux boot protocol >= 2.06 with a 64-bit entry).
+ * Every header field is checked against the image length and guest RAM
+ * before use: a truncated or malformed image is an error, never a crash.
+ */
+#ifndef VMM_LOADER_H
+#define VMM_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <asm/bootparam.h>
+
+#include "guest_mem.h"
+
+struct kernel_image {
+	uint64_t entry;      /* guest physical address of the 64-bit entry */
+	uint64_t load_start; /* lowest guest physical byte written */
+	uint64_t load_end;   /* one past the highest byte (incl. bss) */
+	bool is_bzimage;
+	struct setup_header hdr; /* bzImage only: its setup header, as in the file */
+};
+
+/* Load `img` (len bytes) into guest RAM.  0, or -1 with a one-line reason in
+ * err ("not an ELF or bzImage", "truncated program header", ...). */
+int loader_load(const struct guest_mem *gm, const void *img, size_t len,
+		struct kernel_image *out, char *err, size_t errlen);
+
+/* Read a whole file (kernel, initrd) into a malloc'd buffer. 0 or -errno. */
+int loader_read_file(const char *path, void **buf, size_t *len);
+
+/* Choose where the initrd goes: as high as possible, page aligned, below
+ * min(RAM below 4 GiB, max_addr + 1) and above kernel_end.  0 with *gpa set,
+ * or -ENOSPC if it does not fit. */
+int loader_place_initrd(const struct guest_mem *gm, uint64_t kernel_end,
+			uint64_t size, uint64_t max_addr, uint64_t *gpa);
+
+#endif

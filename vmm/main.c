@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmm: boot a Linux-protocol guest kernel on KVM.
+ *
+ * Initialisation order (explicit, no constructors):
+ *   1. parse flags and the JSON config, validate
+ *   2. KVM VM, guest RAM, in-kernel irqchip and PIT
+ *   3. legacy devices on the buses (serial, i8042, POST port)
+ *   4. kernel, initrd, MP table, boot_params/page tables/GDT
+ *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
+ *   6. I/O thread sources (stdin, signals), start vCPUs, run the loop
+ *   7. the first exit request ends the process with its code
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "layout.h"
+#include "loader.h"
+#include "mptable.h"
+#include "vm.h"
+#include "x86_boot.h"
+
+#define ERRLEN 512
+
+struct console {
+	struct vm *vm;
+	struct ev_source src;
+	bool active;           /* stdin registered with the loop */
+	bool tty;              /* stdin is a terminal we put in raw mode */
+	struct termios saved;
+	uint8_t pend[256];     /* read from stdin, not yet taken by the UART */
+	size_t pend_off, pend_len;
+};
+
+static struct vm the_vm;
+static struct console con;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vmm: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(VMM_EXIT_SETUP);
+}
+
+/* ---- console: stdin -> UART ------------------------------------------ */
+
+static void console_feed(struct console *c)
+{
+	size_t n;
+
+	while (c->pend_off < c->pend_len) {
+		n = serial_input(&c->vm->serial, c->pend + c->pend_off,
+				 c->pend_len - c->pend_off);
+		if (n == 0)
+			break;
+		c->pend_off += n;
+	}
+}
+
+static void console_cb(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	ssize_t n;
+
+	console_feed(c);
+	if (c->pend_off < c->pend_len) {
+		/* UART full: stop reading until it drains (console_space). */
+		ev_mod(c->vm->ev, &c->src, 0);
+		return;
+	}
+	n = read(STDIN_FILENO, c->pend, sizeof(c->pend));
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		/* EOF or error: no more input, the guest keeps running. */
+		ev_del(c->vm->ev, &c->src);
+		c->active = false;
+		return;
+	}
+	c->pend_off = 0;
+	c->pend_len = (size_t)n;
+	console_feed(c);
+	if (c->pend_off < c->pend_len)
+		ev_mod(c->vm->ev, &c->src, 0);
+}
+
+static void console_resume(void *opaque)
+{
+	struct console *c = opaque;
+
+	console_feed(c);
+	if (c->active && c->pend_off == c->pend_len)
+		ev_mod(c->vm->ev, &c->src, EPOLLIN);
+}
+
+/* Called by the UART (on a vCPU thread) when space frees up. */
+static void console_space(void *opaque)
+{
+	struct console *c = opaque;
+
+	evloop_call(c->vm->ev, console_resume, c);
+}
+
+static void console_restore(void)
+{
+	if (con.tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &con.saved);
+}
+
+static void console_init(struct console *c, struct vm *vm)
+{
+	struct termios t;
+	int ret;
+
+	c->vm = vm;
+	vm->serial.rx_space = console_space;
+	vm->serial.rx_space_opaque = c;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0) {
+		/* Raw input so keys reach the guest as typed; ISIG stays on so
+		 * Ctrl-C still ends the VMM, output processing stays as is. */
+		t = c->saved;
+		t.c_lflag &= ~(ICANON | ECHO | ECHONL | IEXTEN);
+		t.c_iflag &= ~(ICRNL | INLCR | IGNCR | IXON);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) {
+			c->tty = true;
+			atexit(console_restore);
+		}
+	}
+	ret = ev_add(vm->ev, &c->src, STDIN_FILENO, EPOLLIN, console_cb, c);
+	/* EPERM: stdin is a regular file or /dev/null, which epoll cannot
+	 * watch; the guest then simply gets no input. */
+	c->active = ret == 0;
+}
+
+/* ---- signals: clean shutdown ----------------------------------------- */
+
+static struct ev_source sig_src;
+static int sig_fd = -1;
+
+static void signal_cb(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		vm_request_exit(vm, 128 + (int)si.ssi_signo, "terminated by signal %u",
+				si.ssi_signo);
+}
+
+/* Block the signals we handle in every thread (vCPU threads inherit the
+ * mask) and receive them on the I/O thread through a signalfd. */
+static int signals_init(struct vm *vm)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0)
+		return -errno;
+	/* A closed stdout/stderr pipe must not kill us mid-exit. */
+	signal(SIGPIPE, SIG_IGN);
+	return ev_add(vm->ev, &sig_src, sig_fd, EPOLLIN, signal_cb, vm);
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+static void serial_irq(void *opaque, int level)
+{
+	vm_set_irq(opaque, LAYOUT_SERIAL_IRQ, level);
+}
+
+static void i8042_reset(void *opaque)
+{
+	vm_request_exit(opaque, VMM_EXIT_OK, NULL);
+}
+
+/* Port 0x80: POST codes from firmware and Linux's I/O delay.  Writes are
+ * discarded; the first one timestamps "first guest instruction" for
+ * --trace-boot (our test guest writes it first thing). */
+static const struct bus_ops post_ops = { 0 };
+
+static void devices_init(struct vm *vm)
+{
+	int ret;
+
+	ret = serial_init(&vm->serial, &vm->pio, LAYOUT_SERIAL_PORT, STDOUT_FILENO,
+			  serial_irq, vm);
+	if (ret)
+		die("serial port: %s", strerror(-ret));
+	ret = i8042_init(&vm->i8042, &vm->pio, i8042_reset, vm);
+	if (ret)
+		die("i8042: %s", strerror(-ret));
+	ret = bus_register(&vm->pio, 0x80, 1, &post_ops, NULL);
+	if (ret)
+		die("port 0x80: %s", strerror(-ret));
+}
+
+/* ---- boot ------------------------------------------------------------- */
+
+static void load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *entry)
+{
+	struct kernel_image k;
+	struct x86_boot_info bi = { .kernel = &k };
+	char err[ERRLEN];
+	void *img = NULL, *initrd = NULL;
+	size_t len, ilen;
+	int ret;
+
+	ret = loader_read_file(cfg->kernel_path, &img, &len);
+	if (ret)
+		die("kernel %s: %s", cfg->kernel_path, strerror(-ret));
+	if (loader_load(&vm->mem, img, len, &k, err, sizeof(err)))
+		die("kernel %s: %s", cfg->kernel_path, err);
+	free(img);
+
+	if (cfg->initrd_path) {
+		uint64_t max = k.is_bzimage ? k.hdr.initrd_addr_max : 0xffffffffull;
+
+		ret = loader_read_file(cfg->initrd_path, &initrd, &ilen);
+		if (ret)
+			die("initrd %s: %s", cfg->initrd_path, strerror(-ret));
+		if (loader_place_initrd(&vm->mem, k.load_end, ilen, max, &bi.initrd_gpa))
+			die("initrd %s (%zu bytes) does not fit in guest RAM", cfg->initrd_path, ilen);
+		if (gm_write(&vm->mem, bi.initrd_gpa, initrd, ilen))
+			die("initrd: cannot write to guest RAM");
+		bi.initrd_size = ilen;
+		free(initrd);
+	}
+
+	ret = mptable_write(&vm->mem, cfg->vcpus);
+	if (ret)
+		die("MP table: %s", strerror(-ret));
+	bi.cmdline = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+	if (x86_boot_setup(&vm->mem, &bi, err, sizeof(err)))
+		die("%s", err);
+	*entry = k.entry;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm *vm = &the_vm;
+	struct vm_config cfg;
+	char err[ERRLEN];
+	uint64_t entry;
+	int ret;
+
+	vm->t_main = vm_now_ns();
+	config_defaults(&cfg);
+	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+	case CLI_HELP:
+		cli_usage(stdout);
+		return 0;
+	case CLI_VERSION:
+		printf("vmm %s\n", VMM_VERSION);
+		return 0;
+	case CLI_ERROR:
+		fprintf(stderr, "vmm: error: %s\n", err);
+		fprintf(stderr, "Try 'vmm --help'.\n");
+		return VMM_EXIT_SETUP;
+	case CLI_RUN:
+		break;
+	}
+	if (config_validate(&cfg, err, sizeof(err)))
+		die("%s", err);
+	vm->trace_boot = cfg.trace_boot;
+
+	ret = evloop_create(&vm->ev);
+	if (ret)
+		die("event loop: %s", strerror(-ret));
+	ret = signals_init(vm);
+	if (ret)
+		die("signals: %s", strerror(-ret));
+	/* Guest RAM and the guest image first: bad input is reported before
+	 * KVM is touched. */
+	ret = gm_init(&vm->mem, cfg.mem_mib << 20);
+	if (ret)
+		die("cannot map %llu MiB of guest RAM: %s",
+		    (unsigned long long)cfg.mem_mib, strerror(-ret));
+	load_guest(vm, &cfg, &entry);
+	if (vm_create(vm, err, sizeof(err)))
+		die("%s", err);
+	devices_init(vm);
+	if (vm_create_vcpus(vm, cfg.vcpus, entry, err, sizeof(err)))
+		die("%s", err);
+	console_init(&con, vm);
+
+	ret = vm_start_vcpus(vm);
+	if (ret)
+		die("starting vCPU threads: %s", strerror(-ret));
+	ret = evloop_run(vm->ev);
+	if (ret && !atomic_load(&vm->exiting))
+		vm_request_exit(vm, VMM_EXIT_SETUP, "event loop: %s", strerror(-ret));
+
+	if (vm->exit_msg[0])
+		fprintf(stderr, "vmm: %s\n", vm->exit_msg);
+	if (vm->trace_boot)
+		fprintf(stderr, "vmm: trace-boot main=%llu first-exit=%llu end=%llu\n",
+			(unsigned long long)vm->t_main,
+			(unsigned long long)vm->t_first_exit,
+			(unsigned long long)vm_now_ns());
+	/* vCPU threads may still be inside KVM_RUN; exit() ends them with the
+	 * process.  Flush our own output first; atexit restores the tty. */
+	fflush(stdout);
+	config_free(&cfg);
+	exit(vm->exit_code);
+}

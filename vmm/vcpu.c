@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+/* vCPUs: creation, CPUID, boot state, and the KVM_RUN loop that dispatches
+ * port I/O and MMIO exits to the buses. */
+#include "vm.h"
+#include "layout.h"
+#include "x86_boot.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define VCPU_STACK_SIZE (256 * 1024)
+
+/* CPUID bits we adjust (Intel SDM vol. 2A, CPUID). */
+#define CPUID_1_ECX_HYPERVISOR  (1u << 31)
+#define CPUID_1_ECX_X2APIC      (1u << 21)
+#define CPUID_80000001_EDX_PDPE1GB (1u << 26) /* 1 GiB pages */
+
+/* Local APIC register offsets and LVT delivery modes (SDM vol. 3A 10.5.1). */
+#define APIC_LVT0        0x350
+#define APIC_LVT1        0x360
+#define APIC_MODE_NMI    0x4
+#define APIC_MODE_EXTINT 0x7
+
+static void filter_cpuid(struct kvm_cpuid2 *c, unsigned apic_id)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			/* EBX[31:24]: initial APIC ID of this vCPU. */
+			e->ebx = (e->ebx & 0x00ffffffu) | (apic_id << 24);
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			break;
+		case 0xb:
+		case 0x1f:
+			/* Extended topology: EDX is the x2APIC ID. */
+			e->edx = apic_id;
+			break;
+		case 0x80000001:
+			/* Hide 1 GiB pages: guests that map with them triple-fault
+			 * on some hosts (shared/docs/test-hosts.md) and we gain
+			 * nothing from them in a microVM. */
+			e->edx &= ~CPUID_80000001_EDX_PDPE1GB;
+			break;
+		}
+	}
+}
+
+static int set_lapic_lint(struct vcpu *v)
+{
+	struct kvm_lapic_state l;
+	uint32_t *lvt0, *lvt1;
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0)
+		return -errno;
+	/* As on a PC after BIOS: LINT0 is the 8259's ExtINT, LINT1 the NMI.
+	 * Linux (with an MP table) expects this "virtual wire" mode. */
+	lvt0 = (uint32_t *)&l.regs[APIC_LVT0];
+	lvt1 = (uint32_t *)&l.regs[APIC_LVT1];
+	*lvt0 = (*lvt0 & ~0x700u) | (APIC_MODE_EXTINT << 8);
+	*lvt1 = (*lvt1 & ~0x700u) | (APIC_MODE_NMI << 8);
+	if (ioctl(v->fd, KVM_SET_LAPIC, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_boot_vcpu(struct vcpu *v, uint64_t entry)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu = {
+		.fcw = 0x37f,     /* x87 default control word after FNINIT */
+		.mxcsr = 0x1f80,  /* SSE default: all exceptions masked */
+	};
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	x86_boot_regs(entry, &regs, &sregs);
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	return 0;
+}
+
+int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t errlen)
+{
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	int ret;
+
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max > 0 && n > (unsigned)max) {
+		snprintf(err, errlen, "%u vCPUs requested, this host's KVM allows %d", n, max);
+		return -1;
+	}
+	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			snprintf(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+			return -1;
+		}
+		vm->n_vcpus = i + 1;
+		v->run = mmap(NULL, vm->run_mmap_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			snprintf(err, errlen, "mmap of vCPU %u state: %s", i, strerror(errno));
+			return -1;
+		}
+		filter_cpuid(vm->cpuid, i);
+		if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0) {
+			snprintf(err, errlen, "KVM_SET_CPUID2: %s", strerror(errno));
+			return -1;
+		}
+		ret = set_lapic_lint(v);
+		if (ret) {
+			snprintf(err, errlen, "local APIC setup: %s", strerror(-ret));
+			return -1;
+		}
+		/* vCPU 0 is the BSP; the others wait in the in-kernel LAPIC for
+		 * INIT/SIPI from the guest (KVM's default MP state for APs). */
+		if (i == 0) {
+			ret = setup_boot_vcpu(v, entry);
+			if (ret) {
+				snprintf(err, errlen, "boot vCPU setup: %s", strerror(-ret));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static uint64_t vcpu_rip(struct vcpu *v)
+{
+	struct kvm_regs r;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	return r.rip;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* String I/O (rep outsb/insb) arrives as `count` items of `size`. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (!bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size, is_write)
+		    && !is_write)
+			memset(data, 0xff, run->io.size); /* nothing there: bus floats high */
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		len = sizeof(run->mmio.data);
+	if (!bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+			  run->mmio.is_write) && !run->mmio.is_write)
+		memset(run->mmio.data, 0xff, len);
+}
+
+/* Handle one exit. Returns false when this vCPU must stop. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_HLT:
+		/* With the in-kernel LAPIC, HLT is handled by KVM; we only see
+		 * it if the guest halted for good. */
+		vm_request_exit(vm, VMM_EXIT_OK, "vCPU %u halted", v->id);
+		return false;
+	case KVM_EXIT_SHUTDOWN:
+		vm_request_exit(vm, VMM_EXIT_GUEST_CRASH,
+				"guest triple fault (KVM_EXIT_SHUTDOWN) on vCPU %u at rip=0x%llx",
+				v->id, (unsigned long long)vcpu_rip(v));
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vm_request_exit(vm, VMM_EXIT_GUEST_CRASH,
+				"KVM internal error (suberror %u) on vCPU %u at rip=0x%llx",
+				run->internal.suberror, v->id,
+				(unsigned long long)vcpu_rip(v));
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_request_exit(vm, VMM_EXIT_GUEST_CRASH,
+				"KVM entry failed (reason 0x%llx) on vCPU %u at rip=0x%llx",
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+				v->id, (unsigned long long)vcpu_rip(v));
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
+			vm_request_exit(vm, VMM_EXIT_GUEST_CRASH, "guest reported a crash");
+		} else {
+			vm_request_exit(vm, VMM_EXIT_OK, NULL);
+		}
+		return false;
+	default:
+		vm_request_exit(vm, VMM_EXIT_GUEST_CRASH,
+				"unhandled KVM exit reason %u on vCPU %u at rip=0x%llx",
+				run->exit_reason, v->id, (unsigned long long)vcpu_rip(v));
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+
+	while (!atomic_load(&vm->exiting)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			/* EINTR: a signal; EAGAIN: an AP's first KVM_RUN before its
+			 * SIPI arrived (test-hosts.md). Both: run again. */
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vm_request_exit(vm, VMM_EXIT_GUEST_CRASH, "KVM_RUN on vCPU %u: %s",
+					v->id, strerror(errno));
+			break;
+		}
+		if (vm->trace_boot && v->id == 0 && !vm->t_first_exit)
+			vm->t_first_exit = vm_now_ns();
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	pthread_attr_init(&attr);
+	/* The run loop needs little stack; keep the VMM's footprint small. */
+	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		ret = pthread_create(&vm->vcpus[i].thread, &attr, vcpu_thread, &vm->vcpus[i]);
+		if (ret) {
+			pthread_attr_destroy(&attr);
+			return -ret;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
