@@ -34,13 +34,13 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Everything in these folders is VMM code; vmm/main.c is the only main().
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c devices/*.c virtio/*.c vsock/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 
 all: $(B)/vmm testguest
 
-$(B)/%.o: %.c
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -DVMM_VERSION='"$(VERSION)"' -c $< -o $@
@@ -49,7 +49,7 @@ $(B)/libvmm.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/vmm: $(B)/vmm/main.o $(B)/libvmm.a
+$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

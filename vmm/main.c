@@ -26,6 +26,7 @@
 #include "layout.h"
 #include "loader.h"
 #include "mptable.h"
+#include "trace.h"
 #include "vm.h"
 #include "x86_boot.h"
 
@@ -316,10 +317,7 @@ int main(int argc, char **argv)
 	if (vm->exit_msg[0])
 		fprintf(stderr, "vmm: %s\n", vm->exit_msg);
 	if (vm->trace_boot)
-		fprintf(stderr, "vmm: trace-boot main=%llu first-exit=%llu end=%llu\n",
-			(unsigned long long)vm->t_main,
-			(unsigned long long)vm->t_first_exit,
-			(unsigned long long)vm_now_ns());
+		trace_report(stderr, vm);
 	/* vCPU threads may still be inside KVM_RUN; exit() ends them with the
 	 * process.  Flush our own output first; atexit restores the tty. */
 	fflush(stdout);
