@@ -20,10 +20,17 @@ enum cli_action {
 	CLI_ERROR,    /* message in err; exit non-zero */
 };
 
-/* Parse argv into `c` (already holding defaults).  Loads --config itself. */
+/* Parse argv into `c` (already holding defaults).  Loads --config itself and
+ * runs config_validate() for CLI_RUN.  On CLI_ERROR, err holds one line and c
+ * may hold part of the input: config_free() it in every case.  Uses getopt's
+ * globals, so not thread safe; may be called again. */
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
 			  char *err, size_t errlen);
 
+/* The --help text. */
 void cli_usage(FILE *f);
+
+/* "vmm VERSION\n", for --version. */
+void cli_version(FILE *f);
 
 #endif

@@ -46,12 +46,12 @@ void config_defaults(struct vm_config *c);
 void config_free(struct vm_config *c);
 
 /*
- * Merge a JSON config file into `c`.  Relative paths in the file (kernel,
- * initrd, uds_path) are taken relative to the file's directory.  The merge is
- * all or nothing: on error `c` is unchanged.  On error returns -1 and writes one line
+ * Merge a JSON config file into `c`.  On error returns -1 and writes one line
  * to `err` (size errlen) naming the file, line and column, e.g.
  *   "vm.json:4:5: unknown key \"vcpus\" in \"machine-config\"".
- * Returns 0 on success.
+ * Returns 0 on success.  All or nothing: on error `c` is left unchanged.
+ * Relative paths in the file (kernel, initrd, uds_path) are taken relative to
+ * the file's directory.  The keys are listed in docs/config.md.
  */
 int config_load_json(struct vm_config *c, const char *path, char *err, size_t errlen);
 
@@ -83,6 +83,9 @@ struct config_json_pos {
 int config_json_locate(const char *text, size_t len,
 		       const struct config_json_step *path, size_t n,
 		       struct config_json_pos *key, struct config_json_pos *value);
+
+/* "cmdline" or "fdt" to *out: 0, or -1 for anything else. */
+int config_parse_discovery(const char *s, enum discovery *out);
 
 /* Final checks after all sources are merged (kernel present, ranges, host
  * RAM).  0, or -1 with a message in err. */

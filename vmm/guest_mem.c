@@ -35,9 +35,6 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	/* KVM maps guest RAM with the host's page size; ask for huge pages where
-	 * the host has THP, it only helps.  Failure is harmless. */
-	(void)madvise(p, size, MADV_HUGEPAGE);
 	gm_init_with(gm, p, size);
 	return 0;
 }

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Command-line parsing.  "vmm run" options go through getopt_long; their
+ * values are checked and collected first, then the --config file (if any) is
+ * merged, then the flags are applied on top, then config_validate() runs.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VMM_VERSION
+#define VMM_VERSION "unknown"
+#endif
+
+#define GUEST_CID_MIN 3ull
+#define GUEST_CID_MAX 0xfffffffeull
+
+enum {
+	OPT_KERNEL = 256, /* above any short option character */
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_VCPUS,
+	OPT_MEM,
+	OPT_CONFIG,
+	OPT_VSOCK_CID,
+	OPT_VSOCK_UDS,
+	OPT_DISCOVERY,
+	OPT_TRACE_BOOT,
+	OPT_HELP,         /* --help; -h is 'h' */
+};
+
+static const struct option run_options[] = {
+	{ "kernel",     required_argument, NULL, OPT_KERNEL },
+	{ "initrd",     required_argument, NULL, OPT_INITRD },
+	{ "cmdline",    required_argument, NULL, OPT_CMDLINE },
+	{ "vcpus",      required_argument, NULL, OPT_VCPUS },
+	{ "mem",        required_argument, NULL, OPT_MEM },
+	{ "config",     required_argument, NULL, OPT_CONFIG },
+	{ "vsock-cid",  required_argument, NULL, OPT_VSOCK_CID },
+	{ "vsock-uds",  required_argument, NULL, OPT_VSOCK_UDS },
+	{ "discovery",  required_argument, NULL, OPT_DISCOVERY },
+	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
+	{ "help",       no_argument,       NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Flag values, checked, before they are applied over the config file. */
+struct run_flags {
+	const char *config, *kernel, *initrd, *cmdline, *uds;
+	bool has_vcpus, has_mem, has_cid, has_discovery, trace_boot;
+	uint64_t vcpus, mem_mib, cid;
+	enum discovery discovery;
+};
+
+/* One line into err, control characters replaced (argv can hold anything). */
+static enum cli_action __attribute__((format(printf, 3, 4)))
+cli_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
+	return CLI_ERROR;
+}
+
+static const char *option_name(int val)
+{
+	for (const struct option *o = run_options; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+/* How many long options "--NAME[=VALUE]" abbreviates (getopt_long accepts
+ * unambiguous prefixes). */
+static int prefix_matches(const char *arg)
+{
+	size_t len;
+	int n = 0;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return 0;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (const struct option *o = run_options; o->name; o++)
+		if (strncmp(o->name, arg, len) == 0)
+			n++;
+	return n;
+}
+
+static bool looks_like_option(const char *s)
+{
+	return s[0] == '-' && s[1] == '-' &&
+	       ((s[2] >= 'a' && s[2] <= 'z') || (s[2] >= 'A' && s[2] <= 'Z'));
+}
+
+/* Plain decimal in [min, max]: no sign, spaces, suffix or base prefix.
+ * `note` is appended to the out-of-range message. */
+static int parse_number(const char *flag, const char *s, uint64_t min, uint64_t max,
+			const char *note, uint64_t *out, char *err, size_t errlen)
+{
+	unsigned long long v;
+	const char *p = s;
+
+	if (*s == '\0') {
+		cli_error(err, errlen, "--%s: empty value, expected a number", flag);
+		return -1;
+	}
+	if (*s == '-') {
+		cli_error(err, errlen, "--%s: '%s' is negative", flag, s);
+		return -1;
+	}
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p != '\0') {
+		cli_error(err, errlen, "--%s: '%s' is not a decimal number", flag, s);
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, NULL, 10);
+	if (errno == ERANGE || v < min || v > max) {
+		cli_error(err, errlen, "--%s: %s is out of range %llu..%llu%s", flag, s,
+			  (unsigned long long)min, (unsigned long long)max, note);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int take_path(const char *flag, const char *val, const char **dst,
+		     char *err, size_t errlen)
+{
+	if (*val == '\0') {
+		cli_error(err, errlen, "--%s: empty path", flag);
+		return -1;
+	}
+	*dst = val;
+	return 0;
+}
+
+/* One option's value into the flags.  0, or -1 with a message. */
+static int take_flag(struct run_flags *f, int opt, const char *val, char *err, size_t errlen)
+{
+	const char *name = option_name(opt);
+
+	switch (opt) {
+	case OPT_KERNEL:
+		return take_path(name, val, &f->kernel, err, errlen);
+	case OPT_INITRD:
+		return take_path(name, val, &f->initrd, err, errlen);
+	case OPT_CONFIG:
+		return take_path(name, val, &f->config, err, errlen);
+	case OPT_VSOCK_UDS:
+		return take_path(name, val, &f->uds, err, errlen);
+	case OPT_CMDLINE:
+		f->cmdline = val; /* may be empty */
+		return 0;
+	case OPT_VCPUS:
+		f->has_vcpus = true;
+		return parse_number(name, val, 1, CONFIG_MAX_VCPUS, "", &f->vcpus,
+				    err, errlen);
+	case OPT_MEM:
+		f->has_mem = true;
+		return parse_number(name, val, CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, "",
+				    &f->mem_mib, err, errlen);
+	case OPT_VSOCK_CID:
+		f->has_cid = true;
+		return parse_number(name, val, GUEST_CID_MIN, GUEST_CID_MAX,
+				    " (0, 1, 2 and 4294967295 are reserved)", &f->cid,
+				    err, errlen);
+	case OPT_DISCOVERY:
+		f->has_discovery = true;
+		if (config_parse_discovery(val, &f->discovery)) {
+			cli_error(err, errlen, "--%s: '%s' is not 'cmdline' or 'fdt'", name, val);
+			return -1;
+		}
+		return 0;
+	case OPT_TRACE_BOOT:
+		f->trace_boot = true;
+		return 0;
+	}
+	cli_error(err, errlen, "internal error: option %d", opt);
+	return -1;
+}
+
+static int replace_str(char **dst, const char *src)
+{
+	char *s = strdup(src);
+
+	if (!s)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* The flags over whatever the config file left in c. */
+static int apply_flags(const struct run_flags *f, struct vm_config *c)
+{
+	if ((f->kernel && replace_str(&c->kernel_path, f->kernel)) ||
+	    (f->initrd && replace_str(&c->initrd_path, f->initrd)) ||
+	    (f->cmdline && replace_str(&c->cmdline, f->cmdline)) ||
+	    (f->uds && replace_str(&c->uds_path, f->uds)))
+		return -1;
+	if (f->uds || f->has_cid)
+		c->has_vsock = true;
+	if (f->has_cid)
+		c->guest_cid = (uint32_t)f->cid;
+	if (f->has_vcpus)
+		c->vcpus = (unsigned)f->vcpus;
+	if (f->has_mem)
+		c->mem_mib = f->mem_mib;
+	if (f->has_discovery)
+		c->discovery = f->discovery;
+	if (f->trace_boot)
+		c->trace_boot = true;
+	return 0;
+}
+
+/* argv[0] is "run". */
+static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
+				 char *err, size_t errlen)
+{
+	struct run_flags f = { 0 };
+	int opt;
+
+	optind = 0; /* full re-initialisation of getopt (GNU), so we can be called again */
+	opterr = 0; /* our own messages */
+	/* '+': stop at the first non-option; ':': report a missing value as ':' */
+	while ((opt = getopt_long(argc, argv, "+:h", run_options, NULL)) != -1) {
+		const char *arg = argv[optind - 1];
+
+		switch (opt) {
+		case 'h':
+		case OPT_HELP:
+			return CLI_HELP;
+		case ':':
+			return cli_error(err, errlen, "option '--%s' needs a value",
+					 option_name(optopt));
+		case '?':
+			if (optopt >= OPT_KERNEL) /* a value given to a flag that takes none */
+				return cli_error(err, errlen, "option '--%s' takes no value",
+						 option_name(optopt));
+			if (optopt)
+				return cli_error(err, errlen, "unknown option '-%c'", optopt);
+			if (prefix_matches(arg) > 1)
+				return cli_error(err, errlen, "ambiguous option '%s'", arg);
+			return cli_error(err, errlen, "unknown option '%s'", arg);
+		}
+		/* "--kernel --mem 64" is a forgotten value, not a kernel named
+		 * "--mem"; a value that really looks like "--name" takes the
+		 * --kernel=VALUE form. */
+		if (optarg && optarg == arg && looks_like_option(optarg))
+			return cli_error(err, errlen, "option '--%s' needs a value "
+					 "(got option '%s')", option_name(opt), optarg);
+		if (take_flag(&f, opt, optarg, err, errlen))
+			return CLI_ERROR;
+	}
+	if (optind < argc)
+		return cli_error(err, errlen, "unexpected argument '%s'", argv[optind]);
+
+	if (f.config && config_load_json(c, f.config, err, errlen))
+		return CLI_ERROR;
+	if (apply_flags(&f, c))
+		return cli_error(err, errlen, "out of memory");
+	if (config_validate(c, err, errlen))
+		return CLI_ERROR;
+	return CLI_RUN;
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
+			  char *err, size_t errlen)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	enum cli_action action;
+
+	if (!cmd)
+		return cli_error(err, errlen, "no command given");
+	if (strcmp(cmd, "run") == 0)
+		return parse_run(argc - 1, argv + 1, c, err, errlen);
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		action = CLI_HELP;
+	else if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
+		action = CLI_VERSION;
+	else if (cmd[0] == '-')
+		return cli_error(err, errlen, "unknown option '%s'", cmd);
+	else
+		return cli_error(err, errlen, "unknown command '%s'", cmd);
+	if (argc > 2)
+		return cli_error(err, errlen, "unexpected argument '%s' after '%s'",
+				 argv[2], cmd);
+	return action;
+}
+
+void cli_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vmm run --kernel PATH [OPTION...]\n"
+"       vmm run --config FILE [OPTION...]\n"
+"       vmm --help | --version\n"
+"\n"
+"Boot a KVM microVM with a virtio-vsock device.\n"
+"\n"
+"Options of 'run' ('--flag VALUE' or '--flag=VALUE'; flags override the file):\n"
+"  --kernel PATH        guest kernel: ELF (vmlinux, test guest) or bzImage\n"
+"  --initrd PATH        initial ramdisk\n"
+"  --cmdline STR        kernel command line (default \"%s\")\n"
+"  --vcpus N            vCPUs, 1..%d (default %d)\n"
+"  --mem MIB            guest RAM in MiB, %d..%d and at most the host's RAM\n"
+"                       (default %d)\n"
+"  --config FILE        JSON config with Firecracker's key names; relative\n"
+"                       paths in it are relative to FILE's directory\n"
+"  --vsock-cid N        add a vsock device with guest CID N, 3..4294967294\n"
+"  --vsock-uds PATH     Unix socket for host<->guest vsock (Firecracker's\n"
+"                       hybrid vsock); needs a CID\n"
+"  --discovery MODE     how the guest finds virtio devices: 'cmdline'\n"
+"                       (default) or 'fdt'\n"
+"  --trace-boot         print boot timestamps to stderr\n"
+"  -h, --help           show this help\n"
+"  -V, --version        show the version (top level only)\n"
+"\n"
+"Exit status: 0 guest reset or powered off; 1 bad input or host setup error;\n"
+"2 guest crash or unhandled exit; 128+N killed by signal N.\n"
+"See docs/config.md for the JSON keys.\n",
+		CONFIG_DEFAULT_CMDLINE, CONFIG_MAX_VCPUS, CONFIG_DEFAULT_VCPUS,
+		CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, CONFIG_DEFAULT_MEM_MIB);
+}
+
+void cli_version(FILE *f)
+{
+	fprintf(f, "vmm %s\n", VMM_VERSION);
+}

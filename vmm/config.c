@@ -1,0 +1,889 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The VM configuration: defaults, the JSON file, final validation.
+ *
+ * jansson parses the file; we then walk the tree with one table of keys per
+ * JSON object (struct cfg_key): each row names a key, the JSON types it may
+ * have and a handler that stores the value, or a nested table for an object.
+ * Adding a key is adding a row (and usually a small handler).
+ *
+ * jansson keeps no positions of values, so to point an error at the offending
+ * key or value we find it again in the text with config_json_locate(), a
+ * small scanner that walks the (already validated) JSON text.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_FILE_SIZE (1u << 20) /* config files are small; refuse huge ones */
+#define CFG_MAX_DEPTH        8          /* deeper than any of our key tables */
+#define GUEST_CID_MIN        3ull
+#define GUEST_CID_MAX        0xfffffffeull /* 0xffffffff is VMADDR_CID_ANY */
+
+/* One line into err: control characters (from file names or JSON keys) are
+ * replaced so that a message can never span lines. */
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/* ---- defaults, copy, free ---- */
+
+void config_defaults(struct vm_config *c)
+{
+	*c = (struct vm_config){
+		.vcpus = CONFIG_DEFAULT_VCPUS,
+		.mem_mib = CONFIG_DEFAULT_MEM_MIB,
+		.discovery = DISCOVERY_CMDLINE,
+	};
+}
+
+void config_free(struct vm_config *c)
+{
+	free(c->kernel_path);
+	free(c->initrd_path);
+	free(c->cmdline);
+	free(c->uds_path);
+	config_defaults(c);
+}
+
+static int dup_or_null(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return src && !*dst ? -1 : 0;
+}
+
+/* Deep copy: 0, or -1 on ENOMEM (dst then holds defaults). */
+static int config_copy(struct vm_config *dst, const struct vm_config *src)
+{
+	*dst = *src;
+	if (dup_or_null(&dst->kernel_path, src->kernel_path) |
+	    dup_or_null(&dst->initrd_path, src->initrd_path) |
+	    dup_or_null(&dst->cmdline, src->cmdline) |
+	    dup_or_null(&dst->uds_path, src->uds_path)) {
+		config_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_discovery(const char *s, enum discovery *out)
+{
+	if (strcmp(s, "cmdline") == 0)
+		*out = DISCOVERY_CMDLINE;
+	else if (strcmp(s, "fdt") == 0)
+		*out = DISCOVERY_FDT;
+	else
+		return -1;
+	return 0;
+}
+
+/* ---- locating a key path in JSON text ---- */
+
+struct scan {
+	const char *p, *end;
+	int line, column; /* of the character at p */
+};
+
+static bool at_end(const struct scan *s)
+{
+	return s->p >= s->end;
+}
+
+static bool peek(const struct scan *s, char ch)
+{
+	return !at_end(s) && *s->p == ch;
+}
+
+/* Consume one byte.  Only the first byte of a UTF-8 sequence advances the
+ * column, so columns count characters as jansson's do. */
+static void next(struct scan *s)
+{
+	unsigned char ch = (unsigned char)*s->p++;
+
+	if (ch == '\n') {
+		s->line++;
+		s->column = 1;
+	} else if ((ch & 0xc0) != 0x80) {
+		s->column++;
+	}
+}
+
+static struct config_json_pos here(const struct scan *s)
+{
+	return (struct config_json_pos){ .line = s->line, .column = s->column };
+}
+
+static void skip_ws(struct scan *s)
+{
+	while (peek(s, ' ') || peek(s, '\t') || peek(s, '\n') || peek(s, '\r'))
+		next(s);
+}
+
+/* Four hex digits of a \u escape. */
+static int scan_hex4(struct scan *s, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++, next(s)) {
+		char ch;
+
+		if (at_end(s))
+			return -1;
+		ch = *s->p;
+		if (ch >= '0' && ch <= '9')
+			v = v * 16 + (unsigned)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = v * 16 + (unsigned)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			v = v * 16 + (unsigned)(ch - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t utf8_encode(unsigned cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* After "\u": one escaped code point, joining a surrogate pair. */
+static int scan_unicode(struct scan *s, unsigned *cp)
+{
+	unsigned lo;
+	struct scan save;
+
+	if (scan_hex4(s, cp))
+		return -1;
+	if (*cp < 0xd800 || *cp > 0xdbff)
+		return 0;
+	save = *s;
+	if (s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u') {
+		next(s);
+		next(s);
+		if (scan_hex4(s, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+			*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+			return 0;
+		}
+	}
+	*s = save; /* a lone high surrogate (jansson rejects those anyway) */
+	return 0;
+}
+
+/*
+ * Consume the string token at s->p (a '"').  With `want`, *equal tells whether
+ * the decoded string is exactly `want`; the comparison runs while decoding, so
+ * any length works.  -1 if the string is malformed or unterminated.
+ */
+static int scan_string(struct scan *s, const char *want, bool *equal)
+{
+	size_t wlen = want ? strlen(want) : 0, n = 0;
+	bool same = true;
+
+	next(s);
+	while (!at_end(s) && *s->p != '"') {
+		char buf[4];
+		size_t len = 1;
+
+		if (*s->p != '\\') {
+			buf[0] = *s->p;
+			next(s);
+		} else {
+			char esc;
+			unsigned cp;
+
+			next(s);
+			if (at_end(s))
+				return -1;
+			esc = *s->p;
+			next(s);
+			switch (esc) {
+			case 'b': buf[0] = '\b'; break;
+			case 'f': buf[0] = '\f'; break;
+			case 'n': buf[0] = '\n'; break;
+			case 'r': buf[0] = '\r'; break;
+			case 't': buf[0] = '\t'; break;
+			case 'u':
+				if (scan_unicode(s, &cp))
+					return -1;
+				len = utf8_encode(cp, buf);
+				break;
+			default: buf[0] = esc; break; /* \" \\ \/ */
+			}
+		}
+		for (size_t i = 0; i < len; i++, n++)
+			if (!want || n >= wlen || want[n] != buf[i])
+				same = false;
+	}
+	if (at_end(s))
+		return -1;
+	next(s);
+	if (equal)
+		*equal = same && n == wlen;
+	return 0;
+}
+
+/* Consume one value of any kind. */
+static int skip_value(struct scan *s)
+{
+	int depth = 0;
+
+	if (peek(s, '"'))
+		return scan_string(s, NULL, NULL);
+	if (!peek(s, '{') && !peek(s, '[')) {
+		/* number, true, false, null: up to the next delimiter */
+		const char *start = s->p;
+
+		while (!at_end(s) && !strchr(",]} \t\r\n", *s->p))
+			next(s);
+		return s->p > start ? 0 : -1;
+	}
+	do {
+		if (at_end(s))
+			return -1;
+		if (peek(s, '"')) {
+			if (scan_string(s, NULL, NULL))
+				return -1;
+			continue;
+		}
+		if (peek(s, '{') || peek(s, '['))
+			depth++;
+		else if (peek(s, '}') || peek(s, ']'))
+			depth--;
+		next(s);
+	} while (depth > 0);
+	return 0;
+}
+
+/* At an object: move to the value of member `name`; *at = its key. */
+static int find_member(struct scan *s, const char *name, struct config_json_pos *at)
+{
+	if (!peek(s, '{'))
+		return -1;
+	next(s);
+	for (;;) {
+		bool equal;
+
+		skip_ws(s);
+		if (!peek(s, '"'))
+			return -1; /* '}': not there */
+		*at = here(s);
+		if (scan_string(s, name, &equal))
+			return -1;
+		skip_ws(s);
+		if (!peek(s, ':'))
+			return -1;
+		next(s);
+		skip_ws(s);
+		if (equal)
+			return 0;
+		if (skip_value(s))
+			return -1;
+		skip_ws(s);
+		if (!peek(s, ','))
+			return -1;
+		next(s);
+	}
+}
+
+/* At an array: move to element `index`; *at = its position. */
+static int find_element(struct scan *s, size_t index, struct config_json_pos *at)
+{
+	if (!peek(s, '['))
+		return -1;
+	next(s);
+	for (size_t i = 0;; i++) {
+		skip_ws(s);
+		if (at_end(s) || peek(s, ']'))
+			return -1;
+		if (i == index) {
+			*at = here(s);
+			return 0;
+		}
+		if (skip_value(s))
+			return -1;
+		skip_ws(s);
+		if (!peek(s, ','))
+			return -1;
+		next(s);
+	}
+}
+
+int config_json_locate(const char *text, size_t len,
+		       const struct config_json_step *path, size_t n,
+		       struct config_json_pos *key, struct config_json_pos *value)
+{
+	struct scan s = { .p = text, .end = text + len, .line = 1, .column = 1 };
+	struct config_json_pos at;
+
+	skip_ws(&s);
+	at = here(&s);
+	for (size_t i = 0; i < n; i++) {
+		int rc = path[i].key ? find_member(&s, path[i].key, &at)
+				     : find_element(&s, path[i].index, &at);
+		if (rc)
+			return -1;
+	}
+	if (at_end(&s))
+		return -1;
+	if (key)
+		*key = at;
+	if (value)
+		*value = here(&s);
+	return 0;
+}
+
+/* ---- walking the parsed config with key tables ---- */
+
+/* JSON types as bits, so a table row can accept several. */
+enum {
+	T_OBJECT  = 1 << 0,
+	T_ARRAY   = 1 << 1,
+	T_STRING  = 1 << 2,
+	T_INTEGER = 1 << 3,
+	T_REAL    = 1 << 4,
+	T_BOOL    = 1 << 5,
+	T_NULL    = 1 << 6,
+};
+
+struct cfg_ctx {
+	struct vm_config *c;  /* the copy being filled */
+	const char *name;     /* file name, for messages */
+	const char *text;     /* the JSON text, for positions */
+	size_t len;
+	size_t dirlen;        /* name[0..dirlen) is the file's directory; 0: none */
+	struct config_json_step path[CFG_MAX_DEPTH]; /* the key being handled */
+	size_t depth;
+	char *err;
+	size_t errlen;
+};
+
+struct cfg_key {
+	const char *name;
+	unsigned types;                          /* T_* the value may have */
+	int (*set)(struct cfg_ctx *x, json_t *v); /* store the value; or NULL */
+	const struct cfg_key *keys;              /* an object's own table; or NULL */
+};
+
+static unsigned type_bit(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:  return T_OBJECT;
+	case JSON_ARRAY:   return T_ARRAY;
+	case JSON_STRING:  return T_STRING;
+	case JSON_INTEGER: return T_INTEGER;
+	case JSON_REAL:    return T_REAL;
+	case JSON_TRUE:
+	case JSON_FALSE:   return T_BOOL;
+	case JSON_NULL:    return T_NULL;
+	}
+	return 0;
+}
+
+/* What a table row wants, or what a value is. */
+static const char *type_name(unsigned bits)
+{
+	switch (bits) {
+	case T_OBJECT:          return "an object";
+	case T_ARRAY:           return "an array";
+	case T_STRING:          return "a string";
+	case T_STRING | T_NULL: return "a string or null";
+	case T_INTEGER:         return "an integer";
+	case T_REAL:            return "a number with a fraction or exponent";
+	case T_BOOL:            return "true or false";
+	case T_NULL:            return "null";
+	}
+	return "something else";
+}
+
+static const char *value_name(const json_t *v)
+{
+	return json_is_boolean(v) ? (json_is_true(v) ? "true" : "false")
+				  : type_name(type_bit(v));
+}
+
+/* "machine-config.vcpu_count" for the current path. */
+static void path_name(const struct cfg_ctx *x, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < x->depth && used < size; i++) {
+		const struct config_json_step *st = &x->path[i];
+		int n = st->key ? snprintf(buf + used, size - used, "%s%.64s",
+					   i ? "." : "", st->key)
+				: snprintf(buf + used, size - used, "[%zu]", st->index);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/*
+ * Report an error at the current key (at_key) or its value, as
+ * "FILE:LINE:COLUMN: msg".  If the path cannot be found in the text (it
+ * always should), the nearest enclosing one that can is used.  Returns -1.
+ */
+static int __attribute__((format(printf, 3, 4)))
+cfg_fail(struct cfg_ctx *x, bool at_key, const char *fmt, ...)
+{
+	struct config_json_pos key = { 1, 1 }, value = { 1, 1 };
+	char msg[512];
+	va_list ap;
+
+	for (size_t n = x->depth;; n--) {
+		if (config_json_locate(x->text, x->len, x->path, n, &key, &value) == 0)
+			break;
+		at_key = true;
+		if (n == 0)
+			break;
+	}
+	if (!at_key)
+		key = value;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_err(x->err, x->errlen, "%s:%d:%d: %s", x->name, key.line, key.column, msg);
+	return -1;
+}
+
+/* Error about the current value, prefixed with its key path. */
+static int __attribute__((format(printf, 2, 3)))
+cfg_bad_value(struct cfg_ctx *x, const char *fmt, ...)
+{
+	char where[256], msg[384];
+	va_list ap;
+
+	path_name(x, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cfg_fail(x, false, "%s: %s", where, msg);
+}
+
+static int cfg_int(struct cfg_ctx *x, json_t *v, long long min, long long max,
+		   long long *out)
+{
+	long long n = json_integer_value(v);
+
+	if (n < min || n > max)
+		return cfg_bad_value(x, "%lld is out of range %lld..%lld", n, min, max);
+	*out = n;
+	return 0;
+}
+
+/* A path from the file: absolute as is, relative to the file's directory. */
+static int cfg_path(struct cfg_ctx *x, json_t *v, char **dst)
+{
+	const char *s = json_string_value(v);
+	char *p;
+
+	if (json_is_null(v)) {
+		free(*dst);
+		*dst = NULL;
+		return 0;
+	}
+	if (*s == '\0')
+		return cfg_bad_value(x, "path must not be empty");
+	if (s[0] == '/' || x->dirlen == 0)
+		p = strdup(s);
+	else if (asprintf(&p, "%.*s%s%s", (int)x->dirlen, x->name,
+			  x->dirlen == 1 && x->name[0] == '/' ? "" : "/", s) < 0)
+		p = NULL;
+	if (!p)
+		return cfg_bad_value(x, "out of memory");
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+static int set_kernel(struct cfg_ctx *x, json_t *v)
+{
+	return cfg_path(x, v, &x->c->kernel_path);
+}
+
+static int set_initrd(struct cfg_ctx *x, json_t *v)
+{
+	return cfg_path(x, v, &x->c->initrd_path);
+}
+
+static int set_boot_args(struct cfg_ctx *x, json_t *v)
+{
+	char *s = strdup(json_string_value(v));
+
+	if (!s)
+		return cfg_bad_value(x, "out of memory");
+	free(x->c->cmdline);
+	x->c->cmdline = s;
+	return 0;
+}
+
+static int set_vcpu_count(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, 1, CONFIG_MAX_VCPUS, &n))
+		return -1;
+	x->c->vcpus = (unsigned)n;
+	return 0;
+}
+
+static int set_mem_size(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, &n))
+		return -1;
+	x->c->mem_mib = (uint64_t)n;
+	return 0;
+}
+
+static int set_smt(struct cfg_ctx *x, json_t *v)
+{
+	if (json_is_true(v))
+		return cfg_bad_value(x, "must be false: SMT is not supported");
+	return 0;
+}
+
+static int ignore(struct cfg_ctx *x, json_t *v)
+{
+	return 0;
+}
+
+static int set_vsock(struct cfg_ctx *x, json_t *v)
+{
+	x->c->has_vsock = true;
+	return 0;
+}
+
+static int set_guest_cid(struct cfg_ctx *x, json_t *v)
+{
+	long long n = json_integer_value(v);
+
+	if (n < (long long)GUEST_CID_MIN || n > (long long)GUEST_CID_MAX)
+		return cfg_bad_value(x, "%lld is out of range %llu..%llu "
+				     "(0, 1, 2 and 4294967295 are reserved)",
+				     n, GUEST_CID_MIN, GUEST_CID_MAX);
+	x->c->guest_cid = (uint32_t)n;
+	return 0;
+}
+
+static int set_uds_path(struct cfg_ctx *x, json_t *v)
+{
+	return cfg_path(x, v, &x->c->uds_path);
+}
+
+static int set_discovery(struct cfg_ctx *x, json_t *v)
+{
+	if (config_parse_discovery(json_string_value(v), &x->c->discovery))
+		return cfg_bad_value(x, "\"%.64s\" is not \"cmdline\" or \"fdt\"",
+				     json_string_value(v));
+	return 0;
+}
+
+/* The keys, one table per JSON object (Firecracker's names, plus "x-vmm").
+ * Columns: name, accepted JSON types, handler, nested table. */
+static const struct cfg_key boot_source_keys[] = {
+	{ "kernel_image_path", T_STRING,          set_kernel,     NULL },
+	{ "initrd_path",       T_STRING | T_NULL, set_initrd,     NULL },
+	{ "boot_args",         T_STRING,          set_boot_args,  NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cfg_key machine_config_keys[] = {
+	{ "vcpu_count",        T_INTEGER,         set_vcpu_count, NULL },
+	{ "mem_size_mib",      T_INTEGER,         set_mem_size,   NULL },
+	{ "smt",               T_BOOL,            set_smt,        NULL },
+	{ "track_dirty_pages", T_BOOL,            ignore,         NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cfg_key vsock_keys[] = {
+	{ "guest_cid",         T_INTEGER,         set_guest_cid,  NULL },
+	{ "uds_path",          T_STRING,          set_uds_path,   NULL },
+	{ "vsock_id",          T_STRING,          ignore,         NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cfg_key x_vmm_keys[] = {
+	{ "discovery",         T_STRING,          set_discovery,  NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct cfg_key top_keys[] = {
+	{ "boot-source",       T_OBJECT,          NULL,           boot_source_keys },
+	{ "machine-config",    T_OBJECT,          NULL,           machine_config_keys },
+	{ "vsock",             T_OBJECT,          set_vsock,      vsock_keys },
+	{ "x-vmm",             T_OBJECT,          NULL,           x_vmm_keys },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int walk_object(struct cfg_ctx *x, json_t *obj, const struct cfg_key *table)
+{
+	const char *name;
+	json_t *v;
+
+	/* jansson iterates in file order, so the first bad key is reported. */
+	json_object_foreach(obj, name, v) {
+		const struct cfg_key *k = table;
+		char where[256];
+
+		path_name(x, where, sizeof(where));
+		if (x->depth == CFG_MAX_DEPTH)
+			return cfg_fail(x, true, "%s: nested too deeply", where);
+		x->path[x->depth++] = (struct config_json_step){ .key = name };
+		while (k->name && strcmp(k->name, name) != 0)
+			k++;
+		if (!k->name) {
+			if (x->depth == 1)
+				return cfg_fail(x, true, "unknown key \"%.64s\" at top level", name);
+			return cfg_fail(x, true, "unknown key \"%.64s\" in \"%s\"", name, where);
+		}
+		if (!(type_bit(v) & k->types))
+			return cfg_bad_value(x, "must be %s, not %s", type_name(k->types),
+					     value_name(v));
+		if (k->set && k->set(x, v))
+			return -1;
+		if (k->keys && walk_object(x, v, k->keys))
+			return -1;
+		x->depth--;
+	}
+	return 0;
+}
+
+static bool all_space(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", buf[i]) || buf[i] == '\0')
+			return false;
+	return true;
+}
+
+int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
+			 size_t len, char *err, size_t errlen)
+{
+	struct cfg_ctx x = {
+		.name = name, .text = buf, .len = len, .err = err, .errlen = errlen,
+	};
+	struct vm_config tmp;
+	const char *slash = strrchr(name, '/');
+	json_error_t je;
+	json_t *root;
+	int rc;
+
+	root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		if (je.line < 1)
+			set_err(err, errlen, "%s: %s", name, je.text);
+		else if (all_space(buf, len))
+			set_err(err, errlen, "%s:%d:%d: empty file, expected a JSON object",
+				name, je.line, je.column > 0 ? je.column : 1);
+		else /* jansson counts a column 0 at the start of a line */
+			set_err(err, errlen, "%s:%d:%d: %s", name, je.line,
+				je.column > 0 ? je.column : 1, je.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		rc = cfg_fail(&x, false, "top level must be an object, not %s",
+			      value_name(root));
+		json_decref(root);
+		return rc;
+	}
+	if (config_copy(&tmp, c)) {
+		json_decref(root);
+		set_err(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	if (slash) {
+		x.dirlen = (size_t)(slash - name);
+		while (x.dirlen > 1 && name[x.dirlen - 1] == '/')
+			x.dirlen--;
+		if (x.dirlen == 0) /* "/vm.json" */
+			x.dirlen = 1;
+	}
+	x.c = &tmp;
+	rc = walk_object(&x, root, top_keys);
+	json_decref(root);
+	if (rc) {
+		config_free(&tmp);
+		return -1;
+	}
+	config_free(c);
+	*c = tmp;
+	return 0;
+}
+
+/* Whole file into a malloc'd buffer: 0, or -1 with a message. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	size_t len = 0, cap = 4096;
+	char *buf;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		set_err(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, "%s: cannot open: %s", path, strerror(EISDIR));
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				set_err(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE_SIZE) {
+			set_err(err, errlen, "%s: too large (more than %u bytes)", path,
+				CONFIG_MAX_FILE_SIZE);
+			goto fail;
+		}
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+int config_load_json(struct vm_config *c, const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (read_file(path, &buf, &len, err, errlen))
+		return -1;
+	rc = config_load_json_buf(c, path, buf, len, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* ---- final checks ---- */
+
+/* Host RAM in bytes, 0 if unknown. */
+static uint64_t host_ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psize <= 0)
+		return 0;
+	return (uint64_t)pages * (uint64_t)psize;
+}
+
+int config_validate(const struct vm_config *c, char *err, size_t errlen)
+{
+	uint64_t host = host_ram_bytes();
+
+	if (!c->kernel_path || !*c->kernel_path) {
+		set_err(err, errlen, "no kernel given: use --kernel PATH or "
+			"boot-source.kernel_image_path");
+		return -1;
+	}
+	if (c->vcpus < 1 || c->vcpus > CONFIG_MAX_VCPUS) {
+		set_err(err, errlen, "vCPU count %u is out of range 1..%d",
+			c->vcpus, CONFIG_MAX_VCPUS);
+		return -1;
+	}
+	if (c->mem_mib < CONFIG_MIN_MEM_MIB || c->mem_mib > CONFIG_MAX_MEM_MIB) {
+		set_err(err, errlen, "memory size %llu MiB is out of range %d..%d MiB",
+			(unsigned long long)c->mem_mib, CONFIG_MIN_MEM_MIB,
+			CONFIG_MAX_MEM_MIB);
+		return -1;
+	}
+	if (host && c->mem_mib << 20 > host) {
+		set_err(err, errlen, "memory size %llu MiB is more than the host's "
+			"physical RAM (%llu MiB)", (unsigned long long)c->mem_mib,
+			(unsigned long long)(host >> 20));
+		return -1;
+	}
+	if (c->discovery != DISCOVERY_CMDLINE && c->discovery != DISCOVERY_FDT) {
+		set_err(err, errlen, "unknown device discovery mode %d", (int)c->discovery);
+		return -1;
+	}
+	if (c->has_vsock && c->guest_cid == 0) {
+		set_err(err, errlen, "vsock needs a guest CID: use --vsock-cid N or "
+			"vsock.guest_cid");
+		return -1;
+	}
+	if (c->has_vsock && (c->guest_cid < GUEST_CID_MIN || c->guest_cid > GUEST_CID_MAX)) {
+		set_err(err, errlen, "guest CID %u is reserved: use %llu..%llu",
+			c->guest_cid, GUEST_CID_MIN, GUEST_CID_MAX);
+		return -1;
+	}
+	if (c->uds_path && strlen(c->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		set_err(err, errlen, "vsock socket path is too long (%zu bytes, at most %zu): %s",
+			strlen(c->uds_path),
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->uds_path);
+		return -1;
+	}
+	return 0;
+}
