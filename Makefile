@@ -1,4 +1,5 @@
 # vmm: a small KVM VMM for microVMs with a virtio-vsock device.
+#   make deps         install the Debian packages (apt-get)
 #   make              build/vmm and build/testguest
 #   make test         unit tests, then integration tests (boots guests)
 #   make unit         unit tests only (no KVM needed)
@@ -79,9 +80,13 @@ bench: all
 bench-quick: all
 	$(Q)bench/run.sh --quick
 
+# Install the Debian packages everything needs (as root, or through sudo).
+deps:
+	$(Q)$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v "^#" .ci/packages)'
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test demo bench bench-quick clean guest-linux testguest
+.PHONY: all deps unit test demo bench bench-quick clean guest-linux testguest
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
