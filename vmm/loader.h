@@ -37,4 +37,9 @@ int loader_read_file(const char *path, void **buf, size_t *len);
 int loader_place_initrd(const struct guest_mem *gm, uint64_t kernel_end,
 			uint64_t size, uint64_t max_addr, uint64_t *gpa);
 
+/* The highest guest address the initrd may occupy for this kernel, the
+ * max_addr to pass to loader_place_initrd(): a bzImage's initrd_addr_max
+ * (boot.rst), 4 GiB - 1 for an ELF (ramdisk_image is 32 bits + ext_). */
+uint64_t loader_initrd_max(const struct kernel_image *k);
+
 #endif

@@ -237,7 +237,7 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *ent
 	free(img);
 
 	if (cfg->initrd_path) {
-		uint64_t max = k.is_bzimage ? k.hdr.initrd_addr_max : 0xffffffffull;
+		uint64_t max = loader_initrd_max(&k);
 
 		ret = loader_read_file(cfg->initrd_path, &initrd, &ilen);
 		if (ret)
