@@ -29,6 +29,7 @@ enum {
 	OPT_VSOCK_CID,
 	OPT_VSOCK_UDS,
 	OPT_DISCOVERY,
+	OPT_NOTIFY,
 	OPT_TRACE_BOOT,
 	OPT_HELP,         /* --help; -h is 'h' */
 };
@@ -43,6 +44,7 @@ static const struct option run_options[] = {
 	{ "vsock-cid",  required_argument, NULL, OPT_VSOCK_CID },
 	{ "vsock-uds",  required_argument, NULL, OPT_VSOCK_UDS },
 	{ "discovery",  required_argument, NULL, OPT_DISCOVERY },
+	{ "notify",     required_argument, NULL, OPT_NOTIFY },
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
 	{ "help",       no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -51,9 +53,10 @@ static const struct option run_options[] = {
 /* Flag values, checked, before they are applied over the config file. */
 struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
-	bool has_vcpus, has_mem, has_cid, has_discovery, trace_boot;
+	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	uint64_t vcpus, mem_mib, cid;
 	enum discovery discovery;
+	enum notify_mode notify;
 };
 
 /* One line into err, control characters replaced (argv can hold anything). */
@@ -185,6 +188,13 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 			return -1;
 		}
 		return 0;
+	case OPT_NOTIFY:
+		f->has_notify = true;
+		if (config_parse_notify(val, &f->notify)) {
+			cli_error(err, errlen, "--%s: '%s' is not 'ioeventfd' or 'mmio'", name, val);
+			return -1;
+		}
+		return 0;
 	case OPT_TRACE_BOOT:
 		f->trace_boot = true;
 		return 0;
@@ -222,6 +232,8 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		c->mem_mib = f->mem_mib;
 	if (f->has_discovery)
 		c->discovery = f->discovery;
+	if (f->has_notify)
+		c->notify = f->notify;
 	if (f->trace_boot)
 		c->trace_boot = true;
 	return 0;
@@ -325,7 +337,10 @@ void cli_usage(FILE *f)
 "                       hybrid vsock); needs a CID\n"
 "  --discovery MODE     how the guest finds virtio devices: 'cmdline'\n"
 "                       (default) or 'fdt'\n"
-"  --trace-boot         print boot timestamps to stderr\n"
+"  --notify MODE        how queue notifications reach virtio devices:\n"
+"                       'ioeventfd' (default, handled on the I/O thread) or\n"
+"                       'mmio' (MMIO exit, handled on the vCPU thread)\n"
+"  --trace-boot         print boot timestamps and memory to stderr\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
 "\n"

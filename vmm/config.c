@@ -86,6 +86,17 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	return 0;
 }
 
+int config_parse_notify(const char *s, enum notify_mode *out)
+{
+	if (strcmp(s, "ioeventfd") == 0)
+		*out = NOTIFY_IOEVENTFD;
+	else if (strcmp(s, "mmio") == 0)
+		*out = NOTIFY_MMIO;
+	else
+		return -1;
+	return 0;
+}
+
 int config_parse_discovery(const char *s, enum discovery *out)
 {
 	if (strcmp(s, "cmdline") == 0)
@@ -621,6 +632,14 @@ static int set_discovery(struct cfg_ctx *x, json_t *v)
 	return 0;
 }
 
+static int set_notify(struct cfg_ctx *x, json_t *v)
+{
+	if (config_parse_notify(json_string_value(v), &x->c->notify))
+		return cfg_bad_value(x, "\"%.64s\" is not \"ioeventfd\" or \"mmio\"",
+				     json_string_value(v));
+	return 0;
+}
+
 /* The keys, one table per JSON object (Firecracker's names, plus "x-vmm").
  * Columns: name, accepted JSON types, handler, nested table. */
 static const struct cfg_key boot_source_keys[] = {
@@ -647,6 +666,7 @@ static const struct cfg_key vsock_keys[] = {
 
 static const struct cfg_key x_vmm_keys[] = {
 	{ "discovery",         T_STRING,          set_discovery,  NULL },
+	{ "notify",            T_STRING,          set_notify,     NULL },
 	{ NULL, 0, NULL, NULL },
 };
 

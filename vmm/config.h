@@ -22,6 +22,12 @@ enum discovery {
 	DISCOVERY_FDT,         /* flattened device tree in setup_data (SETUP_DTB) */
 };
 
+/* How a guest's QueueNotify write reaches a virtio device. */
+enum notify_mode {
+	NOTIFY_IOEVENTFD = 0,  /* consumed in KVM, device runs on the I/O thread */
+	NOTIFY_MMIO,           /* MMIO exit, device runs on the vCPU thread */
+};
+
 struct vm_config {
 	char *kernel_path;   /* required */
 	char *initrd_path;   /* optional, NULL if none */
@@ -29,6 +35,7 @@ struct vm_config {
 	unsigned vcpus;
 	uint64_t mem_mib;
 	enum discovery discovery;
+	enum notify_mode notify;
 
 	/* vsock device: present when has_vsock. */
 	bool has_vsock;
@@ -85,6 +92,9 @@ int config_json_locate(const char *text, size_t len,
 		       struct config_json_pos *key, struct config_json_pos *value);
 
 /* "cmdline" or "fdt" to *out: 0, or -1 for anything else. */
+/* "ioeventfd" or "mmio"; 0 or -1. */
+int config_parse_notify(const char *s, enum notify_mode *out);
+
 int config_parse_discovery(const char *s, enum discovery *out);
 
 /* Final checks after all sources are merged (kernel present, ranges, host

@@ -4,9 +4,10 @@
  *
  * Initialisation order (explicit, no constructors):
  *   1. parse flags and the JSON config, validate
- *   2. KVM VM, guest RAM, in-kernel irqchip and PIT
- *   3. legacy devices on the buses (serial, i8042, POST port)
- *   4. kernel, initrd, MP table, boot_params/page tables/GDT
+ *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
+ *      page tables, GDT (bad images are reported before KVM is touched)
+ *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
+ *      (serial, i8042, POST port); virtio devices (vsock)
  *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
  *   6. I/O thread sources (stdin, signals), start vCPUs, run the loop
  *   7. the first exit request ends the process with its code
@@ -27,6 +28,8 @@
 #include "loader.h"
 #include "mptable.h"
 #include "trace.h"
+#include "virtio_devs.h"
+#include "fdt.h"
 #include "vm.h"
 #include "x86_boot.h"
 
@@ -44,6 +47,7 @@ struct console {
 
 static struct vm the_vm;
 static struct console con;
+static struct virtio_devs vdevs;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -220,8 +224,44 @@ static void devices_init(struct vm *vm)
 
 /* ---- boot ------------------------------------------------------------- */
 
-static void load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *entry)
+/* The guest's command line: the configured one plus, with command-line
+ * discovery, one virtio_mmio.device= per device. */
+static void build_cmdline(const struct vm_config *cfg, const struct virtio_devs *vd,
+			  char *buf, size_t size)
 {
+	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+
+	if (strlen(base) >= size)
+		die("kernel command line is longer than %zu bytes", size - 1);
+	strcpy(buf, base);
+	if (cfg->discovery == DISCOVERY_CMDLINE && virtio_devs_cmdline(vd, buf, size))
+		die("kernel command line plus virtio devices is longer than %zu bytes", size - 1);
+}
+
+/* Device discovery through a flattened device tree in setup_data: CPUs,
+ * APICs, serial port and virtio devices, and no MP table alongside (Linux
+ * takes the CPUs and IO-APIC from the tree). */
+static uint64_t write_fdt(struct vm *vm, const struct vm_config *cfg,
+			  const struct virtio_devs *vd, const char *cmdline)
+{
+	struct fdt_vm_desc d;
+	uint64_t gpa;
+	int ret;
+
+	fdt_desc_init_x86(&d, cfg->vcpus, cmdline);
+	for (unsigned i = 0; i < vd->n; i++)
+		if (fdt_add_virtio(&d, vd->slot[i].base, LAYOUT_VIRTIO_MMIO_SIZE, vd->slot[i].irq))
+			die("device tree: too many virtio devices");
+	ret = fdt_write_setup_data(&vm->mem, &d, &gpa);
+	if (ret)
+		die("device tree: %s", strerror(-ret));
+	return gpa;
+}
+
+static void load_guest(struct vm *vm, const struct vm_config *cfg,
+		       const struct virtio_devs *vd, uint64_t *entry)
+{
+	static char cmdline[LAYOUT_CMDLINE_MAX];
 	struct kernel_image k;
 	struct x86_boot_info bi = { .kernel = &k };
 	char err[ERRLEN];
@@ -250,10 +290,15 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg, uint64_t *ent
 		free(initrd);
 	}
 
-	ret = mptable_write(&vm->mem, cfg->vcpus);
-	if (ret)
-		die("MP table: %s", strerror(-ret));
-	bi.cmdline = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+	build_cmdline(cfg, vd, cmdline, sizeof(cmdline));
+	bi.cmdline = cmdline;
+	if (cfg->discovery == DISCOVERY_FDT) {
+		bi.setup_data_gpa = write_fdt(vm, cfg, vd, cmdline);
+	} else {
+		ret = mptable_write(&vm->mem, cfg->vcpus);
+		if (ret)
+			die("MP table: %s", strerror(-ret));
+	}
 	if (x86_boot_setup(&vm->mem, &bi, err, sizeof(err)))
 		die("%s", err);
 	*entry = k.entry;
@@ -299,10 +344,13 @@ int main(int argc, char **argv)
 	if (ret)
 		die("cannot map %llu MiB of guest RAM: %s",
 		    (unsigned long long)cfg.mem_mib, strerror(-ret));
-	load_guest(vm, &cfg, &entry);
+	virtio_devs_plan(&vdevs, &cfg);
+	load_guest(vm, &cfg, &vdevs, &entry);
 	if (vm_create(vm, err, sizeof(err)))
 		die("%s", err);
 	devices_init(vm);
+	if (virtio_devs_create(&vdevs, vm, &cfg, err, sizeof(err)))
+		die("%s", err);
 	if (vm_create_vcpus(vm, cfg.vcpus, entry, err, sizeof(err)))
 		die("%s", err);
 	console_init(&con, vm);
@@ -314,6 +362,9 @@ int main(int argc, char **argv)
 	if (ret && !atomic_load(&vm->exiting))
 		vm_request_exit(vm, VMM_EXIT_SETUP, "event loop: %s", strerror(-ret));
 
+	/* Stop the vCPUs before tearing devices down under them. */
+	vm_stop_vcpus(vm);
+	virtio_devs_destroy(&vdevs);
 	if (vm->exit_msg[0])
 		fprintf(stderr, "vmm: %s\n", vm->exit_msg);
 	if (vm->trace_boot)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VCPU_STACK_SIZE (256 * 1024)
@@ -260,11 +261,51 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* SIGUSR1 only interrupts KVM_RUN (EINTR); the handler does nothing. */
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	struct timespec ts;
+
+	atomic_store(&vm->exiting, true);
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		/* immediate_exit makes a KVM_RUN that is about to start return
+		 * EINTR at once, closing the window between the thread's check
+		 * of `exiting` and its entry into KVM_RUN; the signal takes it
+		 * out of a KVM_RUN already under way (e.g. a halted AP). */
+		v->run->immediate_exit = 1;
+		for (;;) {
+			pthread_kill(v->thread, SIGUSR1);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
+				break;
+		}
+		v->started = false;
+	}
+}
+
 int vm_start_vcpus(struct vm *vm)
 {
+	struct sigaction sa = { .sa_handler = kick_handler };
 	pthread_attr_t attr;
 	int ret;
 
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return -errno;
 	pthread_attr_init(&attr);
 	/* The run loop needs little stack; keep the VMM's footprint small. */
 	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
@@ -274,6 +315,7 @@ int vm_start_vcpus(struct vm *vm)
 			pthread_attr_destroy(&attr);
 			return -ret;
 		}
+		vm->vcpus[i].started = true;
 	}
 	pthread_attr_destroy(&attr);
 	return 0;

@@ -33,6 +33,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+	bool started;
 };
 
 struct vm {
@@ -67,6 +68,10 @@ int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t
 
 /* Start one thread per vCPU. 0 or -errno. */
 int vm_start_vcpus(struct vm *vm);
+
+/* Make every vCPU thread leave KVM_RUN and end, and wait for them (after an
+ * exit request).  Afterwards no device is called from a vCPU thread. */
+void vm_stop_vcpus(struct vm *vm);
 
 /* Raise or lower a guest interrupt line (GSI) on the in-kernel irqchip. */
 void vm_set_irq(struct vm *vm, unsigned gsi, int level);

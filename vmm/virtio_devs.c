@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include "virtio_devs.h"
+#include "layout.h"
+#include "vm.h"
+#include "virtio/mmio.h"
+#include "vsock/device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void virtio_devs_plan(struct virtio_devs *vd, const struct vm_config *cfg)
+{
+	memset(vd, 0, sizeof(*vd));
+	if (cfg->has_vsock) {
+		vd->slot[vd->n] = (struct virtio_slot){
+			.base = LAYOUT_VIRTIO_MMIO + vd->n * LAYOUT_VIRTIO_MMIO_SIZE,
+			.irq = LAYOUT_VIRTIO_IRQ_BASE + vd->n,
+		};
+		vd->n++;
+	}
+}
+
+int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size)
+{
+	size_t len = strlen(cmdline);
+
+	for (unsigned i = 0; i < vd->n; i++) {
+		/* drivers/virtio/virtio_mmio.c: <size>@<baseaddr>:<irq>[:<id>] */
+		int n = snprintf(cmdline + len, size - len, "%svirtio_mmio.device=4K@0x%llx:%u",
+				 len ? " " : "", (unsigned long long)vd->slot[i].base,
+				 vd->slot[i].irq);
+
+		if (n < 0 || (size_t)n >= size - len)
+			return -ENAMETOOLONG;
+		len += (size_t)n;
+	}
+	return 0;
+}
+
+int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
+		       const struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
+	int ret;
+
+	if (!cfg->has_vsock)
+		return 0;
+	struct vsock_dev_params p = {
+		.guest_cid = cfg->guest_cid,
+		.uds_path = cfg->uds_path,
+		.ev = vm->ev,
+	};
+	ret = vsock_dev_create(&p, &vd->vsock);
+	if (ret) {
+		snprintf(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
+			 cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
+		return -1;
+	}
+	struct vmmio_params mp = {
+		.base = vd->slot[0].base,
+		.irq = vd->slot[0].irq,
+		.ops = &vsock_virtio_ops,
+		.dev = vd->vsock,
+		.gm = &vm->mem,
+	};
+	ret = vmmio_create(&vm->mmio, &mp, &vd->vdev[0]);
+	if (ret) {
+		snprintf(err, errlen, "virtio-mmio transport: %s", strerror(-ret));
+		return -1;
+	}
+	vsock_dev_attach(vd->vsock, vd->vdev[0]);
+	ret = vmmio_kvm_attach(vd->vdev[0], vm->vm_fd, vm->ev, flags, &vd->kvm[0]);
+	if (ret) {
+		snprintf(err, errlen, "virtio-mmio irqfd/ioeventfd: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+void virtio_devs_destroy(struct virtio_devs *vd)
+{
+	if (vd->vsock)
+		vsock_dev_destroy(vd->vsock);
+	vd->vsock = NULL;
+	for (unsigned i = 0; i < vd->n; i++) {
+		if (vd->kvm[i])
+			vmmio_kvm_detach(vd->kvm[i]);
+		vd->kvm[i] = NULL;
+	}
+	/* The transports stay registered on the bus, which has no unregister;
+	 * the process is about to end. */
+}
