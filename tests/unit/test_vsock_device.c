@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The vsock device end to end without KVM: a fake guest driver (rings in
+ * malloc'd "guest RAM", registers through the MMIO bus as a vCPU would),
+ * the real event loop on its own thread, and real Unix sockets in a
+ * temporary directory on the host side (hybrid protocol).
+ */
+#include <check.h>
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "tests/unit/virtio_test_driver.h"
+#include "vmm/evloop.h"
+#include "vsock/device.h"
+#include "vsock/hybrid.h"
+#include "vsock/packet.h"
+
+#define BASE     0xd0000000ull
+#define IRQ      5
+#define GCID     3u
+#define QSZ      16u
+#define NTX      (QSZ / 2)       /* two descriptors per tx chain */
+#define RXBUF    (4096u + 44u)
+#define DESC(q)  (0x10000ull + (q) * 0x1000ull)
+#define AVAIL(q) (DESC(q) + 0x400)
+#define USED(q)  (DESC(q) + 0x800)
+#define RXMEM(i) (0x40000ull + (i) * 0x2000ull)
+#define TXHDR(i) (0x80000ull + (i) * 64ull)
+#define TXPAY(i) (0x100000ull + (i) * 0x10000ull)
+#define MEMSZ    (4u << 20)
+#define TXPAY_MAX 0x10000u
+#define WAIT_MS  2000
+
+static struct td_mem mem;
+static struct bus bus;
+static struct virtio_dev *vdev;
+static struct vsock_dev *dev;
+static struct evloop *ev;
+static pthread_t io_thread;
+static struct td_ring rxr, txr, evr;
+static unsigned tx_n;             /* tx chains sent */
+static char dir[40], uds[64];
+static uint32_t g_fwd;            /* the guest's fwd_cnt */
+static uint32_t g_buf = 65536;    /* the guest's buf_alloc */
+
+static void *io_main(void *arg)
+{
+	(void)arg;
+	evloop_run(ev);
+	return NULL;
+}
+
+static uint32_t rd(uint64_t off)
+{
+	return td_rd(&bus, BASE, off);
+}
+
+static void wr(uint64_t off, uint32_t v)
+{
+	td_wr(&bus, BASE, off, v);
+}
+
+/* Publish a head with release ordering: the device may be popping on the
+ * I/O thread right now. */
+static void post(struct td_ring *r, uint16_t head)
+{
+	uint16_t *idx = td_gpa(r->m, r->avail + 2);
+
+	td_w16(r->m, r->avail + 4 + 2u * (r->avail_idx % r->size), head);
+	r->avail_idx++;
+	__atomic_store_n(idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
+}
+
+static uint16_t used_idx(struct td_ring *r)
+{
+	uint16_t *idx = td_gpa(r->m, r->used + 2);
+
+	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
+}
+
+static void setup(void)
+{
+	struct vmmio_params p = {
+		.base = BASE, .irq = IRQ, .ops = &vsock_virtio_ops, .gm = &mem.gm,
+	};
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = uds };
+
+	snprintf(dir, sizeof(dir), "/tmp/vsock-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
+	td_mem_init(&mem, MEMSZ);
+	memset(&bus, 0, sizeof(bus));
+	ck_assert_int_eq(evloop_create(&ev), 0);
+	dp.ev = ev;
+	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
+	p.dev = dev;
+	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
+	vsock_dev_attach(dev, vdev);
+	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+
+	/* Driver init: features, three queues, DRIVER_OK, then rx buffers. */
+	td_negotiate(&bus, BASE, 1ull << VIRTIO_F_VERSION_1);
+	td_ring_init(&rxr, &mem, QSZ, DESC(0), AVAIL(0), USED(0));
+	td_ring_init(&txr, &mem, QSZ, DESC(1), AVAIL(1), USED(1));
+	td_ring_init(&evr, &mem, QSZ, DESC(2), AVAIL(2), USED(2));
+	ck_assert_uint_eq(td_setup_queue(&bus, BASE, 0, &rxr), 1);
+	ck_assert_uint_eq(td_setup_queue(&bus, BASE, 1, &txr), 1);
+	ck_assert_uint_eq(td_setup_queue(&bus, BASE, 2, &evr), 1);
+	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+	   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	for (unsigned i = 0; i < QSZ; i++) {
+		td_desc(&rxr, i, RXMEM(i), RXBUF, VIRTQ_DESC_F_WRITE, 0);
+		post(&rxr, (uint16_t)i);
+	}
+	wr(VMMIO_QUEUE_NOTIFY, 0);
+	tx_n = 0;
+	g_fwd = 0;
+	g_buf = 65536;
+}
+
+static void teardown(void)
+{
+	evloop_stop(ev);
+	pthread_join(io_thread, NULL);
+	vsock_dev_destroy(dev);
+	evloop_destroy(ev);
+	vmmio_destroy(vdev);
+	td_mem_free(&mem);
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+
+/* --- the fake driver --------------------------------------------------- */
+
+static struct vsock_hdr gh(uint16_t op, uint32_t sport, uint32_t dport, uint32_t len,
+			   uint32_t flags)
+{
+	return (struct vsock_hdr){
+		.src_cid = GCID, .dst_cid = VSOCK_HOST_CID, .src_port = sport,
+		.dst_port = dport, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = op, .flags = flags, .buf_alloc = g_buf, .fwd_cnt = g_fwd,
+	};
+}
+
+/* Send a packet on tx (the device handles it on this thread, like an MMIO
+ * exit) and check it came back used. */
+static void tx(const struct vsock_hdr *h, const void *payload, uint32_t plen)
+{
+	unsigned slot = tx_n % NTX;
+	uint16_t before = used_idx(&txr);
+
+	ck_assert_uint_le(plen, TXPAY_MAX);
+	vsock_hdr_encode(h, td_gpa(&mem, TXHDR(slot)));
+	if (plen)
+		memcpy(td_gpa(&mem, TXPAY(slot)), payload, plen);
+	td_desc(&txr, 2 * slot, TXHDR(slot), VSOCK_HDR_SIZE, plen ? VIRTQ_DESC_F_NEXT : 0,
+		(uint16_t)(2 * slot + 1));
+	td_desc(&txr, 2 * slot + 1, TXPAY(slot), plen, 0, 0);
+	post(&txr, (uint16_t)(2 * slot));
+	tx_n++;
+	wr(VMMIO_QUEUE_NOTIFY, 1);
+	ck_assert_uint_eq(used_idx(&txr), (uint16_t)(before + 1));
+}
+
+static void txh(uint16_t op, uint32_t sport, uint32_t dport, uint32_t flags)
+{
+	struct vsock_hdr h = gh(op, sport, dport, 0, flags);
+
+	tx(&h, NULL, 0);
+}
+
+static void txdata(uint32_t sport, uint32_t dport, const void *p, uint32_t len)
+{
+	struct vsock_hdr h = gh(VIRTIO_VSOCK_OP_RW, sport, dport, len, 0);
+
+	tx(&h, p, len);
+}
+
+/* Wait for the next rx packet; payload (if any) into buf.  False on
+ * timeout. */
+static bool rx_try(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
+{
+	uint32_t id, len;
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; used_idx(&rxr) == rxr.last_used; i++) {
+		if (i >= ms)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	td_used_elem(&rxr, rxr.last_used, &id, &len);
+	rxr.last_used++;
+	ck_assert_uint_lt(id, QSZ);
+	ck_assert_uint_ge(len, VSOCK_HDR_SIZE);
+	vsock_hdr_decode(td_gpa(&mem, RXMEM(id)), h);
+	ck_assert_uint_eq(len, VSOCK_HDR_SIZE + h->len);
+	ck_assert_uint_le(h->len, bufsz);
+	if (h->len)
+		memcpy(buf, td_gpa(&mem, RXMEM(id) + VSOCK_HDR_SIZE), h->len);
+	/* Give the buffer back at once, as Linux refills. */
+	post(&rxr, (uint16_t)id);
+	wr(VMMIO_QUEUE_NOTIFY, 0);
+	return true;
+}
+
+static struct vsock_hdr rx_op(uint16_t op, void *buf, size_t bufsz)
+{
+	struct vsock_hdr h;
+
+	ck_assert_msg(rx_try(&h, buf, bufsz, WAIT_MS), "no rx packet (wanted op %u)", op);
+	ck_assert_uint_eq(h.op, op);
+	ck_assert_uint_eq(h.src_cid, VSOCK_HOST_CID);
+	ck_assert_uint_eq(h.dst_cid, GCID);
+	ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_STREAM);
+	return h;
+}
+
+static void rx_none(int ms)
+{
+	struct vsock_hdr h;
+	char buf[RXBUF];
+
+	ck_assert_msg(!rx_try(&h, buf, sizeof(buf), ms), "unexpected rx op %u", h.op);
+}
+
+/* --- the host side ------------------------------------------------------ */
+
+static int listen_at(uint32_t port)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", uds, port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+static int connect_uds(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Read exactly n bytes (or fail the test). */
+static void read_n(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r;
+
+		ck_assert_msg(readable(fd, WAIT_MS), "host read timed out at %zu/%zu", got, n);
+		r = read(fd, (char *)buf + got, n - got);
+		ck_assert_int_gt(r, 0);
+		got += (size_t)r;
+	}
+}
+
+static void assert_eof(int fd)
+{
+	char c;
+
+	ck_assert(readable(fd, WAIT_MS));
+	ck_assert_int_eq(read(fd, &c, 1), 0);
+}
+
+/* Closed by the device: EOF, or ECONNRESET if it had unread bytes. */
+static void assert_closed(int fd)
+{
+	char c;
+	ssize_t r;
+
+	ck_assert(readable(fd, WAIT_MS));
+	r = read(fd, &c, 1);
+	ck_assert(r == 0 || (r < 0 && errno == ECONNRESET));
+}
+
+/* A guest flow to host port `port`, accepted by the host: returns the
+ * host's fd. */
+static int guest_connect(int lfd, uint32_t gport, uint32_t port)
+{
+	struct vsock_hdr h;
+	int fd;
+
+	txh(VIRTIO_VSOCK_OP_REQUEST, gport, port, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	ck_assert_uint_eq(h.src_port, port);
+	ck_assert_uint_eq(h.dst_port, gport);
+	ck_assert_uint_gt(h.buf_alloc, 0); /* Linux stalls on 0 */
+	ck_assert(readable(lfd, WAIT_MS));
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* --- tests ------------------------------------------------------------- */
+
+START_TEST(config_space_and_identity)
+{
+	ck_assert_uint_eq(rd(VMMIO_DEVICE_ID), 19);
+	ck_assert_uint_eq(rd(VMMIO_CONFIG), GCID);      /* le64, low half */
+	ck_assert_uint_eq(rd(VMMIO_CONFIG + 4), 0);     /* high half */
+	wr(VMMIO_DEVICE_FEATURES_SEL, 0);
+	ck_assert_uint_eq(rd(VMMIO_DEVICE_FEATURES) & 7,
+			  (1u << VSOCK_F_STREAM) | (1u << VSOCK_F_NO_IMPLIED_STREAM));
+}
+END_TEST
+
+START_TEST(guest_flow_full_life)
+{
+	int lfd = listen_at(5000), fd;
+	char buf[RXBUF];
+	struct vsock_hdr h;
+
+	fd = guest_connect(lfd, 1025, 5000);
+	/* guest → host */
+	txdata(1025, 5000, "hello", 5);
+	read_n(fd, buf, 5);
+	ck_assert_mem_eq(buf, "hello", 5);
+	/* host → guest */
+	ck_assert_int_eq(write(fd, "world!", 6), 6);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 6);
+	ck_assert_mem_eq(buf, "world!", 6);
+	ck_assert_uint_eq(h.src_port, 5000);
+	ck_assert_uint_eq(h.dst_port, 1025);
+	ck_assert_uint_eq(h.fwd_cnt, 5); /* our credit rides along */
+	/* host half-closes: the guest sees EOF, its direction keeps working */
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	txdata(1025, 5000, "late", 4);
+	read_n(fd, buf, 4);
+	ck_assert_mem_eq(buf, "late", 4);
+	/* guest closes: RST back, host sees EOF */
+	txh(VIRTIO_VSOCK_OP_SHUTDOWN, 1025, 5000,
+	    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	assert_eof(fd);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(guest_half_close_reaches_host_as_eof)
+{
+	int lfd = listen_at(5001), fd;
+	char buf[RXBUF];
+	struct vsock_hdr h;
+
+	fd = guest_connect(lfd, 1026, 5001);
+	txdata(1026, 5001, "req", 3);
+	txh(VIRTIO_VSOCK_OP_SHUTDOWN, 1026, 5001, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	read_n(fd, buf, 3);
+	assert_eof(fd);
+	/* the reply still flows to the guest */
+	ck_assert_int_eq(write(fd, "resp", 4), 4);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_mem_eq(buf, "resp", 4);
+	(void)h;
+	close(fd);
+	/* host closed both ways: SHUTDOWN(RCV|SEND), guest answers RST */
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	txh(VIRTIO_VSOCK_OP_RST, 1026, 5001, 0);
+	rx_none(50);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(guest_connect_refused)
+{
+	struct vsock_hdr h;
+	struct vsock_dev_stats st;
+
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1027, 4444, 0); /* nobody listens */
+	h = rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	ck_assert_uint_eq(h.src_port, 4444);
+	ck_assert_uint_eq(h.dst_port, 1027);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn_refused, 1);
+	ck_assert_uint_eq(st.conns_open, 0);
+}
+END_TEST
+
+START_TEST(bad_packets)
+{
+	struct vsock_hdr h;
+	struct vsock_dev_stats st;
+
+	h = gh(99, 1028, 5000, 0, 0);
+	tx(&h, NULL, 0);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	h = gh(VIRTIO_VSOCK_OP_REQUEST, 1028, 5000, 0, 0);
+	h.src_cid = 7; /* spoofed: dropped without a word */
+	tx(&h, NULL, 0);
+	h = gh(VIRTIO_VSOCK_OP_RW, 1028, 5000, 100, 0); /* chain too short */
+	tx(&h, "x", 1);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RW, 1028, 5000, 0); /* no such flow */
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 1028, 5000, 0); /* never RST an RST */
+	rx_none(50);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_OP], 1);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_SRC_CID], 1);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_LEN_CHAIN], 1);
+	ck_assert_uint_eq(st.rst_no_conn, 1);
+}
+END_TEST
+
+START_TEST(credit_overrun_rst)
+{
+	static char big[TXPAY_MAX];
+	int lfd = listen_at(5002), fd;
+	struct vsock_dev_stats st;
+	uint32_t ours;
+	struct vsock_hdr h;
+
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1029, 5002, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	ours = h.buf_alloc;
+	fd = accept(lfd, NULL, NULL);
+	/* The host never reads; the guest ignores our credit.  Whatever the
+	 * socket absorbs is forwarded (and credited); once the socket and
+	 * our buffer are full, the next packet is an overrun. */
+	h.op = 0;
+	for (int i = 0; i < 64 && h.op != VIRTIO_VSOCK_OP_RST; i++) {
+		txdata(1029, 5002, big, TXPAY_MAX);
+		while (rx_try(&h, NULL, 0, 0) && h.op != VIRTIO_VSOCK_OP_RST)
+			ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	}
+	ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RST);
+	ck_assert_uint_gt(ours, 0);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn.credit_overrun, 1);
+	ck_assert_uint_eq(st.conns_open, 0);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(host_to_guest_within_credit)
+{
+	static char data[10000], got[10000];
+	int lfd = listen_at(5003), fd;
+	size_t n = 0;
+	struct vsock_hdr h;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 7);
+	g_buf = 4096;
+	fd = guest_connect(lfd, 1030, 5003);
+	ck_assert_int_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	while (n < 4096) {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+		n += h.len;
+	}
+	ck_assert_uint_eq(n, 4096);
+	rx_none(100); /* credit exhausted: nothing more */
+	/* The guest consumed it all and says so. */
+	g_fwd = 4096;
+	txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1030, 5003, 0);
+	while (n < 8192) {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+		n += h.len;
+	}
+	rx_none(100);
+	g_fwd = 8192;
+	txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1030, 5003, 0);
+	while (n < sizeof(data)) {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+		n += h.len;
+	}
+	ck_assert_mem_eq(got, data, sizeof(data));
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* The host reads nothing while the guest sends a whole buffer's worth: the
+ * bytes pile up in the socket and the device buffer, then arrive complete
+ * and in order, and the guest gets its credit back. */
+START_TEST(guest_to_host_backpressure)
+{
+	enum { CHUNK = 4096, TOTAL = 256 * 1024 };
+	static char data[TOTAL], got[TOTAL];
+	int lfd = listen_at(5004), fd;
+	struct vsock_hdr h;
+	bool credit = false;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 13 + (i >> 12));
+	fd = guest_connect(lfd, 1031, 5004);
+	for (size_t off = 0; off < TOTAL; off += CHUNK)
+		txdata(1031, 5004, data + off, CHUNK);
+	read_n(fd, got, TOTAL);
+	ck_assert_mem_eq(got, data, TOTAL);
+	while (rx_try(&h, NULL, 0, 200)) {
+		ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+		ck_assert_uint_le(h.fwd_cnt, TOTAL);
+		credit = h.fwd_cnt == TOTAL || credit;
+	}
+	ck_assert(credit);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(host_initiated_flow)
+{
+	int fd = connect_uds();
+	char buf[RXBUF], line[32];
+	struct vsock_hdr req, h;
+	char want[32];
+
+	/* The CONNECT line and the first payload bytes in one write. */
+	ck_assert_int_eq(write(fd, "CONNECT 1234\nabc", 16), 16);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	ck_assert_uint_eq(req.dst_port, 1234);
+	ck_assert_uint_ge(req.src_port, VSOCK_HOST_PORT_FIRST);
+	ck_assert_uint_lt(req.src_port, VSOCK_HOST_PORT_END);
+	ck_assert_uint_gt(req.buf_alloc, 0);
+	ck_assert(!readable(fd, 50)); /* no OK before the guest accepts */
+	txh(VIRTIO_VSOCK_OP_RESPONSE, 1234, req.src_port, 0);
+	snprintf(want, sizeof(want), "OK %u\n", req.src_port);
+	read_n(fd, line, strlen(want));
+	ck_assert_mem_eq(line, want, strlen(want));
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 3);
+	ck_assert_mem_eq(buf, "abc", 3);
+	txdata(1234, req.src_port, "xyz", 3);
+	read_n(fd, buf, 3);
+	ck_assert_mem_eq(buf, "xyz", 3);
+	close(fd);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 1234, req.src_port, 0);
+}
+END_TEST
+
+START_TEST(host_initiated_refused_by_guest)
+{
+	int fd = connect_uds();
+	struct vsock_hdr req;
+
+	ck_assert_int_eq(write(fd, "connect 77\n", 11), 11);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 77, req.src_port, 0);
+	assert_eof(fd); /* closed without a reply */
+	close(fd);
+}
+END_TEST
+
+START_TEST(host_initiated_bad_line)
+{
+	int fd = connect_uds();
+
+	ck_assert_int_eq(write(fd, "HELLO 77\n", 9), 9);
+	assert_closed(fd);
+	close(fd);
+	rx_none(50);
+}
+END_TEST
+
+START_TEST(host_initiated_guest_silent_times_out)
+{
+	int fd = connect_uds();
+	struct vsock_hdr req;
+	struct timespec t0, t1;
+
+	ck_assert_int_eq(write(fd, "CONNECT 78\n", 11), 11);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(readable(fd, 5000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(read(fd, req.len ? NULL : (char[1]){ 0 }, 1), 0);
+	ck_assert_int_ge(t1.tv_sec - t0.tv_sec, 1);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(driver_reset_drops_flows)
+{
+	int lfd = listen_at(5005), fd;
+	struct vsock_dev_stats st;
+
+	fd = guest_connect(lfd, 1032, 5005);
+	wr(VMMIO_STATUS, 0);
+	assert_eof(fd);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conns_open, 0);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+static Suite *device_suite(void)
+{
+	Suite *s = suite_create("vsock_device");
+	TCase *tc = tcase_create("device");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, config_space_and_identity);
+	tcase_add_test(tc, guest_flow_full_life);
+	tcase_add_test(tc, guest_half_close_reaches_host_as_eof);
+	tcase_add_test(tc, guest_connect_refused);
+	tcase_add_test(tc, bad_packets);
+	tcase_add_test(tc, credit_overrun_rst);
+	tcase_add_test(tc, host_to_guest_within_credit);
+	tcase_add_test(tc, guest_to_host_backpressure);
+	tcase_add_test(tc, host_initiated_flow);
+	tcase_add_test(tc, host_initiated_refused_by_guest);
+	tcase_add_test(tc, host_initiated_bad_line);
+	tcase_add_test(tc, host_initiated_guest_silent_times_out);
+	tcase_add_test(tc, driver_reset_drops_flows);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(device_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtio-vsock device (virtio 1.2 §5.10): the virtio front (ops table,
+ * queues rx 0 / tx 1 / event 2, config le64 guest_cid) and the multiplexer
+ * that carries every guest flow to a host socket through a backend
+ * (backend.h).  Guest packets are handled on whichever thread delivers the
+ * queue notification; host sockets and timers on the I/O thread; one mutex
+ * per device serialises both.
+ *
+ * Setup order (before the vCPUs start):
+ *   vsock_dev_create(&params, &dev);
+ *   vmmio_create(bus, &(struct vmmio_params){ .ops = &vsock_virtio_ops,
+ *                .dev = dev, ... }, &vdev);
+ *   vsock_dev_attach(dev, vdev);
+ * Teardown after the I/O loop stopped: vsock_dev_destroy(dev) (before
+ * evloop_destroy and vmmio_destroy).
+ */
+#ifndef VSOCK_DEVICE_H
+#define VSOCK_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/device.h"
+#include "vsock/conn.h"
+
+#define VSOCK_QUEUE_RX    0
+#define VSOCK_QUEUE_TX    1
+#define VSOCK_QUEUE_EVENT 2
+#define VSOCK_QUEUE_SIZE  256
+
+struct evloop;
+struct vsock_backend;
+struct vsock_dev;
+
+struct vsock_dev_params {
+	uint64_t guest_cid;          /* 3 .. 0xfffffffe */
+	const char *uds_path;        /* hybrid Unix backend; NULL = none */
+	struct evloop *ev;           /* the I/O thread's loop */
+	uint32_t max_conns;          /* 0 = VSOCK_CONNTAB_DEFAULT_MAX */
+	uint32_t buf_alloc;          /* per-connection credit; 0 = 256 KiB */
+};
+
+/* Counters, for logs and tests. */
+struct vsock_dev_stats {
+	uint64_t tx_pkts, rx_pkts;
+	uint64_t tx_bytes, rx_bytes;        /* payload, guest → host / host → guest */
+	uint64_t pkt_err[16];               /* by enum vsock_pkt_err */
+	uint64_t rst_no_conn;               /* RST for a packet matching no flow */
+	uint64_t rst_dropped;               /* such RSTs lost (queue full) */
+	uint64_t conn_refused;              /* backend connect failed */
+	uint64_t conn_limit;                /* refused: max_conns reached */
+	uint64_t short_rx_buf;              /* rx buffers < 44 bytes, returned empty */
+	uint64_t host_accepted;             /* host-initiated flows handed over */
+	uint64_t conns_open;                /* now */
+	struct vsock_conn_stats conn;       /* protocol events, all flows */
+};
+
+/* The ops table for vmmio_create(); `dev` is the struct vsock_dev. */
+extern const struct virtio_device_ops vsock_virtio_ops;
+
+/* Create the device and its backend (and the listener on uds_path).
+ * 0 or -errno. */
+int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out);
+
+/* Tell the device its transport (after vmmio_create). */
+void vsock_dev_attach(struct vsock_dev *d, struct virtio_dev *vdev);
+
+/* Free everything: connections, sockets, backend.  After evloop_run()
+ * returned and before evloop_destroy(). */
+void vsock_dev_destroy(struct vsock_dev *d);
+
+/* A backend accepted a host client that wants guest port `guest_port` (on
+ * the I/O thread).  The device takes the fd (non-blocking stream socket)
+ * and sends the guest a REQUEST; with `hybrid_ok`, "OK <host_port>\n" is
+ * written to the client when the guest accepts.  If the guest refuses or
+ * times out the fd is closed without a reply.  0, or -errno (the caller
+ * keeps and closes the fd): -ENOTCONN (no driver), -ENOSPC (limits). */
+int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
+			  bool hybrid_ok);
+
+void vsock_dev_get_stats(struct vsock_dev *d, struct vsock_dev_stats *out);
+
+#endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hybrid vsock host protocol: CONNECT line parser, OK reply, host port
+ * allocator.  See hybrid.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vsock/hybrid.h"
+
+enum {
+	S_LEAD,    /* whitespace before the keyword */
+	S_KW,      /* inside "connect" */
+	S_SEP,     /* right after the keyword: whitespace required */
+	S_GAP,     /* whitespace before the port */
+	S_SIGN,    /* after '+' */
+	S_PORT,    /* digits */
+	S_TRAIL,   /* whitespace after the port */
+};
+
+static const char keyword[] = "connect";
+
+/* ASCII whitespace other than '\n', as Rust's split_whitespace sees it. */
+static bool is_blank(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static bool is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+void vsock_connect_init(struct vsock_connect_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = S_LEAD;
+	p->status = VSOCK_CONNECT_MORE;
+}
+
+/* One byte of the line; returns the new status. */
+static enum vsock_connect_status step(struct vsock_connect_parser *p, uint8_t c)
+{
+	switch (p->state) {
+	case S_LEAD:
+		if (is_blank(c))
+			return VSOCK_CONNECT_MORE;
+		p->state = S_KW;
+		/* fall through */
+	case S_KW:
+		if (lower(c) != (uint8_t)keyword[p->kw])
+			return VSOCK_CONNECT_ERR_KEYWORD;
+		if (++p->kw == sizeof(keyword) - 1)
+			p->state = S_SEP;
+		return VSOCK_CONNECT_MORE;
+	case S_SEP:
+		if (c == '\n')
+			return VSOCK_CONNECT_ERR_PORT;
+		if (!is_blank(c))
+			return VSOCK_CONNECT_ERR_KEYWORD; /* "connectx" */
+		p->state = S_GAP;
+		return VSOCK_CONNECT_MORE;
+	case S_GAP:
+		if (is_blank(c))
+			return VSOCK_CONNECT_MORE;
+		if (c == '+') {
+			p->state = S_SIGN;
+			return VSOCK_CONNECT_MORE;
+		}
+		/* fall through */
+	case S_SIGN:
+		if (!is_digit(c))
+			return VSOCK_CONNECT_ERR_PORT;
+		p->state = S_PORT;
+		/* fall through */
+	case S_PORT:
+		if (is_digit(c)) {
+			uint64_t v = (uint64_t)p->port * 10 + (uint64_t)(c - '0');
+
+			if (v > UINT32_MAX)
+				return VSOCK_CONNECT_ERR_RANGE;
+			p->port = (uint32_t)v;
+			return VSOCK_CONNECT_MORE;
+		}
+		if (c == '\n')
+			return VSOCK_CONNECT_DONE;
+		if (!is_blank(c))
+			return VSOCK_CONNECT_ERR_PORT; /* "12ab" */
+		p->state = S_TRAIL;
+		return VSOCK_CONNECT_MORE;
+	case S_TRAIL:
+		if (c == '\n')
+			return VSOCK_CONNECT_DONE;
+		if (is_blank(c))
+			return VSOCK_CONNECT_MORE;
+		return VSOCK_CONNECT_ERR_TRAILING;
+	}
+	return VSOCK_CONNECT_ERR_KEYWORD;
+}
+
+enum vsock_connect_status vsock_connect_feed(struct vsock_connect_parser *p,
+					     const void *buf, size_t len,
+					     size_t *used)
+{
+	const uint8_t *b = buf;
+	size_t i = 0;
+
+	while (p->status == VSOCK_CONNECT_MORE && i < len) {
+		if (p->len >= VSOCK_CONNECT_LINE_MAX) {
+			p->status = VSOCK_CONNECT_ERR_TOO_LONG;
+			break;
+		}
+		p->len++;
+		p->status = step(p, b[i++]);
+	}
+	/* A full line without '\n' is too long even if no byte follows yet. */
+	if (p->status == VSOCK_CONNECT_MORE && p->len >= VSOCK_CONNECT_LINE_MAX)
+		p->status = VSOCK_CONNECT_ERR_TOO_LONG;
+	*used = i;
+	return p->status;
+}
+
+enum vsock_connect_status vsock_connect_eof(struct vsock_connect_parser *p)
+{
+	if (p->status == VSOCK_CONNECT_MORE)
+		p->status = VSOCK_CONNECT_ERR_EOF;
+	return p->status;
+}
+
+const char *vsock_connect_status_name(enum vsock_connect_status s)
+{
+	switch (s) {
+	case VSOCK_CONNECT_MORE: return "more";
+	case VSOCK_CONNECT_DONE: return "done";
+	case VSOCK_CONNECT_ERR_KEYWORD: return "bad keyword";
+	case VSOCK_CONNECT_ERR_PORT: return "bad port";
+	case VSOCK_CONNECT_ERR_RANGE: return "port out of range";
+	case VSOCK_CONNECT_ERR_TRAILING: return "trailing garbage";
+	case VSOCK_CONNECT_ERR_TOO_LONG: return "line too long";
+	case VSOCK_CONNECT_ERR_EOF: return "closed mid-line";
+	}
+	return "?";
+}
+
+size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port)
+{
+	int n;
+
+	if (size < VSOCK_OK_LINE_MAX)
+		return 0;
+	n = snprintf(buf, size, "OK %u\n", host_port);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* --- host port allocator --------------------------------------------- */
+
+#define PORT_SPAN (VSOCK_HOST_PORT_END - VSOCK_HOST_PORT_FIRST)
+
+/* Any non-NULL marker: the set stores keys only. */
+static char in_use_mark;
+
+int vsock_port_alloc_init(struct vsock_port_alloc *pa, uint32_t max, uint32_t first)
+{
+	if (max > PORT_SPAN)
+		max = PORT_SPAN;
+	if (first < VSOCK_HOST_PORT_FIRST || first >= VSOCK_HOST_PORT_END)
+		first = VSOCK_HOST_PORT_FIRST;
+	pa->next = first;
+	return vsock_conntab_init(&pa->used, max);
+}
+
+void vsock_port_alloc_destroy(struct vsock_port_alloc *pa)
+{
+	vsock_conntab_destroy(&pa->used);
+}
+
+int vsock_port_alloc(struct vsock_port_alloc *pa, uint32_t *port)
+{
+	if (vsock_conntab_count(&pa->used) >= pa->used.max)
+		return -ENOSPC;
+	/* At most count + 1 candidates are tried: only count can be taken. */
+	for (;;) {
+		uint32_t p = pa->next;
+
+		pa->next = p + 1 == VSOCK_HOST_PORT_END ? VSOCK_HOST_PORT_FIRST : p + 1;
+		int err = vsock_conntab_add(&pa->used, p, 0, &in_use_mark);
+
+		if (err == 0)
+			*port = p;
+		if (err != -EEXIST)
+			return err;
+	}
+}
+
+void vsock_port_release(struct vsock_port_alloc *pa, uint32_t port)
+{
+	vsock_conntab_del(&pa->used, port, 0);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hybrid vsock, the host-side protocol of Firecracker and Cloud Hypervisor:
+ * a host client connects to the VMM's Unix socket `uds_path`, writes
+ * `CONNECT <port>\n` and, if a guest socket accepts, reads back
+ * `OK <host_port>\n`; from then on the stream is raw bytes.  This file has
+ * the pieces that need no socket: the line parser, the reply, and the
+ * allocator for host ports in [2^30, 2^31).
+ *
+ * Accepted line (what Firecracker's muxer accepts, which splits the line on
+ * ASCII whitespace and parses the second word as a u32):
+ *   [ws] "connect" (any case) ws+ ["+"] digits [ws] "\n"
+ * where ws is space, \t, \v, \f or \r, and the whole line including "\n" is
+ * at most 32 bytes.  Stricter than Firecracker in two corner cases nobody
+ * relies on: a third word is refused, and "\n" always ends the line.
+ */
+#ifndef VSOCK_HYBRID_H
+#define VSOCK_HYBRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vsock/conntab.h"
+
+#define VSOCK_CONNECT_LINE_MAX 32u  /* bytes, including the '\n' */
+#define VSOCK_OK_LINE_MAX      16u  /* "OK 4294967295\n" + NUL */
+
+enum vsock_connect_status {
+	VSOCK_CONNECT_MORE = 0,     /* no '\n' yet: feed more bytes */
+	VSOCK_CONNECT_DONE,         /* a valid line: vsock_connect_port() */
+	VSOCK_CONNECT_ERR_KEYWORD,  /* the first word is not CONNECT */
+	VSOCK_CONNECT_ERR_PORT,     /* port missing or not decimal */
+	VSOCK_CONNECT_ERR_RANGE,    /* port > 4294967295 */
+	VSOCK_CONNECT_ERR_TRAILING, /* something after the port */
+	VSOCK_CONNECT_ERR_TOO_LONG, /* no '\n' within VSOCK_CONNECT_LINE_MAX */
+	VSOCK_CONNECT_ERR_EOF,      /* the client closed mid-line */
+};
+
+struct vsock_connect_parser {
+	uint8_t state;
+	uint8_t kw;       /* keyword characters matched */
+	uint8_t len;      /* line bytes consumed */
+	uint8_t status;   /* enum vsock_connect_status, sticky once final */
+	uint32_t port;
+};
+
+void vsock_connect_init(struct vsock_connect_parser *p);
+
+/*
+ * Feed bytes as they arrive (any split, one byte at a time is fine).
+ * *used gets the bytes that belong to the line: on DONE everything after
+ * them is stream payload for the guest, so read with MSG_PEEK and then
+ * consume only *used.  Once DONE or an error, it stays so (*used = 0).
+ */
+enum vsock_connect_status vsock_connect_feed(struct vsock_connect_parser *p,
+					     const void *buf, size_t len,
+					     size_t *used);
+
+/* The client closed: ERR_EOF unless the line was already complete (or
+ * failed). */
+enum vsock_connect_status vsock_connect_eof(struct vsock_connect_parser *p);
+
+/* The port of a DONE line. */
+static inline uint32_t vsock_connect_port(const struct vsock_connect_parser *p)
+{
+	return p->port;
+}
+
+const char *vsock_connect_status_name(enum vsock_connect_status s);
+
+/* Write "OK <host_port>\n" (no NUL needed by the peer) into buf; returns
+ * its length, or 0 if size < VSOCK_OK_LINE_MAX. */
+size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port);
+
+/* --- host port allocator --------------------------------------------- */
+
+#define VSOCK_HOST_PORT_FIRST (1u << 30)
+#define VSOCK_HOST_PORT_END   (1u << 31) /* exclusive */
+
+/*
+ * Hands out host ports for host-initiated connections round-robin over
+ * [2^30, 2^31), skipping ports still in use, at most `max` at a time.
+ * O(1) expected per call (at most max + 1 probes of an O(1) set, and the
+ * range is 2^30 wide), memory bounded by max.  Not thread safe.
+ */
+struct vsock_port_alloc {
+	struct vsock_conntab used;
+	uint32_t next;
+};
+
+/* max ports in use at once; first = where to start (clamped into range).
+ * 0, -EINVAL, -ENOMEM. */
+int vsock_port_alloc_init(struct vsock_port_alloc *pa, uint32_t max, uint32_t first);
+void vsock_port_alloc_destroy(struct vsock_port_alloc *pa);
+
+/* A free port into *port: 0, or -ENOSPC when max ports are in use. */
+int vsock_port_alloc(struct vsock_port_alloc *pa, uint32_t *port);
+
+/* Give a port back (ignored if not allocated). */
+void vsock_port_release(struct vsock_port_alloc *pa, uint32_t port);
+
+static inline uint32_t vsock_port_in_use_count(const struct vsock_port_alloc *pa)
+{
+	return vsock_conntab_count(&pa->used);
+}
+
+#endif
