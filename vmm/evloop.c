@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -20,7 +21,7 @@ struct evloop {
 	int epfd;
 	int wakefd;               /* eventfd: stop requests and queued calls */
 	struct ev_source wake_src;
-	volatile int stop;        /* set by evloop_stop(), even from a signal handler */
+	atomic_bool stop;         /* set by evloop_stop(), from any thread */
 	pthread_mutex_t call_lock;
 	struct ev_call *calls;    /* LIFO; reversed before running */
 	/* The batch being dispatched, so ev_del() can drop pending events. */
@@ -139,7 +140,7 @@ int evloop_run(struct evloop *ev)
 {
 	struct epoll_event evs[EV_BATCH];
 
-	while (!ev->stop) {
+	while (!atomic_load(&ev->stop)) {
 		int n = epoll_wait(ev->epfd, evs, EV_BATCH, -1);
 
 		if (n < 0) {
@@ -165,7 +166,7 @@ void evloop_stop(struct evloop *ev)
 {
 	uint64_t one = 1;
 
-	ev->stop = 1;
+	atomic_store(&ev->stop, true);
 	/* write() is async-signal-safe; the eventfd wakes epoll_wait. */
 	if (write(ev->wakefd, &one, sizeof(one)) < 0) {
 		/* Counter saturated: the loop is already awake. */

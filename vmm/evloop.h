@@ -41,7 +41,8 @@ int ev_del(struct evloop *ev, struct ev_source *src);
 /* Run until evloop_stop(); returns 0, or -errno on an epoll failure. */
 int evloop_run(struct evloop *ev);
 
-/* Ask the loop to return; safe from any thread and from signal context. */
+/* Ask the loop to return; safe from any thread (lock-free atomic store and
+ * an eventfd write, so also from a signal handler). */
 void evloop_stop(struct evloop *ev);
 
 /* Run `fn(opaque)` on the I/O thread soon (thread safe). 0 or -ENOMEM. */

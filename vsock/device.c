@@ -37,6 +37,7 @@
 
 #define RSTQ_SIZE        64              /* RSTs for packets matching no flow */
 #define TIMER_PERIOD_NS  (200 * 1000000ull)
+#define RX_BATCH         (2 * VSOCK_QUEUE_SIZE) /* packets per lock hold */
 #define HOST_EVENTS      (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 _Static_assert(VSOCK_PKT_ERR_COUNT <= 16, "vsock_dev_stats.pkt_err too small");
@@ -81,6 +82,7 @@ struct vsock_dev {
 	struct hconn *zombies;
 	bool reap_pending;
 	bool tearing_down;                   /* the loop is gone: no evloop_call */
+	bool rx_cont_pending;                /* process_rx continues on the I/O thread */
 
 	int timerfd;
 	struct ev_source timer_src;
@@ -496,17 +498,18 @@ static void process_tx(struct vsock_dev *d)
 
 /* --- host → guest ------------------------------------------------------ */
 
-/* Next rx chain with room for a header; smaller ones go back empty.
- * 1, 0 (none), or < 0 (queue broken). */
+/* Next rx chain with at least `min` writable bytes; smaller ones go back
+ * empty (the driver drops used lengths < 44).  1, 0 (none), or < 0 (queue
+ * broken). */
 static int pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
-		  bool *pushed)
+		  uint32_t min, bool *pushed)
 {
 	for (;;) {
 		int r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
 
 		if (r != 1)
 			return r;
-		if (ch->in_len >= VSOCK_HDR_SIZE)
+		if (ch->in_len >= min)
 			return 1;
 		d->st.short_rx_buf++;
 		virtq_push(vq, ch, 0);
@@ -536,7 +539,7 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	if (hc->zombie)
 		return 0;
 	if (vsock_conn_ctrl_peek(&hc->c, &h)) {
-		if (pop_rx(d, vq, &ch, pushed) != 1)
+		if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE, pushed) != 1)
 			return -1;
 		put_pkt(d, vq, &ch, &h);
 		*pushed = true;
@@ -550,9 +553,9 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	budget = vsock_conn_rw_budget(&hc->c);
 	if (!hc->readable || budget == 0 || hc->fd < 0)
 		return 0; /* EV_CREDIT or the next edge brings it back */
-	if (pop_rx(d, vq, &ch, pushed) != 1)
+	if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + 1, pushed) != 1)
 		return -1;
-	max = ch.in_len - VSOCK_HDR_SIZE;
+	max = ch.in_len - VSOCK_HDR_SIZE; /* >= 1 */
 	if (max > budget)
 		max = budget;
 	if (max > VSOCK_MAX_PKT_LEN)
@@ -560,7 +563,7 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	/* Straight from the socket into guest memory behind the header. */
 	k = vsock_iov_slice(d->iov + ch.n_out, ch.n_in, VSOCK_HDR_SIZE, max,
 			    d->win, VSOCK_QUEUE_SIZE, NULL);
-	n = max ? readv(hc->fd, d->win, (int)k) : 0;
+	n = readv(hc->fd, d->win, (int)k);
 	if (n > 0) {
 		vsock_conn_build_rw(&hc->c, &h, (uint32_t)n, 0);
 		put_pkt(d, vq, &ch, &h);
@@ -569,7 +572,7 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 		return 1;
 	}
 	virtq_unpop(vq, &ch);
-	if (n == 0 && max > 0) { /* EOF */
+	if (n == 0) { /* EOF */
 		hc->readable = false;
 		if (hc->hup || hc->wr_broken)
 			after_event(d, hc, vsock_conn_host_closed(&hc->c, now_ns()));
@@ -587,12 +590,23 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	return 0;
 }
 
+static void rx_cont_cb(void *opaque)
+{
+	struct vsock_dev *d = opaque;
+
+	pthread_mutex_lock(&d->lock);
+	d->rx_cont_pending = false;
+	process_rx(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void process_rx(struct vsock_dev *d)
 {
 	struct virtq *vq;
 	struct virtq_chain ch;
 	struct hconn *hc;
 	bool pushed = false;
+	unsigned batch = 0;
 
 	if (!d->active)
 		return;
@@ -600,16 +614,26 @@ static void process_rx(struct vsock_dev *d)
 	if (!vq || !virtq_usable(vq))
 		return;
 	while (d->rstq_len > 0) {
-		if (pop_rx(d, vq, &ch, &pushed) != 1)
+		if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE, &pushed) != 1)
 			goto out;
 		put_pkt(d, vq, &ch, &d->rstq[d->rstq_head]);
 		pushed = true;
 		d->rstq_head = (d->rstq_head + 1) % RSTQ_SIZE;
 		d->rstq_len--;
 	}
-	/* Round robin, one packet per connection per turn. */
+	/* Round robin, one packet per connection per turn.  A guest that
+	 * keeps refilling while the host keeps sending could hold the lock
+	 * for ever: after a batch, let vCPUs in and continue on the I/O
+	 * thread. */
 	while ((hc = d->rx_head)) {
 		int r;
+
+		if (++batch > RX_BATCH) {
+			if (!d->rx_cont_pending && !d->tearing_down &&
+			    evloop_call(d->ev, rx_cont_cb, d) == 0)
+				d->rx_cont_pending = true;
+			break;
+		}
 
 		rx_unlink(d, hc);
 		r = rx_one(d, hc, vq, &pushed);

@@ -52,6 +52,15 @@ static char dir[40], uds[64];
 static uint32_t g_fwd;            /* the guest's fwd_cnt */
 static uint32_t g_buf = 65536;    /* the guest's buf_alloc */
 
+/* How the fake driver lays out rx buffers. */
+enum rx_layout {
+	RX_ONE_DESC,   /* header + payload in one buffer (Linux >= 6.2) */
+	RX_SPLIT,      /* 44-byte header descriptor + 4 KiB (older Linux) */
+	RX_TINY_FIRST, /* the first two buffers are 20 and 44 bytes */
+};
+static enum rx_layout layout;
+static unsigned rx_short;         /* used entries < 44 bytes seen */
+
 static void *io_main(void *arg)
 {
 	(void)arg;
@@ -87,6 +96,21 @@ static uint16_t used_idx(struct td_ring *r)
 	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
 }
 
+/* (Re)post rx buffer i of `size` bytes at RXMEM(i). */
+static void post_rx(unsigned i, uint32_t size)
+{
+	if (layout == RX_SPLIT) {
+		td_desc(&rxr, 2 * i, RXMEM(i), VSOCK_HDR_SIZE,
+			VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t)(2 * i + 1));
+		td_desc(&rxr, 2 * i + 1, RXMEM(i) + VSOCK_HDR_SIZE, size - VSOCK_HDR_SIZE,
+			VIRTQ_DESC_F_WRITE, 0);
+		post(&rxr, (uint16_t)(2 * i));
+	} else {
+		td_desc(&rxr, i, RXMEM(i), size, VIRTQ_DESC_F_WRITE, 0);
+		post(&rxr, (uint16_t)i);
+	}
+}
+
 static void setup(void)
 {
 	struct vmmio_params p = {
@@ -117,14 +141,31 @@ static void setup(void)
 	ck_assert_uint_eq(td_setup_queue(&bus, BASE, 2, &evr), 1);
 	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 	   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
-	for (unsigned i = 0; i < QSZ; i++) {
-		td_desc(&rxr, i, RXMEM(i), RXBUF, VIRTQ_DESC_F_WRITE, 0);
-		post(&rxr, (uint16_t)i);
-	}
+	rx_short = 0;
+	for (unsigned i = 0; i < (layout == RX_SPLIT ? QSZ / 2 : QSZ); i++)
+		post_rx(i, layout == RX_TINY_FIRST && i < 2 ? (i ? 44 : 20) : RXBUF);
 	wr(VMMIO_QUEUE_NOTIFY, 0);
 	tx_n = 0;
 	g_fwd = 0;
 	g_buf = 65536;
+}
+
+static void setup_split(void)
+{
+	layout = RX_SPLIT;
+	setup();
+}
+
+static void setup_tiny(void)
+{
+	layout = RX_TINY_FIRST;
+	setup();
+}
+
+static void setup_one(void)
+{
+	layout = RX_ONE_DESC;
+	setup();
 }
 
 static void teardown(void)
@@ -193,25 +234,33 @@ static void txdata(uint32_t sport, uint32_t dport, const void *p, uint32_t len)
  * timeout. */
 static bool rx_try(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
 {
-	uint32_t id, len;
+	uint32_t id, len, i;
 	struct timespec ts = { 0, 1000000 };
 
-	for (int i = 0; used_idx(&rxr) == rxr.last_used; i++) {
-		if (i >= ms)
+again:
+	for (int t = 0; used_idx(&rxr) == rxr.last_used; t++) {
+		if (t >= ms)
 			return false;
 		nanosleep(&ts, NULL);
 	}
 	td_used_elem(&rxr, rxr.last_used, &id, &len);
 	rxr.last_used++;
 	ck_assert_uint_lt(id, QSZ);
-	ck_assert_uint_ge(len, VSOCK_HDR_SIZE);
-	vsock_hdr_decode(td_gpa(&mem, RXMEM(id)), h);
+	i = layout == RX_SPLIT ? id / 2 : id;
+	if (len < VSOCK_HDR_SIZE) {
+		/* Linux drops these; refill with a full-size buffer. */
+		rx_short++;
+		post_rx(i, RXBUF);
+		wr(VMMIO_QUEUE_NOTIFY, 0);
+		goto again;
+	}
+	vsock_hdr_decode(td_gpa(&mem, RXMEM(i)), h);
 	ck_assert_uint_eq(len, VSOCK_HDR_SIZE + h->len);
 	ck_assert_uint_le(h->len, bufsz);
 	if (h->len)
-		memcpy(buf, td_gpa(&mem, RXMEM(id) + VSOCK_HDR_SIZE), h->len);
+		memcpy(buf, td_gpa(&mem, RXMEM(i) + VSOCK_HDR_SIZE), h->len);
 	/* Give the buffer back at once, as Linux refills. */
-	post(&rxr, (uint16_t)id);
+	post_rx(i, RXBUF);
 	wr(VMMIO_QUEUE_NOTIFY, 0);
 	return true;
 }
@@ -622,12 +671,57 @@ START_TEST(driver_reset_drops_flows)
 }
 END_TEST
 
+/* Runs under each rx layout: data both ways, large transfers split into
+ * packets that fit the buffers. */
+START_TEST(rx_layouts_carry_data)
+{
+	static char data[20000], got[20000];
+	int lfd = listen_at(5006), fd;
+	size_t n = 0;
+	struct vsock_hdr h;
+	struct vsock_dev_stats st;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 31 + 7);
+	fd = guest_connect(lfd, 1033, 5006);
+	ck_assert_int_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	while (n < sizeof(data)) {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+		ck_assert_uint_le(h.len, RXBUF - VSOCK_HDR_SIZE);
+		n += h.len;
+	}
+	ck_assert_mem_eq(got, data, sizeof(data));
+	txdata(1033, 5006, "ok", 2);
+	read_n(fd, got, 2);
+	vsock_dev_get_stats(dev, &st);
+	/* The 20-byte buffer came back empty; the 44-byte one took the
+	 * RESPONSE (control packets fit in 44 bytes). */
+	ck_assert_uint_eq(st.short_rx_buf, layout == RX_TINY_FIRST ? 1 : 0);
+	ck_assert_uint_eq(rx_short, layout == RX_TINY_FIRST ? 1 : 0);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
-	TCase *tc = tcase_create("device");
+	TCase *tc;
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tc = tcase_create("rx_layouts");
+	tcase_add_checked_fixture(tc, setup_split, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, rx_layouts_carry_data);
+	tcase_add_test(tc, guest_flow_full_life);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("rx_tiny");
+	tcase_add_checked_fixture(tc, setup_tiny, teardown);
+	tcase_add_test(tc, rx_layouts_carry_data);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("device");
+	tcase_add_checked_fixture(tc, setup_one, teardown);
+	tcase_add_test(tc, rx_layouts_carry_data);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, config_space_and_identity);
 	tcase_add_test(tc, guest_flow_full_life);
