@@ -15,6 +15,7 @@
  *     (activate() happens at DRIVER_OK, reset() before anything is cleared).
  */
 #include "virtio/mmio.h"
+#include "vmm/log.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -109,8 +110,11 @@ void virtio_set_needs_reset(struct virtio_dev *vdev)
 {
 	/* Spec 2.1.2: set DEVICE_NEEDS_RESET and send a configuration
 	 * change notification — once per episode. */
-	if (!__atomic_exchange_n(&vdev->needs_reset, 1, __ATOMIC_SEQ_CST))
+	if (!__atomic_exchange_n(&vdev->needs_reset, 1, __ATOMIC_SEQ_CST)) {
+		log_info("virtio-mmio@0x%llx: device %u needs reset",
+			 (unsigned long long)vdev->base, vdev->ops->device_id);
 		raise_irq(vdev, VMMIO_INT_CONFIG);
+	}
 }
 
 uint64_t virtio_features(const struct virtio_dev *vdev)
@@ -229,9 +233,17 @@ static void status_write(struct virtio_dev *t, uint32_t val)
 	}
 	__atomic_store_n(&t->status, next, __ATOMIC_RELEASE);
 
+	if (next & ~old & VIRTIO_STATUS_FAILED)
+		log_info("virtio-mmio@0x%llx: driver of device %u gave up (FAILED)",
+			 (unsigned long long)t->base, t->ops->device_id);
 	if (next & ~old & VIRTIO_STATUS_DRIVER_OK) {
 		int rc = t->ops->activate ? t->ops->activate(t->dev) : 0;
 
+		/* Virtio core sets DRIVER_OK only after the driver's probe
+		 * succeeded: this line is the host's proof of a bound driver. */
+		log_info("virtio-mmio@0x%llx: device %u driver ready, features 0x%llx",
+			 (unsigned long long)t->base, t->ops->device_id,
+			 (unsigned long long)virtio_features(t));
 		if (rc < 0)
 			virtio_set_needs_reset(t);
 	}

@@ -129,6 +129,13 @@ static int add_serial(void *fdt, const struct fdt_vm_desc *d, uint32_t irq_paren
 	FDT_TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
 	FDT_TRY(fdt_property_u32(fdt, "clock-frequency", d->serial.clock_hz));
 	FDT_TRY(prop_interrupts(fdt, d, &d->serial.irq, irq_parent));
+	/* A port-I/O UART is the PC's COM port, which the kernel's legacy
+	 * 8250 code already drives (Linux's of_serial cannot translate an
+	 * ISA I/O address on x86 and fails its probe).  "reserved" (DT spec
+	 * v0.4, 2.3.4: operational, but managed by other software) describes
+	 * it without offering it to a second driver. */
+	if (d->serial.io_port)
+		FDT_TRY(fdt_property_string(fdt, "status", "reserved"));
 	FDT_TRY(fdt_end_node(fdt));
 	if (d->serial.io_port)
 		FDT_TRY(fdt_end_node(fdt)); /* isa */

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "layout.h"
 #include "loader.h"
+#include "log.h"
 #include "mptable.h"
 #include "trace.h"
 #include "virtio_devs.h"
@@ -331,6 +332,8 @@ int main(int argc, char **argv)
 	if (config_validate(&cfg, err, sizeof(err)))
 		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
+	if (cfg.trace_boot)
+		log_set_level(LOG_INFO);
 
 	ret = evloop_create(&vm->ev);
 	if (ret)
