@@ -36,6 +36,7 @@ int gm_init(struct guest_mem *gm, uint64_t size)
 	if (p == MAP_FAILED)
 		return -errno;
 	gm_init_with(gm, p, size);
+	gm->anon = 1;
 	return 0;
 }
 
@@ -79,6 +80,25 @@ int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gm_ptr(gm, gpa, len);
+	uintptr_t start, end, page = 4096;
+
+	if (!p)
+		return -EFAULT;
+	start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	end = ((uintptr_t)p + len) & ~(page - 1);
+	if (!gm->anon || end <= start ||
+	    madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
+		memset(p, 0, len);
+		return 0;
+	}
+	memset(p, 0, start - (uintptr_t)p);
+	memset((void *)end, 0, (uintptr_t)p + len - end);
 	return 0;
 }
 

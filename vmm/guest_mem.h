@@ -25,6 +25,7 @@ struct gm_region {
 
 struct guest_mem {
 	uint8_t *base;      /* the whole mapping (for munmap) */
+	int anon;           /* base is our private anonymous mapping (gm_init) */
 	uint64_t size;      /* total RAM bytes */
 	unsigned nregions;
 	struct gm_region region[GM_MAX_REGIONS];
@@ -46,6 +47,11 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Copy to/from guest RAM; 0, or -EFAULT if the range is not RAM. */
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
+
+/* Zero [gpa, gpa+len) of guest RAM; 0 or -EFAULT.  Whole pages of our own
+ * anonymous mapping are dropped (MADV_DONTNEED) rather than written, so
+ * zeroing a large, never-touched .bss costs neither time nor memory. */
+int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Highest guest address + 1 of RAM below 4 GiB. */
 uint64_t gm_low_top(const struct guest_mem *gm);

@@ -190,7 +190,9 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		uint8_t *dst = gm_ptr(gm, seg[j].p_paddr, seg[j].p_memsz);
 
 		memcpy(dst, img + seg[j].p_offset, seg[j].p_filesz);
-		memset(dst + seg[j].p_filesz, 0, seg[j].p_memsz - seg[j].p_filesz);
+		/* Checked in pass 1: the whole segment is RAM, so this cannot fail. */
+		(void)gm_zero(gm, seg[j].p_paddr + seg[j].p_filesz,
+			      seg[j].p_memsz - seg[j].p_filesz);
 	}
 	out->entry = eh.e_entry;
 	out->load_start = lo;

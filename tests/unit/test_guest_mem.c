@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,38 @@ START_TEST(init_errors)
 }
 END_TEST
 
+/* gm_zero: unaligned edges and whole pages, over our own anonymous mapping
+ * (pages dropped) and over caller memory (plain memset). */
+static void check_zero(struct guest_mem *gm)
+{
+	uint8_t *p = gm_ptr(gm, 0x1000, 5 * 4096);
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xab, 5 * 4096);
+	ck_assert_int_eq(gm_zero(gm, 0x1000 + 100, 3 * 4096 + 50), 0);
+	for (size_t i = 0; i < 5 * 4096; i++) {
+		bool inside = i >= 100 && i < 100 + 3 * 4096 + 50;
+
+		ck_assert_uint_eq(p[i], inside ? 0 : 0xab);
+	}
+	ck_assert_int_eq(gm_zero(gm, gm->size - 10, 20), -EFAULT);
+	ck_assert_int_eq(gm_zero(gm, 0, 0), 0);
+}
+
+START_TEST(zero_ranges)
+{
+	struct guest_mem gm;
+	void *buf = calloc(1, 64 << 10);
+
+	ck_assert_int_eq(gm_init(&gm, 64 << 10), 0);
+	check_zero(&gm);
+	gm_destroy(&gm);
+	gm_init_with(&gm, buf, 64 << 10);
+	check_zero(&gm);
+	free(buf);
+}
+END_TEST
+
 static Suite *guest_mem_suite(void)
 {
 	Suite *s = suite_create("guest_mem");
@@ -172,6 +205,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, ptr_high_region_and_hole);
 	tcase_add_test(tc, read_write);
 	tcase_add_test(tc, init_errors);
+	tcase_add_test(tc, zero_ranges);
 	suite_add_tcase(s, tc);
 	return s;
 }
