@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "ring3.h"
 
 #define I8042_STATUS   0x64 /* read: status register */
 #define I8042_COMMAND  0x64 /* write: controller command */
@@ -21,6 +22,11 @@ void i8042_reset(void)
 		cpu_relax();
 	}
 	outb(I8042_COMMAND, I8042_CMD_PULSE_RESET);
+	/* HLT is privileged: in ring 3 (ring3.h) it would #GP before the VMM
+	 * got round to ending the VM, so wait there with PAUSE instead. */
+	if (cpu_cpl() != 0)
+		for (;;)
+			cpu_relax();
 	cpu_halt_forever();
 }
 

@@ -7,10 +7,21 @@
 
 /* Names are what the host tests pass in `scenario=`: keep them stable. */
 const struct scenario scenarios[] = {
-	{ "hello", scn_hello, "start all CPUs, print 'testguest: hello cpus=N', reset" },
-	{ "fault", scn_fault, "triple-fault on purpose (the VMM must exit non-zero)" },
-	{ "info",  scn_info,  "print the command line, TSC rate and MP table" },
-	{ NULL, NULL, NULL },
+	{ "hello", scn_hello, "start all CPUs, print 'testguest: hello cpus=N', reset", false },
+	{ "fault", scn_fault, "triple-fault on purpose (the VMM must exit non-zero)", false },
+	{ "info",  scn_info,  "print the command line, TSC rate and MP table", false },
+	{ "speed", scn_speed, "cycles per KiB for crc32/prng/copy (ring=0 to compare)", true },
+	/* vsock scenarios: see each scn_*.c for parameters and result lines. */
+	{ "echo-server", scn_echo_server, "port=P [conns=N]: echo host connections", true },
+	{ "echo-client", scn_echo_client, "port=P bytes=N [seed=S]: verified echo via host", true },
+	{ "send", scn_send, "port=P bytes=N: bulk guest->host with CRC-32", true },
+	{ "recv", scn_recv, "port=P [bytes=N] [listen=1]: bulk host->guest with CRC-32", true },
+	{ "many", scn_many, "port=P conns=N: N concurrent connections", true },
+	{ "halfclose", scn_halfclose, "port=P: reply after our SHUTDOWN(SEND)", true },
+	{ "seqpacket", scn_seqpacket, "port=P: message boundaries", true },
+	{ "rst", scn_rst, "port=P: connect to nothing, expect RST", true },
+	{ "hostile", scn_hostile, "mode=M port=P [echoport=E]: misbehave, then echo", true },
+	{ NULL, NULL, NULL, false },
 };
 
 const struct scenario *scenario_find(const char *name)

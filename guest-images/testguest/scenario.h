@@ -11,12 +11,16 @@
 #ifndef TG_SCENARIO_H
 #define TG_SCENARIO_H
 
+#include <stdbool.h>
+
 struct scenario {
 	const char *name;
 	/* 0: done (its result line printed).  Non-zero: failed; main() adds
 	 * "testguest: scenario 'NAME' failed rc=N" and still resets. */
 	int (*run)(void);
 	const char *help;
+	/* Run in ring 3 (ring3.h) unless the command line says ring=0. */
+	bool ring3;
 };
 
 /* The table, terminated by an entry with name NULL. */
@@ -29,5 +33,15 @@ const struct scenario *scenario_find(const char *name);
 int scn_hello(void);
 int scn_fault(void);
 int scn_info(void);
+int scn_speed(void);
+int scn_echo_server(void);
+int scn_echo_client(void);
+int scn_send(void);
+int scn_recv(void);
+int scn_many(void);
+int scn_halfclose(void);
+int scn_seqpacket(void);
+int scn_rst(void);
+int scn_hostile(void);
 
 #endif

@@ -91,6 +91,41 @@ trap_common:
 	hlt
 	jmp	3b
 
+/*
+ * #GP with a way back (trap.h, struct gp_frame): save the caller-saved
+ * registers, let gp_handler() emulate ring-3 port I/O (it changes the saved
+ * rax and rip) or end in trap_handler(), restore, drop the error code,
+ * IRETQ.  Alignment: TSS.rsp0 (or our ring-0 stack) is 16-byte aligned, the
+ * CPU pushes 6 quadwords with the error code, we push 10.
+ */
+	.globl gp_entry
+gp_entry:
+	pushq	%rax
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	subq	$8, %rsp	/* pad */
+	cld
+	movq	%rsp, %rdi
+	call	gp_handler
+	addq	$8, %rsp
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdi
+	popq	%rsi
+	popq	%rdx
+	popq	%rcx
+	popq	%rax
+	addq	$8, %rsp	/* error code */
+	iretq
+
 	.section .rodata
 	.balign 8
 	.globl trap_stubs

@@ -20,6 +20,20 @@ struct trap_frame {
 /* Install handlers for vectors 0-31 on this CPU. */
 void trap_init(void);
 
+/* #GP (vector 13) has its own stub, gp_entry in start.S, which saves the
+ * caller-saved registers in this order (lowest address first) and returns
+ * to the faulting code if gp_handler() returns. */
+struct gp_frame {
+	uint64_t pad, r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+	uint64_t error;
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+
+/* Ring-3 port I/O that faulted (IOPL ignored by the hypervisor, as on the
+ * PVM hosts) is carried out here and skipped; any other #GP goes to
+ * trap_handler(). */
+void gp_handler(struct gp_frame *f);
+
 /* Called by the stubs in start.S; never returns. */
 __attribute__((noreturn)) void trap_handler(const struct trap_frame *f);
 

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+#include "vstest.h"
+
+#include <stdarg.h>
+
+#include "csum.h"
+#include "delay.h"
+#include "fmt.h"
+#include "heap.h"
+#include "io.h"
+#include "str.h"
+
+#define CHUNK 65536
+#define STALL_US 20000000 /* no progress for 20 s: give up */
+
+static uint8_t txbuf[CHUNK] NOINIT, rxbuf[CHUNK] NOINIT, expect[CHUNK] NOINIT;
+
+int vt_init(const char *name, uint32_t def_bufsz, unsigned def_conns)
+{
+	struct vs_params p;
+	const char *why = "?";
+
+	vs_params_from_cmdline(&p, def_bufsz, def_conns);
+	if (vs_init(&p, &why)) {
+		kprintf("testguest: %s fail reason=init why='%s'\n", name, why);
+		return -1;
+	}
+	kprintf("tg-note: vsock cid=%lu features=0x%lx negotiated=0x%lx rxq=%u txq=%u "
+		"rxlayout=%s indirect=%d seqpacket=%d\n",
+		(unsigned long)vsd_cid(), (unsigned long)vsd_mmio.dev_features,
+		(unsigned long)vsd_mmio.features, vsd_rxq()->num, vsd_txq()->num,
+		p.dev.rx_split ? "split" : "single", vsd_indirect(), vsd_seqpacket());
+	return 0;
+}
+
+void vt_stats(void)
+{
+	kprintf("tg-stats: rx_pkts=%lu rx_bytes=%lu tx_pkts=%lu tx_bytes=%lu kicks=%lu "
+		"rx_short=%lu rx_len_bad=%lu rst_sent=%lu rst_rcvd=%lu "
+		"credit_overruns=%lu credit_requests=%lu cu_sent=%lu cu_rcvd=%lu "
+		"unmatched=%lu bad_type=%lu proto_errors=%lu transport_resets=%lu "
+		"refused=%lu zero_credit=%lu bad_cid=%lu raw_used=%lu\n",
+		vsd_stats.rx_pkts, vsd_stats.rx_bytes, vsd_stats.tx_pkts,
+		vsd_stats.tx_bytes, vsd_stats.kicks, vsd_stats.rx_short,
+		vsd_stats.rx_len_bad, vs_stats.rst_sent, vs_stats.rst_rcvd,
+		vs_stats.credit_overruns, vs_stats.credit_requests,
+		vs_stats.credit_updates_sent, vs_stats.credit_updates_rcvd,
+		vs_stats.unmatched, vs_stats.bad_type, vs_stats.proto_errors,
+		vs_stats.transport_resets, vs_stats.reqs_refused, vs_stats.zero_credit,
+		vs_stats.bad_cid, vsd_stats.raw_used);
+}
+
+int vt_fail(const char *name, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vt_stats();
+	if (vsd_error())
+		kprintf("tg-note: device error: %s\n", vsd_error());
+	kprintf("testguest: %s fail reason=%s\n", name, buf);
+	return 0;
+}
+
+bool vt_poll(const char **why)
+{
+	if (vs_poll() >= 0)
+		return true;
+	*why = vsd_error() ? vsd_error() : "device broken";
+	return false;
+}
+
+uint64_t vt_hz(void)
+{
+	return tsc_hz();
+}
+
+long vt_wait_end(struct vs_conn *c, uint64_t timeout_us, uint64_t *extra)
+{
+	uint64_t d = deadline_us(timeout_us);
+	const char *why;
+
+	while (!deadline_passed(d)) {
+		long r = vs_recv(c, rxbuf, sizeof(rxbuf));
+
+		if (r < 0)
+			return r;
+		if (r > 0 && extra)
+			*extra += (uint64_t)r;
+		if (r == 0 && !vt_poll(&why))
+			return 0;
+	}
+	return 0;
+}
+
+int vt_echo_conn(struct vs_conn *c, uint64_t bytes, uint64_t seed,
+		 const char **why)
+{
+	struct prng tx, rx;
+	uint64_t sent = 0, rcvd = 0, last = rdtsc();
+	size_t pend_off = 0, pend_len = 0;
+
+	prng_init(&tx, seed);
+	prng_init(&rx, seed);
+	while (rcvd < bytes) {
+		long r;
+		bool moved = false;
+
+		if (!vt_poll(why))
+			return -1;
+		if (pend_off == pend_len && sent < bytes) {
+			pend_len = bytes - sent < CHUNK ? (size_t)(bytes - sent) : CHUNK;
+			pend_off = 0;
+			prng_fill(&tx, txbuf, pend_len);
+		}
+		if (pend_off < pend_len) {
+			size_t n = vs_send(c, txbuf + pend_off, pend_len - pend_off);
+
+			pend_off += n;
+			sent += n;
+			moved |= n > 0;
+		}
+		r = vs_recv(c, rxbuf, sizeof(rxbuf));
+		if (r == VS_EOF) {
+			*why = "early-eof";
+			return -1;
+		}
+		if (r == VS_RESET) {
+			*why = "reset";
+			return -1;
+		}
+		if (r > 0) {
+			if ((uint64_t)r > bytes - rcvd) {
+				*why = "too-many-bytes";
+				return -1;
+			}
+			prng_fill(&rx, expect, (size_t)r);
+			if (memcmp(rxbuf, expect, (size_t)r) != 0) {
+				*why = "data-mismatch";
+				return -1;
+			}
+			rcvd += (uint64_t)r;
+			moved = true;
+		}
+		if (moved)
+			last = rdtsc();
+		else if (rdtsc() - last > tsc_from_us(STALL_US)) {
+			*why = "stalled";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, const char **why)
+{
+	struct vs_conn *c = vs_connect(port, VSOCK_TYPE_STREAM);
+	int r;
+
+	if (!c) {
+		*why = "no-free-connection";
+		return -1;
+	}
+	r = vs_connect_wait(c, 5000000);
+	if (r) {
+		*why = r == -1 ? "connect-refused" : r == -2 ? "connect-timeout" : "device-broken";
+		vs_abort(c);
+		return -1;
+	}
+	if (vt_echo_conn(c, bytes, seed, why)) {
+		vs_abort(c);
+		return -1;
+	}
+	vs_shutdown(c, VSOCK_SHUTDOWN_SEND);
+	if (vt_wait_end(c, 5000000, NULL) == 0) {
+		*why = "no-eof-after-echo";
+		vs_abort(c);
+		return -1;
+	}
+	vs_close(c);
+	return 0;
+}
+
+void vt_drain(uint64_t timeout_us)
+{
+	uint64_t d = deadline_us(timeout_us);
+	const char *why;
+
+	while (vs_conns_in_use() > 0 && !deadline_passed(d))
+		if (!vt_poll(&why))
+			return;
+}
