@@ -28,6 +28,9 @@ enum {
 	OPT_CONFIG,
 	OPT_VSOCK_CID,
 	OPT_VSOCK_UDS,
+	OPT_VSOCK_FWD_OUT,
+	OPT_VSOCK_FWD_IN,
+	OPT_VSOCK_MAX_CONNS,
 	OPT_DISCOVERY,
 	OPT_NOTIFY,
 	OPT_TRACE_BOOT,
@@ -43,6 +46,9 @@ static const struct option run_options[] = {
 	{ "config",     required_argument, NULL, OPT_CONFIG },
 	{ "vsock-cid",  required_argument, NULL, OPT_VSOCK_CID },
 	{ "vsock-uds",  required_argument, NULL, OPT_VSOCK_UDS },
+	{ "vsock-forward-out", required_argument, NULL, OPT_VSOCK_FWD_OUT },
+	{ "vsock-forward-in",  required_argument, NULL, OPT_VSOCK_FWD_IN },
+	{ "vsock-max-conns",   required_argument, NULL, OPT_VSOCK_MAX_CONNS },
 	{ "discovery",  required_argument, NULL, OPT_DISCOVERY },
 	{ "notify",     required_argument, NULL, OPT_NOTIFY },
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
@@ -54,7 +60,10 @@ static const struct option run_options[] = {
 struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
-	uint64_t vcpus, mem_mib, cid;
+	bool has_max_conns;
+	uint64_t vcpus, mem_mib, cid, max_conns;
+	struct config_fwd *fwd_out, *fwd_in; /* repeatable flags, in order */
+	unsigned n_fwd_out, n_fwd_in;
 	enum discovery discovery;
 	enum notify_mode notify;
 };
@@ -151,6 +160,85 @@ static int take_path(const char *flag, const char *val, const char **dst,
 	return 0;
 }
 
+#define ADDR_HELP "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)"
+
+/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -1 with a message. */
+static int parse_target(const char *flag, const char *s, struct config_fwd *f,
+			char *err, size_t errlen)
+{
+	if (strncmp(s, "tcp:", 4) == 0) {
+		if (config_parse_tcp_addr(s + 4, f) == 0)
+			return 0;
+		cli_error(err, errlen, "--%s: '%s' is not a numeric address and port "
+			  ADDR_HELP, flag, s + 4);
+		return -1;
+	}
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] == '\0') {
+			cli_error(err, errlen, "--%s: empty path", flag);
+			return -1;
+		}
+		f->kind = CONFIG_FWD_UNIX;
+		f->path = (char *)(s + 5); /* borrowed until appended (copied) */
+		return 0;
+	}
+	cli_error(err, errlen, "--%s: '%s' is neither tcp:HOST:PORT nor unix:PATH", flag, s);
+	return -1;
+}
+
+/* --vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH,
+ * --vsock-forward-in tcp:HOST:PORT=P|unix:PATH=P. */
+static int take_forward(struct run_flags *f, bool out, const char *flag, const char *val,
+			char *err, size_t errlen)
+{
+	struct config_fwd fw = { 0 };
+	const char *eq = out ? strchr(val, '=') : strrchr(val, '=');
+	struct config_fwd **list = out ? &f->fwd_out : &f->fwd_in;
+	unsigned *n = out ? &f->n_fwd_out : &f->n_fwd_in;
+	char name[160], *pstr = NULL, *target = NULL;
+	uint64_t p;
+	int rc = -1;
+
+	if (!eq) {
+		cli_error(err, errlen, "--%s: '%s' is not %s", flag, val,
+			  out ? "PORT=tcp:HOST:PORT or PORT=unix:PATH"
+			      : "tcp:HOST:PORT=PORT or unix:PATH=PORT");
+		return -1;
+	}
+	pstr = out ? strndup(val, (size_t)(eq - val)) : strdup(eq + 1);
+	target = out ? strdup(eq + 1) : strndup(val, (size_t)(eq - val));
+	if (!pstr || !target) {
+		cli_error(err, errlen, "out of memory");
+		goto out;
+	}
+	if (parse_number(flag, pstr, 0, CONFIG_VSOCK_PORT_MAX, " (the guest's vsock port)",
+			 &p, err, errlen))
+		goto out;
+	fw.port = (uint32_t)p;
+	if (parse_target(flag, target, &fw, err, errlen))
+		goto out;
+	for (unsigned j = 0; j < *n; j++) {
+		if (out && (*list)[j].port == fw.port) {
+			cli_error(err, errlen, "--%s: port %u is given twice", flag, fw.port);
+			goto out;
+		}
+		if (!out && config_fwd_same_addr(&(*list)[j], &fw)) {
+			cli_error(err, errlen, "--%s: %s is given twice", flag,
+				  config_fwd_name(&fw, name, sizeof(name)));
+			goto out;
+		}
+	}
+	if (config_fwd_append(list, n, &fw)) { /* copies the path */
+		cli_error(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(pstr);
+	free(target);
+	return rc;
+}
+
 /* One option's value into the flags.  0, or -1 with a message. */
 static int take_flag(struct run_flags *f, int opt, const char *val, char *err, size_t errlen)
 {
@@ -198,6 +286,14 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 	case OPT_TRACE_BOOT:
 		f->trace_boot = true;
 		return 0;
+	case OPT_VSOCK_FWD_OUT:
+		return take_forward(f, true, name, val, err, errlen);
+	case OPT_VSOCK_FWD_IN:
+		return take_forward(f, false, name, val, err, errlen);
+	case OPT_VSOCK_MAX_CONNS:
+		f->has_max_conns = true;
+		return parse_number(name, val, 1, CONFIG_MAX_MAX_CONNS, "", &f->max_conns,
+				    err, errlen);
 	}
 	cli_error(err, errlen, "internal error: option %d", opt);
 	return -1;
@@ -222,8 +318,37 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	    (f->cmdline && replace_str(&c->cmdline, f->cmdline)) ||
 	    (f->uds && replace_str(&c->uds_path, f->uds)))
 		return -1;
-	if (f->uds || f->has_cid)
+	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns)
 		c->has_vsock = true;
+	if (f->has_max_conns)
+		c->max_conns = (uint32_t)f->max_conns;
+	/* A forward flag replaces the file's entry for the same guest port
+	 * (out) or listener address (in); others are added. */
+	for (unsigned i = 0; i < f->n_fwd_out; i++) {
+		unsigned j = 0;
+
+		while (j < c->n_fwd_out && c->fwd_out[j].port != f->fwd_out[i].port)
+			j++;
+		if (j < c->n_fwd_out) {
+			free(c->fwd_out[j].path);
+			c->fwd_out[j] = f->fwd_out[i];
+			c->fwd_out[j].path = NULL;
+			if (f->fwd_out[i].path && !(c->fwd_out[j].path = strdup(f->fwd_out[i].path)))
+				return -1;
+		} else if (config_fwd_append(&c->fwd_out, &c->n_fwd_out, &f->fwd_out[i])) {
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < f->n_fwd_in; i++) {
+		unsigned j = 0;
+
+		while (j < c->n_fwd_in && !config_fwd_same_addr(&c->fwd_in[j], &f->fwd_in[i]))
+			j++;
+		if (j < c->n_fwd_in)
+			c->fwd_in[j].port = f->fwd_in[i].port;
+		else if (config_fwd_append(&c->fwd_in, &c->n_fwd_in, &f->fwd_in[i]))
+			return -1;
+	}
 	if (f->has_cid)
 		c->guest_cid = (uint32_t)f->cid;
 	if (f->has_vcpus)
@@ -240,10 +365,24 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 }
 
 /* argv[0] is "run". */
+static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **argv,
+				       struct vm_config *c, char *err, size_t errlen);
+
 static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
 				 char *err, size_t errlen)
 {
 	struct run_flags f = { 0 };
+	enum cli_action a = parse_run_flags(&f, argc, argv, c, err, errlen);
+
+	config_fwd_free(f.fwd_out, f.n_fwd_out);
+	config_fwd_free(f.fwd_in, f.n_fwd_in);
+	return a;
+}
+
+#define f (*fl)
+static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **argv,
+				       struct vm_config *c, char *err, size_t errlen)
+{
 	int opt;
 
 	optind = 0; /* full re-initialisation of getopt (GNU), so we can be called again */
@@ -289,6 +428,7 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
 		return CLI_ERROR;
 	return CLI_RUN;
 }
+#undef f
 
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
 			  char *err, size_t errlen)
@@ -334,7 +474,15 @@ void cli_usage(FILE *f)
 "                       paths in it are relative to FILE's directory\n"
 "  --vsock-cid N        add a vsock device with guest CID N, 3..4294967294\n"
 "  --vsock-uds PATH     Unix socket for host<->guest vsock (Firecracker's\n"
-"                       hybrid vsock); needs a CID\n"
+"                       hybrid vsock; PATH_seqpacket for SOCK_SEQPACKET);\n"
+"                       needs a CID\n"
+"  --vsock-forward-out P=tcp:HOST:PORT | P=unix:PATH\n"
+"                       guest connections to host port P go there instead of\n"
+"                       PATH_P (repeatable; HOST numeric or localhost)\n"
+"  --vsock-forward-in tcp:HOST:PORT=P | unix:PATH=P\n"
+"                       listen there; each client is a stream into guest\n"
+"                       port P, no handshake (repeatable)\n"
+"  --vsock-max-conns N  vsock connections at once, 1..%u (default %u)\n"
 "  --discovery MODE     how the guest finds virtio devices: 'cmdline'\n"
 "                       (default) or 'fdt'\n"
 "  --notify MODE        how queue notifications reach virtio devices:\n"
@@ -348,7 +496,8 @@ void cli_usage(FILE *f)
 "2 guest crash or unhandled exit; 128+N killed by signal N.\n"
 "See docs/config.md for the JSON keys.\n",
 		CONFIG_DEFAULT_CMDLINE, CONFIG_MAX_VCPUS, CONFIG_DEFAULT_VCPUS,
-		CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, CONFIG_DEFAULT_MEM_MIB);
+		CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, CONFIG_DEFAULT_MEM_MIB,
+		CONFIG_MAX_MAX_CONNS, CONFIG_DEFAULT_MAX_CONNS);
 }
 
 void cli_version(FILE *f)

@@ -3,7 +3,10 @@
  * Command-line parsing:
  *   vmm run --kernel PATH [--initrd PATH] [--cmdline STR] [--vcpus N]
  *           [--mem MIB] [--config FILE] [--vsock-cid N] [--vsock-uds PATH]
- *           [--discovery cmdline|fdt] [--trace-boot]
+ *           [--vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH]...
+ *           [--vsock-forward-in tcp:HOST:PORT=P|unix:PATH=P]...
+ *           [--vsock-max-conns N] [--discovery cmdline|fdt]
+ *           [--notify ioeventfd|mmio] [--trace-boot]
  *   vmm --help | vmm --version
  * The config file (if any) is loaded first, then every flag overrides it.
  */

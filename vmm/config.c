@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -54,7 +56,133 @@ void config_defaults(struct vm_config *c)
 		.vcpus = CONFIG_DEFAULT_VCPUS,
 		.mem_mib = CONFIG_DEFAULT_MEM_MIB,
 		.discovery = DISCOVERY_CMDLINE,
+		.max_conns = CONFIG_DEFAULT_MAX_CONNS,
 	};
+}
+
+void config_fwd_free(struct config_fwd *list, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(list[i].path);
+	free(list);
+}
+
+int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config_fwd *f)
+{
+	struct config_fwd *nl = realloc(*list, (*n + 1) * sizeof(**list));
+
+	if (!nl)
+		return -1;
+	*list = nl;
+	nl[*n] = *f;
+	if (f->path && !(nl[*n].path = strdup(f->path)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* Deep copy of a list: 0 or -1. */
+static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
+		    const struct config_fwd *src, unsigned n)
+{
+	*dst = NULL;
+	*ndst = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (config_fwd_append(dst, ndst, &src[i]))
+			return -1;
+	return 0;
+}
+
+bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == CONFIG_FWD_UNIX)
+		return a->path && b->path && strcmp(a->path, b->path) == 0;
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (f->kind == CONFIG_FWD_UNIX) {
+		snprintf(buf, size, "unix:%s", f->path ? f->path : "");
+	} else if (f->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&f->addr;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, size, "tcp:[%s]:%u", ip, ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const void *)&f->addr;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(buf, size, "tcp:%s:%u", ip, ntohs(a->sin_port));
+	}
+	return buf;
+}
+
+int config_parse_tcp_addr(const char *s, struct config_fwd *f)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *p;
+	unsigned long port = 0;
+	size_t hlen;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return -1;
+		hlen = (size_t)(end - s - 1);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, hlen);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hlen = (size_t)(colon - s);
+		if (hlen == 0 || hlen >= sizeof(host))
+			return -1;
+		memcpy(host, s, hlen);
+	}
+	host[hlen] = '\0';
+	p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5)
+		return -1;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return -1;
+	memset(&f->addr, 0, sizeof(f->addr));
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&f->addr;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -1;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		f->addrlen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&f->addr;
+
+		/* Numeric only: nothing may wait for DNS.  "localhost" is
+		 * taken to mean the IPv4 loopback, explicitly. */
+		if (strcmp(host, "localhost") == 0)
+			strcpy(host, "127.0.0.1");
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -1;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		f->addrlen = sizeof(*a);
+	}
+	f->kind = CONFIG_FWD_TCP;
+	return 0;
 }
 
 void config_free(struct vm_config *c)
@@ -63,6 +191,8 @@ void config_free(struct vm_config *c)
 	free(c->initrd_path);
 	free(c->cmdline);
 	free(c->uds_path);
+	config_fwd_free(c->fwd_out, c->n_fwd_out);
+	config_fwd_free(c->fwd_in, c->n_fwd_in);
 	config_defaults(c);
 }
 
@@ -79,7 +209,9 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	if (dup_or_null(&dst->kernel_path, src->kernel_path) |
 	    dup_or_null(&dst->initrd_path, src->initrd_path) |
 	    dup_or_null(&dst->cmdline, src->cmdline) |
-	    dup_or_null(&dst->uds_path, src->uds_path)) {
+	    dup_or_null(&dst->uds_path, src->uds_path) |
+	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
+	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
 		return -1;
 	}
@@ -405,6 +537,8 @@ struct cfg_ctx {
 	size_t dirlen;        /* name[0..dirlen) is the file's directory; 0: none */
 	struct config_json_step path[CFG_MAX_DEPTH]; /* the key being handled */
 	size_t depth;
+	struct config_fwd fwd; /* the forward entry being read */
+	unsigned fwd_has;      /* FWD_HAS_* keys seen in it */
 	char *err;
 	size_t errlen;
 };
@@ -640,6 +774,154 @@ static int set_notify(struct cfg_ctx *x, json_t *v)
 	return 0;
 }
 
+static int set_max_conns(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, 1, CONFIG_MAX_MAX_CONNS, &n))
+		return -1;
+	x->c->max_conns = (uint32_t)n;
+	return 0;
+}
+
+/* ---- vsock.forward_out / vsock.forward_in: arrays of objects ---- */
+
+enum {
+	FWD_HAS_PORT = 1 << 0,
+	FWD_HAS_TCP  = 1 << 1,
+	FWD_HAS_UNIX = 1 << 2,
+};
+
+static int set_fwd_port(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, 0, CONFIG_VSOCK_PORT_MAX, &n))
+		return -1;
+	x->fwd.port = (uint32_t)n;
+	x->fwd_has |= FWD_HAS_PORT;
+	return 0;
+}
+
+static int set_fwd_tcp(struct cfg_ctx *x, json_t *v)
+{
+	if (config_parse_tcp_addr(json_string_value(v), &x->fwd))
+		return cfg_bad_value(x, "\"%.64s\" is not a numeric address and port "
+				     "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)",
+				     json_string_value(v));
+	x->fwd_has |= FWD_HAS_TCP;
+	return 0;
+}
+
+static int set_fwd_unix(struct cfg_ctx *x, json_t *v)
+{
+	if (cfg_path(x, v, &x->fwd.path))
+		return -1;
+	if (strlen(x->fwd.path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return cfg_bad_value(x, "socket path is too long (%zu bytes, at most %zu)",
+				     strlen(x->fwd.path),
+				     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	x->fwd_has |= FWD_HAS_UNIX;
+	return 0;
+}
+
+static const struct cfg_key fwd_keys[] = {
+	{ "port",              T_INTEGER,         set_fwd_port,   NULL },
+	{ "tcp",               T_STRING,          set_fwd_tcp,    NULL },
+	{ "unix",              T_STRING,          set_fwd_unix,   NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int walk_object(struct cfg_ctx *x, json_t *obj, const struct cfg_key *table);
+
+/* Point at member `key` of the current element, report, pop. */
+static int __attribute__((format(printf, 3, 4)))
+fwd_fail_at(struct cfg_ctx *x, const char *key, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (x->depth < CFG_MAX_DEPTH)
+		x->path[x->depth++] = (struct config_json_step){ .key = key };
+	return cfg_bad_value(x, "%s", msg);
+}
+
+/* One element: an object with "port" and exactly one of "tcp"/"unix";
+ * checked against the entries before it.  Appended to the list. */
+static int fwd_element(struct cfg_ctx *x, json_t *e, bool out,
+		       struct config_fwd **list, unsigned *n)
+{
+	const char *what = out ? "forward_out" : "forward_in";
+	unsigned kinds;
+	char name[160];
+
+	if (!json_is_object(e))
+		return cfg_bad_value(x, "must be an object, not %s", value_name(e));
+	memset(&x->fwd, 0, sizeof(x->fwd));
+	x->fwd_has = 0;
+	if (walk_object(x, e, fwd_keys))
+		return -1;
+	if (!(x->fwd_has & FWD_HAS_PORT))
+		return cfg_bad_value(x, "missing \"port\" (the guest's vsock port)");
+	kinds = x->fwd_has & (FWD_HAS_TCP | FWD_HAS_UNIX);
+	if (kinds != FWD_HAS_TCP && kinds != FWD_HAS_UNIX)
+		return cfg_bad_value(x, "needs exactly one of \"tcp\" and \"unix\"");
+	x->fwd.kind = kinds == FWD_HAS_TCP ? CONFIG_FWD_TCP : CONFIG_FWD_UNIX;
+	for (unsigned j = 0; j < *n; j++) {
+		if (out && (*list)[j].port == x->fwd.port)
+			return fwd_fail_at(x, "port", "port %u is already forwarded by vsock.%s[%u]",
+					   x->fwd.port, what, j);
+		if (!out && config_fwd_same_addr(&(*list)[j], &x->fwd))
+			return fwd_fail_at(x, kinds == FWD_HAS_TCP ? "tcp" : "unix",
+					   "%s is already a listener (vsock.%s[%u])",
+					   config_fwd_name(&x->fwd, name, sizeof(name)), what, j);
+	}
+	if (config_fwd_append(list, n, &x->fwd))
+		return cfg_bad_value(x, "out of memory");
+	return 0;
+}
+
+static int set_forwards(struct cfg_ctx *x, json_t *v, bool out)
+{
+	struct config_fwd **list = out ? &x->c->fwd_out : &x->c->fwd_in;
+	unsigned *n = out ? &x->c->n_fwd_out : &x->c->n_fwd_in;
+	size_t i;
+	json_t *e;
+	int rc = 0;
+
+	/* The file's list replaces any earlier one. */
+	config_fwd_free(*list, *n);
+	*list = NULL;
+	*n = 0;
+	json_array_foreach(v, i, e) {
+		size_t depth = x->depth;
+
+		if (x->depth == CFG_MAX_DEPTH)
+			return cfg_fail(x, true, "nested too deeply");
+		x->path[x->depth++] = (struct config_json_step){ .key = NULL, .index = i };
+		rc = fwd_element(x, e, out, list, n);
+		free(x->fwd.path);
+		x->fwd.path = NULL;
+		if (rc)
+			return -1;
+		x->depth = depth;
+	}
+	return 0;
+}
+
+static int set_forward_out(struct cfg_ctx *x, json_t *v)
+{
+	return set_forwards(x, v, true);
+}
+
+static int set_forward_in(struct cfg_ctx *x, json_t *v)
+{
+	return set_forwards(x, v, false);
+}
+
 /* The keys, one table per JSON object (Firecracker's names, plus "x-vmm").
  * Columns: name, accepted JSON types, handler, nested table. */
 static const struct cfg_key boot_source_keys[] = {
@@ -661,6 +943,9 @@ static const struct cfg_key vsock_keys[] = {
 	{ "guest_cid",         T_INTEGER,         set_guest_cid,  NULL },
 	{ "uds_path",          T_STRING,          set_uds_path,   NULL },
 	{ "vsock_id",          T_STRING,          ignore,         NULL },
+	{ "max_connections",   T_INTEGER,         set_max_conns,  NULL },
+	{ "forward_out",       T_ARRAY,           set_forward_out, NULL },
+	{ "forward_in",        T_ARRAY,           set_forward_in, NULL },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -904,6 +1189,44 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 			strlen(c->uds_path),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->uds_path);
 		return -1;
+	}
+	if (c->max_conns < 1 || c->max_conns > CONFIG_MAX_MAX_CONNS) {
+		set_err(err, errlen, "vsock connection limit %u is out of range 1..%u",
+			c->max_conns, CONFIG_MAX_MAX_CONNS);
+		return -1;
+	}
+	if ((c->n_fwd_out || c->n_fwd_in) && !c->has_vsock) {
+		set_err(err, errlen, "vsock forwards need the vsock device: use --vsock-cid N "
+			"or the \"vsock\" section");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->n_fwd_out + c->n_fwd_in; i++) {
+		const struct config_fwd *f = i < c->n_fwd_out ? &c->fwd_out[i]
+							      : &c->fwd_in[i - c->n_fwd_out];
+
+		if (f->kind == CONFIG_FWD_UNIX &&
+		    strlen(f->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			set_err(err, errlen, "vsock forward socket path is too long "
+				"(%zu bytes, at most %zu): %s", strlen(f->path),
+				sizeof(((struct sockaddr_un *)0)->sun_path) - 1, f->path);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < c->n_fwd_in; i++) {
+		const char *p = c->fwd_in[i].path;
+		size_t ul = c->uds_path ? strlen(c->uds_path) : 0;
+		char name[160];
+
+		if (c->fwd_in[i].kind != CONFIG_FWD_UNIX || !c->uds_path)
+			continue;
+		if (strcmp(p, c->uds_path) == 0 ||
+		    (strncmp(p, c->uds_path, ul) == 0 && p[ul] == '_')) {
+			set_err(err, errlen, "vsock forward %s: clashes with the vsock "
+				"uds_path %s (and its %s_* sockets)",
+				config_fwd_name(&c->fwd_in[i], name, sizeof(name)),
+				c->uds_path, c->uds_path);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define CONFIG_DEFAULT_MEM_MIB   128
 #define CONFIG_DEFAULT_VCPUS     1
@@ -16,6 +17,27 @@
 #define CONFIG_MIN_MEM_MIB       16
 #define CONFIG_MAX_MEM_MIB       (1024 * 1024) /* 1 TiB; also bounded by host RAM */
 #define CONFIG_DEFAULT_CMDLINE   "console=ttyS0 reboot=k panic=1"
+
+/* vsock limits and defaults. */
+#define CONFIG_DEFAULT_MAX_CONNS 4096u
+#define CONFIG_MAX_MAX_CONNS     (1u << 20)
+#define CONFIG_VSOCK_PORT_MAX    0xfffffffeu /* 0xffffffff is VMADDR_PORT_ANY */
+
+/* A vsock port forward (docs/config.md): forward_out sends guest
+ * connections to host port `port` to this address; forward_in listens on
+ * it and connects every client into guest port `port`. */
+enum config_fwd_kind {
+	CONFIG_FWD_TCP,
+	CONFIG_FWD_UNIX,
+};
+
+struct config_fwd {
+	uint32_t port;                /* guest vsock port */
+	enum config_fwd_kind kind;
+	char *path;                   /* CONFIG_FWD_UNIX */
+	struct sockaddr_storage addr; /* CONFIG_FWD_TCP: numeric IPv4/IPv6 */
+	socklen_t addrlen;
+};
 
 enum discovery {
 	DISCOVERY_CMDLINE = 0, /* virtio_mmio.device=... on the kernel command line */
@@ -41,6 +63,11 @@ struct vm_config {
 	bool has_vsock;
 	uint32_t guest_cid;  /* 3 .. 0xfffffffe */
 	char *uds_path;      /* hybrid vsock listener path, may be NULL */
+	uint32_t max_conns;  /* 1 .. CONFIG_MAX_MAX_CONNS */
+	struct config_fwd *fwd_out;  /* guest port → host address */
+	unsigned n_fwd_out;
+	struct config_fwd *fwd_in;   /* host listener → guest port */
+	unsigned n_fwd_in;
 
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
@@ -96,6 +123,22 @@ int config_json_locate(const char *text, size_t len,
 int config_parse_notify(const char *s, enum notify_mode *out);
 
 int config_parse_discovery(const char *s, enum discovery *out);
+
+/* "IPV4:PORT", "[IPV6]:PORT" or "localhost:PORT" (= 127.0.0.1), numeric
+ * only, port 1..65535, into *f's addr/addrlen.  0 or -1. */
+int config_parse_tcp_addr(const char *s, struct config_fwd *f);
+
+/* "tcp:127.0.0.1:2222" or "unix:/path" into buf (for messages). */
+const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size);
+
+/* Same listener address (same kind and address or path). */
+bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b);
+
+/* Append a deep copy of *f to a list: 0 or -1 (ENOMEM). */
+int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config_fwd *f);
+
+/* Free a list's strings and the list. */
+void config_fwd_free(struct config_fwd *list, unsigned n);
 
 /* Final checks after all sources are merged (kernel present, ranges, host
  * RAM).  0, or -1 with a message in err. */

@@ -4,7 +4,10 @@
 #include "vm.h"
 #include "layout.h"
 #include "x86_boot.h"
+#include "debug.h"
+#include "log.h"
 
+#include <asm/kvm_para.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +55,152 @@ static void filter_cpuid(struct kvm_cpuid2 *c, unsigned apic_id)
 			break;
 		}
 	}
+}
+
+/* ---- Hypercall probe -------------------------------------------------
+ *
+ * Some KVM PV features make the guest kernel issue hypercalls (VMCALL on
+ * Intel, VMMCALL on AMD; Documentation/virt/kvm/x86/cpuid.rst and
+ * hypercalls.rst):
+ *   PV_UNHALT       KVM_HC_KICK_CPU     PV spinlocks wake a halted waiter
+ *   PV_SEND_IPI     KVM_HC_SEND_IPI     every IPI once there are 2+ CPUs
+ *   PV_SCHED_YIELD  KVM_HC_SCHED_YIELD  yield to a preempted IPI target
+ *   HC_MAP_GPA_RANGE KVM_HC_MAP_GPA_RANGE  (SEV guests)
+ * On some hosts a guest VMCALL never completes: the PVM flavour of KVM
+ * (kvm_pvm, shared/docs/test-hosts.md) emulates it over and over without ever
+ * running the hypercall (its insn_emulation count climbs, hypercalls stays
+ * 0, RIP stays on the VMCALL).  A Linux 6.1 guest with 2+ vCPUs then hangs
+ * in its first PV IPI, which is sent by the first AP
+ * (docs/linux-smp-on-pvm.md).  Linux uses these hypercalls only with 2+
+ * possible CPUs, so with more than one vCPU we try one VMCALL in a scratch
+ * VM and hide the four features if it does not come back.  On an ordinary
+ * KVM host the probe takes well under a millisecond and changes nothing. */
+#define HC_PROBE_TIMEOUT_MS 50
+#define HC_PROBE_PORT       0x80
+#define KVM_FEATURES_HYPERCALL ((1u << KVM_FEATURE_PV_UNHALT) | \
+				(1u << KVM_FEATURE_PV_SEND_IPI) | \
+				(1u << KVM_FEATURE_PV_SCHED_YIELD) | \
+				(1u << KVM_FEATURE_HC_MAP_GPA_RANGE))
+#ifndef sigev_notify_thread_id /* timer_create(2)'s name; glibc may lack it */
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static void probe_alarm(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN (EINTR) */
+}
+
+/* Real-mode code at guest address 0: an unknown hypercall, which KVM
+ * answers with -KVM_ENOSYS in EAX, then a port write that exits to us.
+ * (On AMD, KVM rewrites VMCALL into VMMCALL and runs that.) */
+static const uint8_t hc_probe_code[] = {
+	0x66, 0xb8, 0x00, 0x00, 0x00, 0x00, /* mov eax, 0 (no such hypercall) */
+	0x0f, 0x01, 0xc1,                   /* vmcall */
+	0xe6, HC_PROBE_PORT,                /* out HC_PROBE_PORT, al */
+	0xf4,                               /* hlt */
+};
+
+/* 1: a VMCALL completes; 0: it did not within HC_PROBE_TIMEOUT_MS (or
+ * ended in anything but our port write); -1: the probe could not be set
+ * up (then nothing is concluded). */
+static int probe_hypercalls(int kvm_fd)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM };
+	struct itimerspec its = { .it_value.tv_nsec = HC_PROBE_TIMEOUT_MS * 1000000L };
+	struct sigaction sa = { .sa_handler = probe_alarm }, old_sa;
+	struct kvm_userspace_memory_region mr = { .slot = 0, .memory_size = 4096 };
+	struct kvm_run *run = MAP_FAILED;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0, .rflags = 0x2 };
+	int vm_fd, cpu_fd = -1, mmap_size, ret = -1, r;
+	sigset_t alrm, old_mask;
+	timer_t timer;
+	struct itimerspec left;
+	void *mem;
+
+	mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0 || mmap_size <= 0)
+		goto out_vm;
+	mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		goto out_vm;
+	memcpy(mem, hc_probe_code, sizeof(hc_probe_code));
+	mr.userspace_addr = (uintptr_t)mem;
+	/* Same TSS place as the real VM (kvm.c): Intel without unrestricted
+	 * guest needs it for real mode. */
+	if (ioctl(vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
+	    ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
+		goto out_mem;
+	cpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0UL);
+	if (cpu_fd < 0)
+		goto out_mem;
+	run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu_fd, 0);
+	if (run == MAP_FAILED || ioctl(cpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		goto out_cpu;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	if (ioctl(cpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(cpu_fd, KVM_SET_REGS, &regs) < 0)
+		goto out_cpu;
+
+	/* A timer that signals this thread only, so that KVM_RUN returns
+	 * EINTR if the VMCALL never completes. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (sigaction(SIGALRM, &sa, &old_sa) < 0)
+		goto out_cpu;
+	pthread_sigmask(SIG_UNBLOCK, &alrm, &old_mask);
+	sev.sigev_notify_thread_id = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0)
+		goto out_sig;
+	if (timer_settime(timer, 0, &its, NULL) < 0)
+		goto out_timer;
+	do {
+		r = ioctl(cpu_fd, KVM_RUN, 0);
+		/* Another signal: run on while the timer has not expired. */
+	} while (r < 0 && errno == EINTR && timer_gettime(timer, &left) == 0 &&
+		 (left.it_value.tv_sec || left.it_value.tv_nsec));
+	ret = r == 0 && run->exit_reason == KVM_EXIT_IO &&
+	      run->io.port == HC_PROBE_PORT;
+	/* Anything but EINTR (our timer) is a setup problem, not a verdict. */
+	if (r < 0 && errno != EINTR)
+		ret = -1;
+out_timer:
+	/* Deleting the timer before restoring the old action: a signal that
+	 * is already pending is taken by probe_alarm. */
+	timer_delete(timer);
+out_sig:
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+out_cpu:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)mmap_size);
+	if (cpu_fd >= 0)
+		close(cpu_fd);
+out_mem:
+	munmap(mem, 4096);
+out_vm:
+	if (vm_fd >= 0)
+		close(vm_fd);
+	return ret;
+}
+
+/* Hide the KVM PV features that need hypercalls if the host cannot run
+ * them (see above). */
+static void hide_broken_hypercall_features(struct vm *vm)
+{
+	struct kvm_cpuid2 *c = vm->cpuid;
+
+	if (probe_hypercalls(vm->kvm_fd) != 0)
+		return;
+	for (unsigned i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == KVM_CPUID_FEATURES)
+			c->entries[i].eax &= ~KVM_FEATURES_HYPERCALL;
+	}
+	log_info("guest hypercalls (VMCALL) do not complete on this host: "
+		 "KVM PV features PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD and "
+		 "HC_MAP_GPA_RANGE hidden from the guest");
 }
 
 static int set_lapic_lint(struct vcpu *v)
@@ -105,6 +254,8 @@ int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t
 		snprintf(err, errlen, "%u vCPUs requested, this host's KVM allows %d", n, max);
 		return -1;
 	}
+	if (n > 1)
+		hide_broken_hypercall_features(vm);
 	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		snprintf(err, errlen, "out of memory");
@@ -247,8 +398,11 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			/* EINTR: a signal; EAGAIN: an AP's first KVM_RUN before its
 			 * SIPI arrived (test-hosts.md). Both: run again. */
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				if (errno == EINTR)
+					debug_vcpu_kicked(v); /* SIGQUIT dump */
 				continue;
+			}
 			vm_request_exit(vm, VMM_EXIT_GUEST_CRASH, "KVM_RUN on vCPU %u: %s",
 					v->id, strerror(errno));
 			break;
@@ -306,6 +460,10 @@ int vm_start_vcpus(struct vm *vm)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
 		return -errno;
+	/* SIGQUIT prints every vCPU's state (debug.h). */
+	ret = debug_init(vm);
+	if (ret)
+		return ret;
 	pthread_attr_init(&attr);
 	/* The run loop needs little stack; keep the VMM's footprint small. */
 	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);

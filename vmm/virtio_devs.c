@@ -3,10 +3,12 @@
 #include "layout.h"
 #include "vm.h"
 #include "virtio/mmio.h"
+#include "vsock/backend.h"
 #include "vsock/device.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void virtio_devs_plan(struct virtio_devs *vd, const struct vm_config *cfg)
@@ -38,23 +40,57 @@ int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size
 	return 0;
 }
 
+/* The config's forwards as the device wants them (pointers into cfg). */
+static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
+{
+	struct vsock_fwd *v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		v[i] = (struct vsock_fwd){
+			.port = src[i].port,
+			.tcp = src[i].kind == CONFIG_FWD_TCP,
+			.path = src[i].path,
+			.sa = (const struct sockaddr *)&src[i].addr,
+			.salen = src[i].addrlen,
+		};
+	return v;
+}
+
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		       const struct vm_config *cfg, char *err, size_t errlen)
 {
 	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
+	struct vsock_fwd *fo, *fi;
+	char msg[256] = "";
 	int ret;
 
 	if (!cfg->has_vsock)
 		return 0;
+	fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
+	fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
 	struct vsock_dev_params p = {
 		.guest_cid = cfg->guest_cid,
 		.uds_path = cfg->uds_path,
 		.ev = vm->ev,
+		.max_conns = cfg->max_conns,
+		.fwd_out = fo,
+		.n_fwd_out = cfg->n_fwd_out,
+		.fwd_in = fi,
+		.n_fwd_in = cfg->n_fwd_in,
+		.err = msg,
+		.errlen = sizeof(msg),
 	};
-	ret = vsock_dev_create(&p, &vd->vsock);
+	ret = fo && fi ? vsock_dev_create(&p, &vd->vsock) : -ENOMEM;
+	free(fo);
+	free(fi);
 	if (ret) {
-		snprintf(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
-			 cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
+		if (msg[0])
+			snprintf(err, errlen, "%s", msg);
+		else
+			snprintf(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
+				 cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
 		return -1;
 	}
 	struct vmmio_params mp = {

@@ -17,6 +17,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ struct hconn {
 	bool connecting;    /* guest-initiated, connect() in progress */
 	bool readable;      /* an EPOLLIN edge not yet read to EAGAIN */
 	bool hup;           /* the host hung up both ways */
+	bool rdhup;         /* the host shut its sending side (EPOLLRDHUP) */
 	bool wr_broken;     /* writes to the host fail (it stopped reading) */
 	bool wr_shut;       /* we did shutdown(SHUT_WR) */
 	bool host_init;     /* local port is ours (port allocator) */
@@ -60,6 +62,11 @@ struct hconn {
 	bool zombie;
 	uint32_t tx_extra;  /* bytes at the txbuf head that are not guest data */
 	struct vsock_txbuf tx;
+	/* SEQPACKET host → guest: a host message too big for one rx buffer
+	 * or the credit at hand, read whole and handed out in pieces. */
+	uint8_t *rmsg;
+	uint32_t rmsg_len, rmsg_off;
+	bool rmsg_eor;
 	struct hconn *rx_prev, *rx_next;
 	struct hconn *next; /* zombie list, or a temporary list */
 };
@@ -83,6 +90,8 @@ struct vsock_dev {
 	bool reap_pending;
 	bool tearing_down;                   /* the loop is gone: no evloop_call */
 	bool rx_cont_pending;                /* process_rx continues on the I/O thread */
+	bool tx_stalled;                     /* tx paused: the RST queue is full */
+	bool tx_cont_pending;                /* process_tx continues on the I/O thread */
 
 	int timerfd;
 	struct ev_source timer_src;
@@ -109,13 +118,25 @@ static void host_cb(void *opaque, uint32_t events);
 
 /* --- rx work list ------------------------------------------------------ */
 
+static bool is_seq(const struct hconn *hc)
+{
+	return hc->c.type == VIRTIO_VSOCK_TYPE_SEQPACKET;
+}
+
 static bool has_rx_work(const struct hconn *hc)
 {
 	if (hc->zombie)
 		return false;
 	if (hc->c.ctrl)
 		return true;
-	return hc->readable && vsock_conn_rw_budget(&hc->c) > 0;
+	return (hc->readable || hc->rmsg) && vsock_conn_rw_budget(&hc->c) > 0;
+}
+
+static void rmsg_free(struct hconn *hc)
+{
+	free(hc->rmsg);
+	hc->rmsg = NULL;
+	hc->rmsg_len = hc->rmsg_off = 0;
 }
 
 static void rx_unlink(struct vsock_dev *d, struct hconn *hc)
@@ -222,6 +243,7 @@ static void zombify(struct vsock_dev *d, struct hconn *hc)
 	if (hc->fd >= 0)
 		shutdown(hc->fd, SHUT_RDWR);
 	vsock_txbuf_free(&hc->tx);
+	rmsg_free(hc);
 	hc->next = d->zombies;
 	d->zombies = hc;
 	d->st.conns_open--;
@@ -242,11 +264,16 @@ static void maybe_shut_wr(struct hconn *hc)
 }
 
 /* Send without blocking and without SIGPIPE. */
-static ssize_t send_iov(int fd, struct iovec *iov, unsigned n)
+static ssize_t send_iov_flags(int fd, struct iovec *iov, unsigned n, int flags)
 {
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
 
-	return sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+}
+
+static ssize_t send_iov(int fd, struct iovec *iov, unsigned n)
+{
+	return send_iov_flags(fd, iov, n, 0);
 }
 
 static void after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev);
@@ -264,8 +291,15 @@ static void host_init_accepted(struct vsock_dev *d, struct hconn *hc)
 	w = send(hc->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0)
 		w = 0; /* EAGAIN on a fresh socket is unlikely; errors show later */
-	if ((size_t)w < n && vsock_txbuf_push(&hc->tx, line + w, n - (size_t)w) == 0)
+	if (is_seq(hc) && w > 0)
+		return; /* one message, all or nothing */
+	if ((size_t)w < n && vsock_txbuf_push(&hc->tx, line + w, n - (size_t)w) == 0) {
 		hc->tx_extra = (uint32_t)(n - (size_t)w);
+		if (is_seq(hc) && vsock_txbuf_msg_end(&hc->tx, false) < 0) {
+			vsock_txbuf_free(&hc->tx);
+			hc->tx_extra = 0;
+		}
+	}
 }
 
 /* Writing to the host failed for good. */
@@ -286,9 +320,51 @@ static unsigned write_failed(struct hconn *hc, int err)
 	return vsock_conn_host_error(&hc->c);
 }
 
+/* SEQPACKET: write complete messages out, one sendmsg each, as far as the
+ * host takes them.  An unfinished message at the tail waits for its EOM. */
+static void flush_seq(struct vsock_dev *d, struct hconn *hc)
+{
+	uint32_t len;
+	bool eor;
+
+	while (!hc->zombie && vsock_txbuf_msg_peek(&hc->tx, &len, &eor)) {
+		struct iovec v[2], w[2];
+		unsigned k = vsock_txbuf_peek(&hc->tx, v);
+		ssize_t r;
+		uint32_t extra;
+
+		k = vsock_iov_slice(v, k, 0, len, w, 2, NULL);
+		r = send_iov_flags(hc->fd, w, k, eor ? MSG_EOR : 0);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR)
+				continue;
+			if (errno == EMSGSIZE) {
+				/* Larger than the host socket can ever take. */
+				d->st.seq_too_big++;
+				after_event(d, hc, vsock_conn_host_error(&hc->c));
+				return;
+			}
+			after_event(d, hc, write_failed(hc, errno));
+			return;
+		}
+		extra = len < hc->tx_extra ? len : hc->tx_extra;
+		hc->tx_extra -= extra;
+		vsock_txbuf_msg_consume(&hc->tx);
+		after_event(d, hc, vsock_conn_host_forwarded(&hc->c, len - extra));
+	}
+	if (!hc->zombie)
+		maybe_shut_wr(hc);
+}
+
 /* Write the txbuf out as far as the host takes it. */
 static void flush(struct vsock_dev *d, struct hconn *hc)
 {
+	if (is_seq(hc)) {
+		flush_seq(d, hc);
+		return;
+	}
 	while (vsock_txbuf_len(&hc->tx) > 0 && !hc->zombie) {
 		struct iovec v[2];
 		unsigned k = vsock_txbuf_peek(&hc->tx, v);
@@ -314,13 +390,20 @@ static void flush(struct vsock_dev *d, struct hconn *hc)
 
 /* Pass an accepted guest RW payload (chain bytes [44, 44 + len)) on to the
  * host: straight from guest memory, the rest into the txbuf. */
+static unsigned forward_seq(struct vsock_dev *d, struct hconn *hc,
+			    const struct iovec *iov, unsigned n, uint32_t len,
+			    uint32_t flags);
+
 static unsigned forward(struct vsock_dev *d, struct hconn *hc,
-			const struct iovec *iov, unsigned n, uint32_t len)
+			const struct iovec *iov, unsigned n, uint32_t len,
+			uint32_t flags)
 {
 	size_t covered, done = 0;
 	unsigned k;
 
 	d->st.tx_bytes += len;
+	if (is_seq(hc))
+		return forward_seq(d, hc, iov, n, len, flags);
 	if (len == 0)
 		return 0;
 	if (hc->wr_broken || hc->fd < 0) /* nobody reads it; keep credit moving */
@@ -343,6 +426,64 @@ static unsigned forward(struct vsock_dev *d, struct hconn *hc,
 	return vsock_conn_host_forwarded(&hc->c, (uint32_t)done);
 }
 
+/*
+ * SEQPACKET guest → host: a guest message (RW packets up to the one with
+ * EOM) becomes exactly one sendmsg() on the host socket, MSG_EOR if the
+ * guest set EOR.  A message in one packet with nothing queued goes
+ * straight from guest memory; fragments wait in the txbuf (within the
+ * credit we granted, so at most buf_alloc bytes) until the EOM arrives.
+ */
+static unsigned forward_seq(struct vsock_dev *d, struct hconn *hc,
+			    const struct iovec *iov, unsigned n, uint32_t len,
+			    uint32_t flags)
+{
+	bool eom = flags & VIRTIO_VSOCK_SEQ_EOM, eor = flags & VIRTIO_VSOCK_SEQ_EOR;
+	size_t covered;
+	unsigned k;
+
+	if (hc->wr_broken || hc->fd < 0)
+		return vsock_conn_host_forwarded(&hc->c, len);
+	k = vsock_iov_slice(iov, n, VSOCK_HDR_SIZE, len, d->win, VSOCK_QUEUE_SIZE, &covered);
+	if (covered < len)
+		return vsock_conn_host_error(&hc->c);
+	if (eom && vsock_txbuf_len(&hc->tx) == 0 && vsock_txbuf_msgs(&hc->tx) == 0) {
+		ssize_t w = send_iov_flags(hc->fd, d->win, k, eor ? MSG_EOR : 0);
+
+		if (w >= 0)
+			return vsock_conn_host_forwarded(&hc->c, len);
+		if (errno == EMSGSIZE) {
+			d->st.seq_too_big++;
+			return vsock_conn_host_error(&hc->c);
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return write_failed(hc, errno);
+	}
+	if (vsock_txbuf_push_iov(&hc->tx, d->win, k, 0, len) < 0)
+		return vsock_conn_host_error(&hc->c); /* out of memory */
+	if (!eom)
+		return 0;
+	if (vsock_txbuf_msg_end(&hc->tx, eor) < 0) {
+		d->st.seq_overflow++;
+		return vsock_conn_host_error(&hc->c);
+	}
+	/* Deliver now if nothing older blocks it; else EPOLLOUT will. */
+	if (vsock_txbuf_msgs(&hc->tx) == 1)
+		flush_seq(d, hc);
+	return 0;
+}
+
+/* The guest will send no more: an unfinished SEQPACKET message can never
+ * be completed; drop it (its bytes count as consumed). */
+static unsigned drop_partial_msg(struct hconn *hc)
+{
+	uint32_t n;
+
+	if (!is_seq(hc) || hc->tx.partial == 0)
+		return 0;
+	n = vsock_txbuf_drop_partial(&hc->tx);
+	return vsock_conn_host_forwarded(&hc->c, n);
+}
+
 /* Act on what the state machine asked for. */
 static void after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
 {
@@ -350,14 +491,23 @@ static void after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
 		return;
 	if (ev & VSOCK_EV_CONNECTED)
 		host_init_accepted(d, hc);
-	if (ev & VSOCK_EV_SHUT_WR)
+	if (ev & VSOCK_EV_SHUT_WR) {
+		unsigned more = drop_partial_msg(hc);
+
+		if (more) {
+			after_event(d, hc, more);
+			if (hc->zombie)
+				return;
+		}
 		maybe_shut_wr(hc);
+	}
 	if (ev & VSOCK_EV_CLOSED) {
 		/* Stop host I/O now; the fd is closed when the zombie is reaped. */
 		hc->readable = false;
 		if (hc->fd >= 0)
 			shutdown(hc->fd, SHUT_RDWR);
 		vsock_txbuf_free(&hc->tx);
+		rmsg_free(hc);
 		hc->tx_extra = 0;
 	}
 	if (vsock_conn_done(&hc->c)) {
@@ -378,6 +528,19 @@ static void queue_rst(struct vsock_dev *d, const struct vsock_hdr *h)
 	}
 	vsock_hdr_rst_reply(&d->rstq[(d->rstq_head + d->rstq_len) % RSTQ_SIZE], h);
 	d->rstq_len++;
+}
+
+/* A SEQPACKET host socket must take a whole guest message (up to the
+ * credit we grant) in one sendmsg: raise its send buffer (best effort; the
+ * kernel doubles the value and caps it at wmem_max unless privileged). */
+static void seq_sndbuf(struct vsock_dev *d, struct hconn *hc)
+{
+	int v = (int)(d->buf_alloc + 4096);
+
+	if (!is_seq(hc))
+		return;
+	if (setsockopt(hc->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(hc->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
 
 static struct hconn *hconn_new(struct vsock_dev *d)
@@ -404,7 +567,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		queue_rst(d, h);
 		return;
 	}
-	if (h->type != VIRTIO_VSOCK_TYPE_STREAM || !d->be) {
+	if (!d->be) {
 		d->st.conn_refused++;
 		queue_rst(d, h);
 		return;
@@ -415,7 +578,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	vsock_conn_init_guest(&hc->c, h, d->buf_alloc, now_ns(), &d->cst);
-	fd = d->be->connect(d->be, h->dst_port, &in_progress);
+	fd = d->be->connect(d->be, h->dst_port, h->type, &in_progress);
 	if (fd < 0) {
 		d->st.conn_refused++;
 		free(hc);
@@ -423,6 +586,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	hc->fd = fd;
+	seq_sndbuf(d, hc);
 	if (vsock_conntab_add(&d->conns, h->dst_port, h->src_port, hc) < 0) {
 		close(fd);
 		free(hc);
@@ -471,7 +635,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 	}
 	ev = vsock_conn_guest_pkt(&hc->c, &h, now_ns());
 	if (ev & VSOCK_EV_FORWARD)
-		ev |= forward(d, hc, iov, n, h.len);
+		ev |= forward(d, hc, iov, n, h.len, h.flags);
 	after_event(d, hc, ev);
 }
 
@@ -484,9 +648,19 @@ static void process_tx(struct vsock_dev *d)
 
 	if (!vq)
 		return;
-	/* Never stop for a full rx queue (spec 5.10.6.1): replies go to
-	 * bounded per-connection and per-device queues. */
-	while ((r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, &ch)) == 1) {
+	/* A full rx queue does not stop tx (spec 5.10.6.1): replies go to
+	 * bounded per-connection and per-device queues.  Only when the queue
+	 * of connection-less RSTs is full does tx pause (rather than lose an
+	 * answer); process_rx resumes it once the guest took some. */
+	for (;;) {
+		if (d->rstq_len == RSTQ_SIZE) {
+			d->tx_stalled = true;
+			d->st.tx_stalls++;
+			break;
+		}
+		r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
+		if (r != 1)
+			break;
 		handle_tx(d, d->iov, ch.n_out);
 		virtq_push(vq, &ch, 0);
 		pushed = true;
@@ -526,6 +700,145 @@ static void put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *c
 	d->st.rx_bytes += h->len;
 }
 
+/* The host's EOF (read 0 / no more messages). */
+static void host_eof(struct vsock_dev *d, struct hconn *hc)
+{
+	hc->readable = false;
+	if (hc->hup || hc->wr_broken)
+		after_event(d, hc, vsock_conn_host_closed(&hc->c, now_ns()));
+	else
+		after_event(d, hc, vsock_conn_host_eof(&hc->c));
+}
+
+/* Hand out the next piece of the bounced host message: as much as the
+ * credit and the rx buffer take, EOM (and EOR) on the last piece. */
+static int rx_seq_piece(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
+			struct virtq_chain *ch, uint32_t budget, bool *pushed)
+{
+	uint32_t left = hc->rmsg_len - hc->rmsg_off, max, flags = 0;
+	struct vsock_hdr h;
+
+	max = ch->in_len - VSOCK_HDR_SIZE;
+	if (max > budget)
+		max = budget;
+	if (max > VSOCK_MAX_PKT_LEN)
+		max = VSOCK_MAX_PKT_LEN;
+	if (max > left)
+		max = left;
+	vsock_iov_from_buf(d->iov + ch->n_out, ch->n_in, VSOCK_HDR_SIZE,
+			   hc->rmsg + hc->rmsg_off, max);
+	hc->rmsg_off += max;
+	if (hc->rmsg_off == hc->rmsg_len)
+		flags = VIRTIO_VSOCK_SEQ_EOM | (hc->rmsg_eor ? VIRTIO_VSOCK_SEQ_EOR : 0);
+	vsock_conn_build_rw(&hc->c, &h, max, flags);
+	put_pkt(d, vq, ch, &h);
+	*pushed = true;
+	vsock_conn_sent(&hc->c, &h);
+	if (flags)
+		rmsg_free(hc);
+	return 1;
+}
+
+/*
+ * SEQPACKET host → guest: one recvmsg() is one host message.  Its size is
+ * learnt first (MSG_PEEK | MSG_TRUNC); a message that fits the rx buffer
+ * and the guest's credit is received straight into guest memory with EOM,
+ * a bigger one (up to our buf_alloc) is read whole into a bounce buffer and
+ * handed out in pieces as credit and rx buffers allow, EOM on the last.
+ * EOR follows the host's MSG_EOR (Unix sockets never report it).  A
+ * message larger than buf_alloc resets the flow.  A zero-length message
+ * reads like EOF on a Unix socket: before the host shut its sending side
+ * (EPOLLRDHUP) it is a message, afterwards EOF.
+ */
+static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
+		  uint32_t budget, bool *pushed)
+{
+	struct virtq_chain ch;
+	struct vsock_hdr h;
+	struct msghdr m = { 0 };
+	uint32_t room, flags;
+	ssize_t sz, n;
+	unsigned k;
+
+	if (hc->rmsg) {
+		if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + 1, pushed) != 1)
+			return -1;
+		return rx_seq_piece(d, hc, vq, &ch, budget, pushed);
+	}
+	sz = recv(hc->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	if (sz < 0) {
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			hc->readable = false;
+			return 0;
+		}
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
+		return 0;
+	}
+	if (sz == 0 && !hc->rdhup) {
+		/* EOF or an empty message?  Ask now: the edge that reports
+		 * EPOLLRDHUP may not have been handled yet. */
+		struct pollfd p = { .fd = hc->fd, .events = POLLRDHUP };
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))
+			hc->rdhup = true;
+	}
+	if (sz == 0 && (hc->rdhup || hc->hup)) {
+		host_eof(d, hc);
+		return 0;
+	}
+	if ((uint64_t)sz > d->buf_alloc) {
+		d->st.seq_too_big++;
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
+		return 0;
+	}
+	if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + (sz ? 1 : 0), pushed) != 1)
+		return -1;
+	room = ch.in_len - VSOCK_HDR_SIZE;
+	if ((uint32_t)sz > room || (uint32_t)sz > budget || sz > VSOCK_MAX_PKT_LEN) {
+		/* Bounce it. */
+		uint8_t *buf = malloc((size_t)sz);
+
+		if (!buf) {
+			virtq_unpop(vq, &ch);
+			return 0; /* try again on the next event */
+		}
+		n = recv(hc->fd, buf, (size_t)sz, MSG_DONTWAIT);
+		if (n != sz) {
+			free(buf);
+			virtq_unpop(vq, &ch);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return 1;
+			after_event(d, hc, vsock_conn_host_error(&hc->c));
+			return 0;
+		}
+		hc->rmsg = buf;
+		hc->rmsg_len = (uint32_t)sz;
+		hc->rmsg_off = 0;
+		hc->rmsg_eor = false; /* plain recv: Unix never sets MSG_EOR */
+		return rx_seq_piece(d, hc, vq, &ch, budget, pushed);
+	}
+	k = vsock_iov_slice(d->iov + ch.n_out, ch.n_in, VSOCK_HDR_SIZE, (size_t)sz,
+			    d->win, VSOCK_QUEUE_SIZE, NULL);
+	m.msg_iov = d->win;
+	m.msg_iovlen = k;
+	n = recvmsg(hc->fd, &m, MSG_DONTWAIT);
+	if (n != sz || (m.msg_flags & MSG_TRUNC)) {
+		virtq_unpop(vq, &ch);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 1;
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
+		return 0;
+	}
+	flags = VIRTIO_VSOCK_SEQ_EOM | ((m.msg_flags & MSG_EOR) ? VIRTIO_VSOCK_SEQ_EOR : 0);
+	vsock_conn_build_rw(&hc->c, &h, (uint32_t)n, flags);
+	put_pkt(d, vq, &ch, &h);
+	*pushed = true;
+	vsock_conn_sent(&hc->c, &h);
+	return 1;
+}
+
 /* One packet for hc.  1: it may have more, 0: nothing now, -1: out of rx
  * buffers. */
 static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed)
@@ -551,8 +864,12 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 		return 1;
 	}
 	budget = vsock_conn_rw_budget(&hc->c);
+	if (is_seq(hc) && hc->rmsg && budget > 0)
+		return rx_seq(d, hc, vq, budget, pushed);
 	if (!hc->readable || budget == 0 || hc->fd < 0)
 		return 0; /* EV_CREDIT or the next edge brings it back */
+	if (is_seq(hc))
+		return rx_seq(d, hc, vq, budget, pushed);
 	if (pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + 1, pushed) != 1)
 		return -1;
 	max = ch.in_len - VSOCK_HDR_SIZE; /* >= 1 */
@@ -573,11 +890,7 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	}
 	virtq_unpop(vq, &ch);
 	if (n == 0) { /* EOF */
-		hc->readable = false;
-		if (hc->hup || hc->wr_broken)
-			after_event(d, hc, vsock_conn_host_closed(&hc->c, now_ns()));
-		else
-			after_event(d, hc, vsock_conn_host_eof(&hc->c));
+		host_eof(d, hc);
 		return 0;
 	}
 	if (n < 0 && errno == EINTR)
@@ -588,6 +901,17 @@ static int rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool 
 	}
 	hc->readable = false;
 	return 0;
+}
+
+static void tx_cont_cb(void *opaque)
+{
+	struct vsock_dev *d = opaque;
+
+	pthread_mutex_lock(&d->lock);
+	d->tx_cont_pending = false;
+	if (d->active)
+		process_tx(d);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void rx_cont_cb(void *opaque)
@@ -620,6 +944,11 @@ static void process_rx(struct vsock_dev *d)
 		pushed = true;
 		d->rstq_head = (d->rstq_head + 1) % RSTQ_SIZE;
 		d->rstq_len--;
+		if (d->tx_stalled && !d->tx_cont_pending && !d->tearing_down &&
+		    evloop_call(d->ev, tx_cont_cb, d) == 0) {
+			d->tx_stalled = false;
+			d->tx_cont_pending = true;
+		}
 	}
 	/* Round robin, one packet per connection per turn.  A guest that
 	 * keeps refilling while the host keeps sending could hold the lock
@@ -691,6 +1020,8 @@ static void host_cb(void *opaque, uint32_t events)
 	}
 	if (events & EPOLLHUP)
 		hc->hup = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		hc->rdhup = true;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
 		hc->readable = true;
 		rx_kick(d, hc);
@@ -738,7 +1069,7 @@ static void timer_cb(void *opaque, uint32_t events)
 /* --- host-initiated flows --------------------------------------------- */
 
 int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
-			  bool hybrid_ok)
+			  uint16_t type, bool hybrid_ok)
 {
 	struct hconn *hc;
 	uint32_t port;
@@ -748,9 +1079,14 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 	ret = -ENOTCONN;
 	if (!d->active)
 		goto out;
+	ret = -EPROTOTYPE;
+	if (!(d->types_ok & VSOCK_TYPE_BIT(type)))
+		goto out; /* the guest did not negotiate SEQPACKET */
 	ret = -ENOSPC;
-	if (vsock_conntab_count(&d->conns) >= d->conns.max)
+	if (vsock_conntab_count(&d->conns) >= d->conns.max) {
+		d->st.conn_limit++;
 		goto out;
+	}
 	ret = vsock_port_alloc(&d->ports, &port);
 	if (ret)
 		goto out;
@@ -759,7 +1095,7 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 	if (!hc)
 		goto err_port;
 	vsock_conn_init_host(&hc->c, d->guest_cid, port, guest_port,
-			     VIRTIO_VSOCK_TYPE_STREAM, d->buf_alloc, now_ns(), &d->cst);
+			     type, d->buf_alloc, now_ns(), &d->cst);
 	hc->host_init = true;
 	hc->hybrid_ok = hybrid_ok;
 	ret = vsock_conntab_add(&d->conns, port, guest_port, hc);
@@ -772,6 +1108,7 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 	}
 	hc->in_epoll = true;
 	hc->fd = fd;
+	seq_sndbuf(d, hc);
 	d->st.conns_open++;
 	d->st.host_accepted++;
 	rx_kick(d, hc);
@@ -841,6 +1178,7 @@ static void drop_all(struct vsock_dev *d)
 		zombify(d, hc);
 	}
 	d->rstq_len = 0;
+	d->tx_stalled = false;
 }
 
 static void reset(void *dev)
@@ -855,9 +1193,10 @@ static void reset(void *dev)
 
 const struct virtio_device_ops vsock_virtio_ops = {
 	.device_id = VIRTIO_ID_VSOCK,
-	/* SEQPACKET is not offered until the host side keeps message
-	 * boundaries; NO_IMPLIED_STREAM tells new drivers STREAM is real. */
-	.features = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_NO_IMPLIED_STREAM),
+	/* NO_IMPLIED_STREAM tells new drivers STREAM is real; a driver that
+	 * acks no type bit (Linux acks only SEQPACKET) still gets STREAM. */
+	.features = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) |
+		    (1ull << VSOCK_F_NO_IMPLIED_STREAM),
 	.num_queues = 3,
 	.queue_max_size = VSOCK_QUEUE_SIZE,
 	.config_size = sizeof(uint64_t),
@@ -874,7 +1213,8 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	struct vsock_dev *d;
 	int ret;
 
-	if (p->guest_cid < 3 || p->guest_cid >= 0xffffffffull || !p->ev)
+	if (p->guest_cid < 3 || p->guest_cid >= 0xffffffffull || !p->ev ||
+	    p->max_conns > VSOCK_CONNTAB_LIMIT)
 		return -EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -900,8 +1240,22 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	if (ret)
 		goto err_timer;
 	d->timer_in_epoll = true;
+	if (p->err && p->errlen)
+		p->err[0] = '\0';
 	if (p->uds_path) {
-		ret = vsock_unix_backend_create(p->uds_path, d->ev, d, &d->be);
+		ret = vsock_unix_backend_create(p->uds_path, d->ev, d, &d->be,
+						p->err, p->errlen);
+		if (ret)
+			goto err_ev;
+	}
+	if (p->n_fwd_out || p->n_fwd_in) {
+		/* Takes d->be as its fallback, also on failure. */
+		struct vsock_backend *fb = d->be;
+
+		d->be = NULL;
+		ret = vsock_fwd_backend_create(p->fwd_out, p->n_fwd_out, p->fwd_in,
+					       p->n_fwd_in, fb, d->ev, d, &d->be,
+					       p->err, p->errlen);
 		if (ret)
 			goto err_ev;
 	}
@@ -949,6 +1303,13 @@ void vsock_dev_destroy(struct vsock_dev *d)
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+size_t vsock_dev_conn_fixed_bytes(void)
+{
+	/* The connection, its two conntab slots (tables are at most half
+	 * full) and, for host-initiated flows, two port allocator slots. */
+	return sizeof(struct hconn) + 4 * sizeof(struct vsock_conntab_slot);
 }
 
 void vsock_dev_get_stats(struct vsock_dev *d, struct vsock_dev_stats *out)

@@ -19,6 +19,7 @@
 #define VSOCK_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtio/device.h"
@@ -33,12 +34,23 @@ struct evloop;
 struct vsock_backend;
 struct vsock_dev;
 
+struct vsock_fwd;
+
 struct vsock_dev_params {
 	uint64_t guest_cid;          /* 3 .. 0xfffffffe */
 	const char *uds_path;        /* hybrid Unix backend; NULL = none */
 	struct evloop *ev;           /* the I/O thread's loop */
 	uint32_t max_conns;          /* 0 = VSOCK_CONNTAB_DEFAULT_MAX */
 	uint32_t buf_alloc;          /* per-connection credit; 0 = 256 KiB */
+	/* Port forwards (backend.h); copied, may be freed after create. */
+	const struct vsock_fwd *fwd_out;
+	unsigned n_fwd_out;
+	const struct vsock_fwd *fwd_in;
+	unsigned n_fwd_in;
+	/* Where create puts a one-line message on failure (may be NULL), e.g.
+	 * "vsock forward tcp:127.0.0.1:2222: Address already in use". */
+	char *err;
+	size_t errlen;
 };
 
 /* Counters, for logs and tests. */
@@ -47,11 +59,14 @@ struct vsock_dev_stats {
 	uint64_t tx_bytes, rx_bytes;        /* payload, guest → host / host → guest */
 	uint64_t pkt_err[16];               /* by enum vsock_pkt_err */
 	uint64_t rst_no_conn;               /* RST for a packet matching no flow */
-	uint64_t rst_dropped;               /* such RSTs lost (queue full) */
+	uint64_t rst_dropped;               /* such RSTs lost (queue full; never now) */
+	uint64_t tx_stalls;                 /* tx paused for a full RST queue */
 	uint64_t conn_refused;              /* backend connect failed */
 	uint64_t conn_limit;                /* refused: max_conns reached */
 	uint64_t short_rx_buf;              /* rx buffers < 44 bytes, returned empty */
 	uint64_t host_accepted;             /* host-initiated flows handed over */
+	uint64_t seq_too_big;               /* SEQPACKET message no side can take whole */
+	uint64_t seq_overflow;              /* > VSOCK_TXBUF_MAX_MSGS messages queued */
 	uint64_t conns_open;                /* now */
 	struct vsock_conn_stats conn;       /* protocol events, all flows */
 };
@@ -59,8 +74,9 @@ struct vsock_dev_stats {
 /* The ops table for vmmio_create(); `dev` is the struct vsock_dev. */
 extern const struct virtio_device_ops vsock_virtio_ops;
 
-/* Create the device and its backend (and the listener on uds_path).
- * 0 or -errno. */
+/* Create the device and its backends (listeners on uds_path,
+ * <uds_path>_seqpacket and the forward_in addresses).  0 or -errno (and
+ * p->err). */
 int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out);
 
 /* Tell the device its transport (after vmmio_create). */
@@ -72,13 +88,19 @@ void vsock_dev_destroy(struct vsock_dev *d);
 
 /* A backend accepted a host client that wants guest port `guest_port` (on
  * the I/O thread).  The device takes the fd (non-blocking stream socket)
- * and sends the guest a REQUEST; with `hybrid_ok`, "OK <host_port>\n" is
+ * and sends the guest a REQUEST of `type` (VIRTIO_VSOCK_TYPE_STREAM or
+ * _SEQPACKET, a SEQPACKET fd for the latter); with `hybrid_ok`, "OK <host_port>\n" is
  * written to the client when the guest accepts.  If the guest refuses or
  * times out the fd is closed without a reply.  0, or -errno (the caller
- * keeps and closes the fd): -ENOTCONN (no driver), -ENOSPC (limits). */
+ * keeps and closes the fd): -ENOTCONN (no driver), -ENOSPC (limits,
+ * counted in conn_limit), -EPROTOTYPE (type not negotiated). */
 int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
-			  bool hybrid_ok);
+			  uint16_t type, bool hybrid_ok);
 
 void vsock_dev_get_stats(struct vsock_dev *d, struct vsock_dev_stats *out);
+
+/* Memory every open connection costs whatever it carries (bytes); on top
+ * of it come buffers bounded by the credit it advertises (docs/vsock.md). */
+size_t vsock_dev_conn_fixed_bytes(void);
 
 #endif

@@ -2,15 +2,19 @@
 /*
  * The hybrid Unix backend (Firecracker-compatible), see backend.h.
  *
- * Guest → host: connect(2) to "<uds_path>_<port>", non-blocking.  A Unix
- * stream connect either completes at once or fails (a full backlog gives
- * EAGAIN); either way the I/O thread never waits for it.
+ * Guest → host: connect(2) to "<uds_path>_<port>", non-blocking, a
+ * SOCK_STREAM or SOCK_SEQPACKET socket as the guest's flow.  A Unix connect
+ * either completes at once or fails (a full backlog gives EAGAIN); either
+ * way the I/O thread never waits for it.
  *
- * Host → guest: a listener on uds_path; each client must send
- * "CONNECT <port>\n" first.  Bytes are peeked and only the line is
- * consumed, so data the client sends right behind it stays in the socket for
- * the guest.  At most MAX_PENDING clients may sit in the handshake; a new
- * one evicts the oldest, so silent clients cannot pile up.
+ * Host → guest: two listeners, uds_path (SOCK_STREAM) and
+ * "<uds_path>_seqpacket" (SOCK_SEQPACKET); each client must send
+ * "CONNECT <port>\n" first.  On the stream listener bytes are peeked and
+ * only the line is consumed, so data the client sends right behind it
+ * stays in the socket for the guest; on the seqpacket listener the line is
+ * one whole message (its "\n" may be left out).  At most MAX_PENDING
+ * clients may sit in the handshake; a new one evicts the oldest, so silent
+ * clients cannot pile up.
  *
  * Everything here runs on the I/O thread (listener and handshake callbacks)
  * except connect, which the device calls under its lock from any thread and
@@ -28,17 +32,29 @@
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
+#include "vsock/sock.h"
 
-#define MAX_PENDING   64
-#define ACCEPT_BATCH  32
+#define MAX_PENDING    64
+#define ACCEPT_BATCH   32
 #define LISTEN_BACKLOG 128
+#define SEQ_SUFFIX     "_seqpacket"
 
 struct unix_be;
+
+/* One listener: uds_path (stream) or <uds_path>_seqpacket. */
+struct unix_listener {
+	struct unix_be *be;
+	int fd;
+	int type;                       /* SOCK_STREAM / SOCK_SEQPACKET */
+	char *path;                     /* unlinked on destroy */
+	struct ev_source src;
+};
 
 /* A host client in the CONNECT handshake. */
 struct pending {
 	struct unix_be *be;
 	int fd;
+	int type;
 	struct ev_source src;
 	struct vsock_connect_parser parser;
 	struct pending *prev, *next;    /* newest first */
@@ -49,53 +65,35 @@ struct unix_be {
 	char *path;
 	struct evloop *ev;
 	struct vsock_dev *dev;
-	int lfd;
-	struct ev_source lsrc;
+	struct unix_listener l[2];      /* stream, seqpacket */
 	struct pending *head, *tail;
 	unsigned npending;
 };
 
-static int make_addr(struct sockaddr_un *sa, const char *path, const char *suffix,
-		     uint32_t port)
+static int vtype_to_sock(uint16_t type)
 {
-	int n;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (suffix)
-		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s%s%u", path, suffix, port);
-	else
-		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", path);
-	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	return 0;
+	if (type == VIRTIO_VSOCK_TYPE_STREAM)
+		return SOCK_STREAM;
+	if (type == VIRTIO_VSOCK_TYPE_SEQPACKET)
+		return SOCK_SEQPACKET;
+	return -1;
 }
 
-static int unix_connect(struct vsock_backend *base, uint32_t port, bool *in_progress)
+static int unix_connect(struct vsock_backend *base, uint32_t port, uint16_t type,
+			bool *in_progress)
 {
 	struct unix_be *be = (struct unix_be *)base;
-	struct sockaddr_un sa;
-	int fd, err;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int n, st = vtype_to_sock(type);
 
-	err = make_addr(&sa, be->path, "_", port);
-	if (err)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		*in_progress = false;
-		return fd;
-	}
-	if (errno == EINPROGRESS) {
-		*in_progress = true;
-		return fd;
-	}
+	if (st < 0)
+		return -EPROTOTYPE;
+	n = snprintf(path, sizeof(path), "%s_%u", be->path, port);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
 	/* ENOENT / ECONNREFUSED: nobody listens; EAGAIN: backlog full.  The
 	 * guest gets RST rather than a stalled loop. */
-	err = -errno;
-	close(fd);
-	return err;
+	return vsock_sock_unix_connect(path, st, in_progress);
 }
 
 static void pending_unlink(struct unix_be *be, struct pending *p)
@@ -121,34 +119,74 @@ static void pending_drop(struct unix_be *be, struct pending *p)
 	free(p);
 }
 
-static void pending_cb(void *opaque, uint32_t events)
+/* Stream client: peek, consume only the line.  A status, *port on DONE. */
+static enum vsock_connect_status handshake_stream(struct pending *p, bool *again)
 {
-	struct pending *p = opaque;
-	struct unix_be *be = p->be;
 	char buf[VSOCK_CONNECT_LINE_MAX];
 	enum vsock_connect_status st;
 	size_t used = 0;
 	ssize_t n;
+
+	n = recv(p->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		*again = true;
+		return VSOCK_CONNECT_MORE;
+	}
+	if (n <= 0)
+		return VSOCK_CONNECT_ERR_EOF; /* closed (or failed) mid-line */
+	st = vsock_connect_feed(&p->parser, buf, (size_t)n, &used);
+	/* Consume exactly the line bytes; what follows is guest payload. */
+	if (used > 0 && recv(p->fd, buf, used, MSG_DONTWAIT) != (ssize_t)used)
+		return VSOCK_CONNECT_ERR_EOF;
+	return st;
+}
+
+/* Seqpacket client: the line is exactly one message. */
+static enum vsock_connect_status handshake_seq(struct pending *p, bool *again)
+{
+	char buf[VSOCK_CONNECT_LINE_MAX];
+	enum vsock_connect_status st;
+	size_t used = 0;
+	ssize_t n;
+
+	n = recv(p->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		*again = true;
+		return VSOCK_CONNECT_MORE;
+	}
+	if (n <= 0)
+		return VSOCK_CONNECT_ERR_EOF;
+	if ((size_t)n > sizeof(buf))
+		return VSOCK_CONNECT_ERR_TOO_LONG;
+	st = vsock_connect_feed(&p->parser, buf, (size_t)n, &used);
+	if (st == VSOCK_CONNECT_MORE) /* no "\n": the message ends the line */
+		st = vsock_connect_feed(&p->parser, "\n", 1, &used);
+	else if (st == VSOCK_CONNECT_DONE && used != (size_t)n)
+		st = VSOCK_CONNECT_ERR_TRAILING;
+	return st;
+}
+
+static void pending_cb(void *opaque, uint32_t events)
+{
+	struct pending *p = opaque;
+	struct unix_be *be = p->be;
+	enum vsock_connect_status st;
+	bool again = false;
+	uint16_t vtype;
 	int fd;
 
 	(void)events;
-	n = recv(p->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* Closed (or failed) before a full line: no reply. */
-		pending_drop(be, p);
-		return;
+	if (p->type == SOCK_SEQPACKET) {
+		st = handshake_seq(p, &again);
+		vtype = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	} else {
+		st = handshake_stream(p, &again);
+		vtype = VIRTIO_VSOCK_TYPE_STREAM;
 	}
-	st = vsock_connect_feed(&p->parser, buf, (size_t)n, &used);
-	/* Consume exactly the line bytes; what follows is guest payload. */
-	if (used > 0 && recv(p->fd, buf, used, MSG_DONTWAIT) != (ssize_t)used) {
-		pending_drop(be, p);
-		return;
-	}
-	if (st == VSOCK_CONNECT_MORE)
+	if (again || st == VSOCK_CONNECT_MORE)
 		return;
 	if (st != VSOCK_CONNECT_DONE) {
+		/* Bad line or EOF: no reply. */
 		pending_drop(be, p);
 		return;
 	}
@@ -156,7 +194,7 @@ static void pending_cb(void *opaque, uint32_t events)
 	fd = p->fd;
 	p->fd = -1;
 	ev_del(be->ev, &p->src);
-	if (vsock_dev_host_accept(be->dev, fd, vsock_connect_port(&p->parser), true) < 0)
+	if (vsock_dev_host_accept(be->dev, fd, vsock_connect_port(&p->parser), vtype, true) < 0)
 		close(fd);
 	pending_unlink(be, p);
 	free(p);
@@ -164,11 +202,12 @@ static void pending_cb(void *opaque, uint32_t events)
 
 static void accept_cb(void *opaque, uint32_t events)
 {
-	struct unix_be *be = opaque;
+	struct unix_listener *l = opaque;
+	struct unix_be *be = l->be;
 
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(be->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = vsock_sock_accept(l->fd);
 		struct pending *p;
 
 		if (fd < 0)
@@ -182,6 +221,7 @@ static void accept_cb(void *opaque, uint32_t events)
 		}
 		p->be = be;
 		p->fd = fd;
+		p->type = l->type;
 		vsock_connect_init(&p->parser);
 		if (ev_add(be->ev, &p->src, fd, EPOLLIN | EPOLLRDHUP, pending_cb, p) < 0) {
 			close(fd);
@@ -198,31 +238,69 @@ static void accept_cb(void *opaque, uint32_t events)
 	}
 }
 
+static void listener_close(struct unix_be *be, struct unix_listener *l)
+{
+	if (l->fd >= 0) {
+		ev_del(be->ev, &l->src);
+		close(l->fd);
+		unlink(l->path);
+	}
+	l->fd = -1;
+	free(l->path);
+	l->path = NULL;
+}
+
 static void unix_destroy(struct vsock_backend *base)
 {
 	struct unix_be *be = (struct unix_be *)base;
 
 	while (be->head)
 		pending_drop(be, be->head);
-	if (be->lfd >= 0) {
-		ev_del(be->ev, &be->lsrc);
-		close(be->lfd);
-		unlink(be->path);
-	}
+	for (int i = 0; i < 2; i++)
+		listener_close(be, &be->l[i]);
 	free(be->path);
 	free(be);
 }
 
-int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
-			      struct vsock_dev *dev, struct vsock_backend **out)
+static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
+			 const char *suffix, char *err, size_t errlen)
 {
-	struct unix_be *be;
-	struct sockaddr_un sa;
 	int ret;
 
-	ret = make_addr(&sa, uds_path, NULL, 0);
-	if (ret)
+	l->be = be;
+	l->type = type;
+	if (asprintf(&l->path, "%s%s", be->path, suffix) < 0) {
+		l->path = NULL;
+		return -ENOMEM;
+	}
+	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG);
+	if (l->fd < 0) {
+		ret = l->fd;
+		l->fd = -1;
+		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 		return ret;
+	}
+	ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
+	if (ret) {
+		close(l->fd);
+		unlink(l->path);
+		l->fd = -1;
+		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
+	}
+	return ret;
+}
+
+int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
+			      struct vsock_dev *dev, struct vsock_backend **out,
+			      char *err, size_t errlen)
+{
+	struct unix_be *be;
+	int ret;
+
+	if (strlen(uds_path) + sizeof(SEQ_SUFFIX) > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		vsock_listen_error(err, errlen, "listener unix", uds_path, -ENAMETOOLONG);
+		return -ENAMETOOLONG;
+	}
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
@@ -230,37 +308,63 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 	be->base.destroy = unix_destroy;
 	be->ev = ev;
 	be->dev = dev;
-	be->lfd = -1;
+	be->l[0].fd = be->l[1].fd = -1;
 	be->path = strdup(uds_path);
 	if (!be->path) {
-		ret = -ENOMEM;
-		goto err;
+		free(be);
+		return -ENOMEM;
 	}
-	be->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (be->lfd < 0) {
-		ret = -errno;
-		goto err;
+	ret = listener_open(be, &be->l[0], SOCK_STREAM, "", err, errlen);
+	if (!ret)
+		ret = listener_open(be, &be->l[1], SOCK_SEQPACKET, SEQ_SUFFIX, err, errlen);
+	if (ret) {
+		unix_destroy(&be->base);
+		return ret;
 	}
-	if (bind(be->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno; /* EADDRINUSE: never remove someone else's socket */
-		goto err_close;
-	}
-	if (listen(be->lfd, LISTEN_BACKLOG) < 0) {
-		ret = -errno;
-		goto err_unlink;
-	}
-	ret = ev_add(ev, &be->lsrc, be->lfd, EPOLLIN, accept_cb, be);
-	if (ret)
-		goto err_unlink;
 	*out = &be->base;
 	return 0;
+}
 
-err_unlink:
-	unlink(uds_path);
-err_close:
-	close(be->lfd);
-err:
+/* --- a fixed Unix path (forward_out "unix") ---------------------------- */
+
+struct path_be {
+	struct vsock_backend base;
+	char *path;
+};
+
+static int path_connect(struct vsock_backend *base, uint32_t port, uint16_t type,
+			bool *in_progress)
+{
+	struct path_be *be = (struct path_be *)base;
+	int st = vtype_to_sock(type);
+
+	(void)port;
+	if (st < 0)
+		return -EPROTOTYPE;
+	return vsock_sock_unix_connect(be->path, st, in_progress);
+}
+
+static void path_destroy(struct vsock_backend *base)
+{
+	struct path_be *be = (struct path_be *)base;
+
 	free(be->path);
 	free(be);
-	return ret;
+}
+
+int vsock_unix_path_backend_create(const char *path, struct vsock_backend **out)
+{
+	struct path_be *be = calloc(1, sizeof(*be));
+
+	if (!be)
+		return -ENOMEM;
+	be->path = strdup(path);
+	if (!be->path) {
+		free(be);
+		return -ENOMEM;
+	}
+	be->base.connect = path_connect;
+	be->base.destroy = path_destroy;
+	*out = &be->base;
+	return 0;
 }

@@ -22,6 +22,10 @@ void vsock_txbuf_free(struct vsock_txbuf *tb)
 	free(tb->buf);
 	tb->buf = NULL;
 	tb->cap = tb->head = tb->len = 0;
+	free(tb->msg);
+	tb->msg = NULL;
+	tb->msg_cap = tb->msg_head = tb->msg_n = 0;
+	tb->partial = 0;
 }
 
 /* Make room for `need` bytes in all, keeping the contents in order. */
@@ -86,6 +90,7 @@ int vsock_txbuf_push_iov(struct vsock_txbuf *tb, const struct iovec *iov,
 
 		vsock_iov_to_buf(iov, niov, off, tb->buf + tail, n);
 		tb->len += (uint32_t)n;
+		tb->partial += (uint32_t)n;
 		off += n;
 		len -= n;
 	}
@@ -115,15 +120,85 @@ unsigned vsock_txbuf_peek(const struct vsock_txbuf *tb, struct iovec out[2])
 	return 2;
 }
 
+/* Stream use: consumed bytes leave the "partial" count as well, which
+ * for stream flows is simply every byte held. */
 void vsock_txbuf_consume(struct vsock_txbuf *tb, size_t n)
 {
-	if (n >= tb->len) {
+	if (n >= tb->len && tb->msg_n == 0) {
 		/* Empty: give the memory back; most connections never need it. */
 		vsock_txbuf_free(tb);
 		return;
 	}
+	if (n > tb->len)
+		n = tb->len;
 	tb->head += (uint32_t)n;
 	if (tb->head >= tb->cap)
 		tb->head -= tb->cap;
 	tb->len -= (uint32_t)n;
+	if (tb->partial > tb->len)
+		tb->partial = tb->len;
+}
+
+int vsock_txbuf_msg_end(struct vsock_txbuf *tb, bool eor)
+{
+	if (tb->msg_n >= VSOCK_TXBUF_MAX_MSGS)
+		return -ENOSPC;
+	if (tb->msg_n == tb->msg_cap) {
+		uint32_t cap = tb->msg_cap ? tb->msg_cap * 2 : 16;
+		uint32_t *nm = malloc(cap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < tb->msg_n; i++)
+			nm[i] = tb->msg[(tb->msg_head + i) % tb->msg_cap];
+		free(tb->msg);
+		tb->msg = nm;
+		tb->msg_cap = cap;
+		tb->msg_head = 0;
+	}
+	tb->msg[(tb->msg_head + tb->msg_n) % tb->msg_cap] =
+		tb->partial | (eor ? VSOCK_TXBUF_MSG_EOR : 0);
+	tb->msg_n++;
+	tb->partial = 0;
+	return 0;
+}
+
+bool vsock_txbuf_msg_peek(const struct vsock_txbuf *tb, uint32_t *len, bool *eor)
+{
+	uint32_t r;
+
+	if (tb->msg_n == 0)
+		return false;
+	r = tb->msg[tb->msg_head];
+	*len = r & ~VSOCK_TXBUF_MSG_EOR;
+	*eor = (r & VSOCK_TXBUF_MSG_EOR) != 0;
+	return true;
+}
+
+void vsock_txbuf_msg_consume(struct vsock_txbuf *tb)
+{
+	uint32_t len, partial = tb->partial;
+	bool eor;
+
+	if (!vsock_txbuf_msg_peek(tb, &len, &eor))
+		return;
+	tb->msg_head = (tb->msg_head + 1) % tb->msg_cap;
+	tb->msg_n--;
+	if (tb->msg_n == 0 && tb->len == len) {
+		vsock_txbuf_free(tb);
+		return;
+	}
+	vsock_txbuf_consume(tb, len);
+	tb->partial = partial;
+}
+
+uint32_t vsock_txbuf_drop_partial(struct vsock_txbuf *tb)
+{
+	uint32_t n = tb->partial;
+
+	tb->len -= n;
+	tb->partial = 0;
+	if (tb->len == 0 && tb->msg_n == 0)
+		vsock_txbuf_free(tb);
+	return n;
 }

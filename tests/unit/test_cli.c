@@ -449,10 +449,85 @@ static const struct bad_args bad[] = {
 	{ { "run", "--vcpus", "2", "--mem", "64" }, NO_KERNEL },
 	{ { R, "--vsock-uds", "/v.sock" },
 	  "vsock needs a guest CID: use --vsock-cid N or vsock.guest_cid" },
+	/* vsock forwards and limits */
+	{ { R, "--vsock-forward-out", "5000" },
+	  "--vsock-forward-out: '5000' is not PORT=tcp:HOST:PORT or PORT=unix:PATH" },
+	{ { R, "--vsock-forward-out", "x=tcp:127.0.0.1:1" },
+	  "--vsock-forward-out: 'x' is not a decimal number" },
+	{ { R, "--vsock-forward-out", "4294967295=tcp:127.0.0.1:1" },
+	  "--vsock-forward-out: 4294967295 is out of range 0..4294967294 (the guest's vsock port)" },
+	{ { R, "--vsock-forward-out", "1=tcp:example.com:80" },
+	  "--vsock-forward-out: 'example.com:80' is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ { R, "--vsock-forward-out", "1=udp:127.0.0.1:80" },
+	  "--vsock-forward-out: 'udp:127.0.0.1:80' is neither tcp:HOST:PORT nor unix:PATH" },
+	{ { R, "--vsock-forward-out", "1=unix:" }, "--vsock-forward-out: empty path" },
+	{ { R, "--vsock-forward-out", "1=tcp:127.0.0.1:1", "--vsock-forward-out", "1=unix:/x" },
+	  "--vsock-forward-out: port 1 is given twice" },
+	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:22" },
+	  "--vsock-forward-in: 'tcp:127.0.0.1:22' is not tcp:HOST:PORT=PORT or unix:PATH=PORT" },
+	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:22=" },
+	  "--vsock-forward-in: empty value, expected a number" },
+	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:99999=22" },
+	  "--vsock-forward-in: '127.0.0.1:99999' is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ { R, "--vsock-forward-in", "tcp:localhost:22=1", "--vsock-forward-in", "tcp:127.0.0.1:22=2" },
+	  "--vsock-forward-in: tcp:127.0.0.1:22 is given twice" },
+	{ { R, "--vsock-forward-in", "unix:/a=1", "--vsock-forward-in", "unix:/a=2" },
+	  "--vsock-forward-in: unix:/a is given twice" },
+	{ { R, "--vsock-max-conns", "0" }, "--vsock-max-conns: 0 is out of range 1..1048576" },
+	{ { R, "--vsock-max-conns", "1048577" },
+	  "--vsock-max-conns: 1048577 is out of range 1..1048576" },
+	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:22=22" },
+	  "vsock needs a guest CID: use --vsock-cid N or vsock.guest_cid" },
+	{ { R, "--vsock-cid", "3", "--vsock-uds", "/v.sock", "--vsock-forward-in", "unix:/v.sock_seqpacket=1" },
+	  "vsock forward unix:/v.sock_seqpacket: clashes with the vsock uds_path /v.sock (and its /v.sock_* sockets)" },
 	/* control characters never break the line */
 	{ { R, "--vcpus", "1\n2" }, "--vcpus: '1?2' is not a decimal number" },
 	{ { "st\nart" }, "unknown command 'st?art'" },
 };
+
+
+START_TEST(vsock_forward_flags)
+{
+	static const char json[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"},\n"
+		" \"vsock\": {\"guest_cid\": 3,\n"
+		"  \"forward_out\": [{\"port\": 5000, \"tcp\": \"127.0.0.1:5000\"},\n"
+		"                  {\"port\": 6000, \"unix\": \"/run/x.sock\"}],\n"
+		"  \"forward_in\": [{\"tcp\": \"127.0.0.1:2222\", \"port\": 22}]}}";
+	const char *cfg = write_file("vm.json", json);
+	char name[160];
+
+	ck_run("run", "--config", cfg, "--vsock-forward-out", "6000=tcp:[::1]:6001",
+	       "--vsock-forward-out=7000=unix:/tmp/seven.sock",
+	       "--vsock-forward-in", "tcp:127.0.0.1:2222=2222",
+	       "--vsock-forward-in", "unix:/tmp/a=b=1024", "--vsock-max-conns", "10");
+	ck_assert_uint_eq(c.max_conns, 10);
+	ck_assert_uint_eq(c.n_fwd_out, 3);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[0], name, sizeof(name)), "tcp:127.0.0.1:5000");
+	/* the flag replaced the file's entry for port 6000 */
+	ck_assert_uint_eq(c.fwd_out[1].port, 6000);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[1], name, sizeof(name)), "tcp:[::1]:6001");
+	ck_assert_uint_eq(c.fwd_out[2].port, 7000);
+	ck_assert_str_eq(c.fwd_out[2].path, "/tmp/seven.sock");
+	ck_assert_uint_eq(c.n_fwd_in, 2);
+	ck_assert_uint_eq(c.fwd_in[0].port, 2222); /* same address: the flag's port */
+	ck_assert_str_eq(c.fwd_in[1].path, "/tmp/a=b"); /* the last '=' splits */
+	ck_assert_uint_eq(c.fwd_in[1].port, 1024);
+}
+END_TEST
+
+START_TEST(vsock_flags_imply_device)
+{
+	ck_run("run", "--kernel", "/k", "--vsock-cid", "3", "--vsock-max-conns", "1");
+	ck_assert(c.has_vsock);
+	ck_assert_uint_eq(c.max_conns, 1);
+	config_free(&c);
+	config_defaults(&c);
+	ck_run("run", "--kernel", "/k", "--vsock-cid", "3");
+	ck_assert_uint_eq(c.max_conns, 4096);
+	ck_assert_uint_eq(c.n_fwd_out, 0);
+}
+END_TEST
 
 START_TEST(errors)
 {
@@ -528,6 +603,8 @@ static Suite *cli_suite(void)
 	tcase_add_loop_test(tc, errors, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, mem_above_host_ram);
 	tcase_add_test(tc, small_err_buffer);
+	tcase_add_test(tc, vsock_forward_flags);
+	tcase_add_test(tc, vsock_flags_imply_device);
 	suite_add_tcase(s, tc);
 	return s;
 }

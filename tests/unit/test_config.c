@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "vmm/config.h"
 
@@ -174,6 +176,58 @@ static int locate(const char *text, const struct config_json_step *path, size_t 
 	ck_assert_int_eq((p).line, (l));				\
 	ck_assert_int_eq((p).column, (col));				\
 } while (0)
+
+static const struct bad_case fwd_cases[] = {
+	{ "{\"vsock\": {\"forward_out\": [5]}}",
+	  "t.json:1:28: vsock.forward_out[0]: must be an object, not an integer" },
+	{ "{\"vsock\": {\"forward_out\": {}}}",
+	  "t.json:1:27: vsock.forward_out: must be an array, not an object" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 4294967295, \"tcp\": \"127.0.0.1:1\"}]}}",
+	  "t.json:1:37: vsock.forward_out[0].port: 4294967295 is out of range 0..4294967294" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": -1, \"tcp\": \"127.0.0.1:1\"}]}}",
+	  "t.json:1:37: vsock.forward_out[0].port: -1 is out of range 0..4294967294" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": \"1\", \"tcp\": \"127.0.0.1:1\"}]}}",
+	  "t.json:1:37: vsock.forward_out[0].port: must be an integer, not a string" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"example.com:80\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].tcp: \"example.com:80\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"127.0.0.1:0\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].tcp: \"127.0.0.1:0\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"127.0.0.1:65536\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].tcp: \"127.0.0.1:65536\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"::1:80\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].tcp: \"::1:80\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"127.0.0.1\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].tcp: \"127.0.0.1\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"tcp\": \"127.0.0.1:1\"}]}}",
+	  "t.json:1:28: vsock.forward_out[0]: missing \"port\" (the guest's vsock port)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"127.0.0.1:1\", \"unix\": \"/x\"}]}}",
+	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\" and \"unix\"" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1}]}}",
+	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\" and \"unix\"" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"udp\": \"x\"}]}}",
+	  "t.json:1:40: unknown key \"udp\" in \"vsock.forward_out[0]\"" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"unix\": \"\"}]}}",
+	  "t.json:1:48: vsock.forward_out[0].unix: path must not be empty" },
+	{ "{\n  \"vsock\": {\n    \"forward_out\": [\n      {\"port\": 5000, \"tcp\": \"127.0.0.1:5000\"},\n      {\"port\": 5000, \"unix\": \"/run/x.sock\"}\n    ]\n  }\n}",
+	  "t.json:5:16: vsock.forward_out[1].port: port 5000 is already forwarded by vsock.forward_out[0]" },
+	{ "{\n  \"vsock\": {\n    \"forward_in\": [\n      {\"tcp\": \"127.0.0.1:2222\", \"port\": 22},\n      { \"tcp\" : \"127.0.0.1:2222\", \"port\": 23}\n    ]\n  }\n}",
+	  "t.json:5:17: vsock.forward_in[1].tcp: tcp:127.0.0.1:2222 is already a listener (vsock.forward_in[0])" },
+	{ "{\"vsock\": {\"forward_in\": [{\"unix\": \"/tmp/a.sock\", \"port\": 1}, {\"unix\": \"/tmp/a.sock\", \"port\": 2}]}}",
+	  "t.json:1:72: vsock.forward_in[1].unix: unix:/tmp/a.sock is already a listener (vsock.forward_in[0])" },
+	{ "{\"vsock\": {\"forward_in\": [{\"tcp\": \"localhost:22\", \"port\": 1}, {\"tcp\": \"127.0.0.1:22\", \"port\": 2}]}}",
+	  "t.json:1:71: vsock.forward_in[1].tcp: tcp:127.0.0.1:22 is already a listener (vsock.forward_in[0])" },
+	{ "{\"vsock\": {\"forward_in\": [{\"tcp\": \"[::1]:22\", \"port\": 1}, {\"tcp\": \"[::1]:x\", \"port\": 2}]}}",
+	  "t.json:1:67: vsock.forward_in[1].tcp: \"[::1]:x\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_in\": [[]]}}",
+	  "t.json:1:27: vsock.forward_in[0]: must be an object, not an array" },
+	{ "{\"vsock\": {\"max_connections\": 0}}",
+	  "t.json:1:31: vsock.max_connections: 0 is out of range 1..1048576" },
+	{ "{\"vsock\": {\"max_connections\": 1048577}}",
+	  "t.json:1:31: vsock.max_connections: 1048577 is out of range 1..1048576" },
+	{ "{\"vsock\": {\"max_connections\": \"10\"}}",
+	  "t.json:1:31: vsock.max_connections: must be an integer, not a string" },
+};
+
 
 START_TEST(locate_nested)
 {
@@ -764,6 +818,88 @@ static void valid_base(void)
 	ck_assert_str_eq(err, msg);					\
 } while (0)
 
+START_TEST(forward_errors)
+{
+	ck_load_err(fwd_cases[_i].json, fwd_cases[_i].msg);
+	ck_assert_uint_eq(c.n_fwd_out, 0); /* all or nothing */
+	ck_assert_uint_eq(c.n_fwd_in, 0);
+}
+END_TEST
+
+START_TEST(forwards_parsed)
+{
+	static const char json[] =
+		"{\"vsock\": {\"guest_cid\": 3, \"max_connections\": 100,\n"
+		" \"forward_out\": [{\"port\": 5000, \"tcp\": \"127.0.0.1:5001\"},\n"
+		"                 {\"port\": 6000, \"unix\": \"rel/x.sock\"},\n"
+		"                 {\"port\": 7000, \"tcp\": \"[::1]:7001\"}],\n"
+		" \"forward_in\": [{\"tcp\": \"localhost:2222\", \"port\": 22},\n"
+		"                {\"unix\": \"/tmp/agent.sock\", \"port\": 1024}]}}";
+	const struct sockaddr_in *a;
+	const struct sockaddr_in6 *a6;
+	char name[160];
+
+	ck_assert_msg(config_load_json_buf(&c, "dir/t.json", json, strlen(json), err,
+					   sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.max_conns, 100);
+	ck_assert_uint_eq(c.n_fwd_out, 3);
+	ck_assert_uint_eq(c.fwd_out[0].port, 5000);
+	ck_assert_int_eq(c.fwd_out[0].kind, CONFIG_FWD_TCP);
+	a = (const void *)&c.fwd_out[0].addr;
+	ck_assert_int_eq(a->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(a->sin_port), 5001);
+	ck_assert_uint_eq(ntohl(a->sin_addr.s_addr), 0x7f000001);
+	ck_assert_int_eq(c.fwd_out[1].kind, CONFIG_FWD_UNIX);
+	ck_assert_str_eq(c.fwd_out[1].path, "dir/rel/x.sock"); /* relative to the file */
+	a6 = (const void *)&c.fwd_out[2].addr;
+	ck_assert_int_eq(a6->sin6_family, AF_INET6);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[2], name, sizeof(name)), "tcp:[::1]:7001");
+	ck_assert_uint_eq(c.n_fwd_in, 2);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_in[0], name, sizeof(name)), "tcp:127.0.0.1:2222");
+	ck_assert_uint_eq(c.fwd_in[0].port, 22);
+	ck_assert_str_eq(c.fwd_in[1].path, "/tmp/agent.sock");
+	ck_assert_uint_eq(c.fwd_in[1].port, 1024);
+	/* An error in a second file leaves the first one's lists alone. */
+	ck_load_err("{\"vsock\": {\"forward_out\": [5]}}",
+		    "t.json:1:28: vsock.forward_out[0]: must be an object, not an integer");
+	ck_assert_uint_eq(c.n_fwd_out, 3);
+	ck_assert_uint_eq(c.n_fwd_in, 2);
+}
+END_TEST
+
+START_TEST(max_conns_default)
+{
+	ck_assert_uint_eq(c.max_conns, 4096);
+	ck_load_ok("{\"vsock\": {\"max_connections\": 1}}");
+	ck_assert_uint_eq(c.max_conns, 1);
+	ck_load_ok("{\"vsock\": {\"max_connections\": 1048576}}");
+	ck_assert_uint_eq(c.max_conns, 1048576);
+}
+END_TEST
+
+START_TEST(tcp_addr_forms)
+{
+	struct config_fwd f;
+	char name[160];
+
+	ck_assert_int_eq(config_parse_tcp_addr("10.1.2.3:65535", &f), 0);
+	ck_assert_str_eq(config_fwd_name(&f, name, sizeof(name)), "tcp:10.1.2.3:65535");
+	ck_assert_int_eq(config_parse_tcp_addr("[fe80::1]:1", &f), 0);
+	ck_assert_str_eq(config_fwd_name(&f, name, sizeof(name)), "tcp:[fe80::1]:1");
+	ck_assert_int_eq(config_parse_tcp_addr("localhost:80", &f), 0);
+	ck_assert_str_eq(config_fwd_name(&f, name, sizeof(name)), "tcp:127.0.0.1:80");
+	ck_assert_int_eq(config_parse_tcp_addr("localhost.localdomain:80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr(":80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:+80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:000080", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3:80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("[::1]80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("[]:80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("[1.2.3.4]:80", &f), -1);
+}
+END_TEST
+
 START_TEST(validate_ok)
 {
 	valid_base();
@@ -895,6 +1031,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, relative_paths);
 	tcase_add_test(tc, parse_discovery);
+	tcase_add_loop_test(tc, forward_errors, 0, sizeof(fwd_cases) / sizeof(fwd_cases[0]));
+	tcase_add_test(tc, forwards_parsed);
+	tcase_add_test(tc, max_conns_default);
+	tcase_add_test(tc, tcp_addr_forms);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");

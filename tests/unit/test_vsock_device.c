@@ -8,6 +8,7 @@
 #include <check.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,10 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "tests/unit/virtio_test_driver.h"
 #include "vmm/evloop.h"
+#include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
@@ -51,6 +56,12 @@ static unsigned tx_n;             /* tx chains sent */
 static char dir[40], uds[64];
 static uint32_t g_fwd;            /* the guest's fwd_cnt */
 static uint32_t g_buf = 65536;    /* the guest's buf_alloc */
+static uint16_t g_type = VIRTIO_VSOCK_TYPE_STREAM; /* type of the packets sent */
+static uint64_t g_features;       /* vsock feature bits the driver acks */
+/* Extra device parameters for the forward/limit fixtures. */
+static struct vsock_fwd g_fwd_out[3], g_fwd_in[2];
+static unsigned g_n_fwd_out, g_n_fwd_in;
+static uint32_t g_max_conns;
 
 /* How the fake driver lays out rx buffers. */
 enum rx_layout {
@@ -116,10 +127,16 @@ static void setup(void)
 	struct vmmio_params p = {
 		.base = BASE, .irq = IRQ, .ops = &vsock_virtio_ops, .gm = &mem.gm,
 	};
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = uds };
+	struct vsock_dev_params dp = {
+		.guest_cid = GCID, .uds_path = uds, .max_conns = g_max_conns,
+		.fwd_out = g_fwd_out, .n_fwd_out = g_n_fwd_out,
+		.fwd_in = g_fwd_in, .n_fwd_in = g_n_fwd_in,
+	};
 
-	snprintf(dir, sizeof(dir), "/tmp/vsock-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "/tmp/vsock-test-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+	}
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	td_mem_init(&mem, MEMSZ);
 	memset(&bus, 0, sizeof(bus));
@@ -132,7 +149,7 @@ static void setup(void)
 	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
 
 	/* Driver init: features, three queues, DRIVER_OK, then rx buffers. */
-	td_negotiate(&bus, BASE, 1ull << VIRTIO_F_VERSION_1);
+	td_negotiate(&bus, BASE, (1ull << VIRTIO_F_VERSION_1) | g_features);
 	td_ring_init(&rxr, &mem, QSZ, DESC(0), AVAIL(0), USED(0));
 	td_ring_init(&txr, &mem, QSZ, DESC(1), AVAIL(1), USED(1));
 	td_ring_init(&evr, &mem, QSZ, DESC(2), AVAIL(2), USED(2));
@@ -148,6 +165,15 @@ static void setup(void)
 	tx_n = 0;
 	g_fwd = 0;
 	g_buf = 65536;
+}
+
+/* A driver that acks only SEQPACKET, as Linux does. */
+static void setup_seq(void)
+{
+	layout = RX_ONE_DESC;
+	g_features = 1ull << VSOCK_F_SEQPACKET;
+	g_type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	setup();
 }
 
 static void setup_split(void)
@@ -170,6 +196,8 @@ static void setup_one(void)
 
 static void teardown(void)
 {
+	g_features = 0;
+	g_type = VIRTIO_VSOCK_TYPE_STREAM;
 	evloop_stop(ev);
 	pthread_join(io_thread, NULL);
 	vsock_dev_destroy(dev);
@@ -181,7 +209,10 @@ static void teardown(void)
 
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		ck_assert_int_eq(system(cmd), 0);
+		dir[0] = '\0';
 	}
+	g_n_fwd_out = g_n_fwd_in = 0;
+	g_max_conns = 0;
 }
 
 /* --- the fake driver --------------------------------------------------- */
@@ -191,13 +222,29 @@ static struct vsock_hdr gh(uint16_t op, uint32_t sport, uint32_t dport, uint32_t
 {
 	return (struct vsock_hdr){
 		.src_cid = GCID, .dst_cid = VSOCK_HOST_CID, .src_port = sport,
-		.dst_port = dport, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
+		.dst_port = dport, .len = len, .type = g_type,
 		.op = op, .flags = flags, .buf_alloc = g_buf, .fwd_cnt = g_fwd,
 	};
 }
 
 /* Send a packet on tx (the device handles it on this thread, like an MMIO
  * exit) and check it came back used. */
+static void tx_post(const struct vsock_hdr *h, const void *payload, uint32_t plen)
+{
+	unsigned slot = tx_n % NTX;
+
+	ck_assert_uint_le(plen, TXPAY_MAX);
+	vsock_hdr_encode(h, td_gpa(&mem, TXHDR(slot)));
+	if (plen)
+		memcpy(td_gpa(&mem, TXPAY(slot)), payload, plen);
+	td_desc(&txr, 2 * slot, TXHDR(slot), VSOCK_HDR_SIZE, plen ? VIRTQ_DESC_F_NEXT : 0,
+		(uint16_t)(2 * slot + 1));
+	td_desc(&txr, 2 * slot + 1, TXPAY(slot), plen, 0, 0);
+	post(&txr, (uint16_t)(2 * slot));
+	tx_n++;
+	wr(VMMIO_QUEUE_NOTIFY, 1);
+}
+
 static void tx(const struct vsock_hdr *h, const void *payload, uint32_t plen)
 {
 	unsigned slot = tx_n % NTX;
@@ -273,7 +320,7 @@ static struct vsock_hdr rx_op(uint16_t op, void *buf, size_t bufsz)
 	ck_assert_uint_eq(h.op, op);
 	ck_assert_uint_eq(h.src_cid, VSOCK_HOST_CID);
 	ck_assert_uint_eq(h.dst_cid, GCID);
-	ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_STREAM);
+	ck_assert_uint_eq(h.type, g_type);
 	return h;
 }
 
@@ -290,7 +337,8 @@ static void rx_none(int ms)
 static int listen_at(uint32_t port)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, (g_type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET
+				  : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", uds, port);
 	ck_assert_int_ge(fd, 0);
@@ -378,7 +426,16 @@ START_TEST(config_space_and_identity)
 	ck_assert_uint_eq(rd(VMMIO_CONFIG + 4), 0);     /* high half */
 	wr(VMMIO_DEVICE_FEATURES_SEL, 0);
 	ck_assert_uint_eq(rd(VMMIO_DEVICE_FEATURES) & 7,
-			  (1u << VSOCK_F_STREAM) | (1u << VSOCK_F_NO_IMPLIED_STREAM));
+			  (1u << VSOCK_F_STREAM) | (1u << VSOCK_F_SEQPACKET) |
+			  (1u << VSOCK_F_NO_IMPLIED_STREAM));
+}
+END_TEST
+
+/* docs/vsock.md quotes the fixed cost per connection; keep it small. */
+START_TEST(conn_fixed_cost)
+{
+	printf("vsock: fixed cost per connection %zu bytes\n", vsock_dev_conn_fixed_bytes());
+	ck_assert_uint_le(vsock_dev_conn_fixed_bytes(), 512);
 }
 END_TEST
 
@@ -482,6 +539,53 @@ START_TEST(bad_packets)
 	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_SRC_CID], 1);
 	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_LEN_CHAIN], 1);
 	ck_assert_uint_eq(st.rst_no_conn, 1);
+}
+END_TEST
+
+/* A guest that floods refused REQUESTs while not reading rx: once the
+ * queue of connection-less RSTs is full the device stops taking tx (rather
+ * than dropping answers) and resumes when the guest reads. */
+START_TEST(rst_flood_every_request_answered)
+{
+	enum { N = 120 };
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+	unsigned got = 0, posted = 0;
+	bool seen[N] = { false };
+	struct timespec ts = { 0, 1000000 };
+
+	while (posted < N) {
+		uint16_t before = used_idx(&txr);
+
+		h = gh(VIRTIO_VSOCK_OP_REQUEST, (uint32_t)(2000 + posted), 4444, 0, 0);
+		tx_post(&h, NULL, 0);
+		posted++;
+		for (int t = 0; t < 20 && used_idx(&txr) == before; t++)
+			nanosleep(&ts, NULL);
+		if (used_idx(&txr) == before)
+			break; /* stalled: the guest must read rx now */
+	}
+	ck_assert_uint_lt(posted, N);
+	ck_assert_uint_gt(posted, QSZ + 60);
+	/* Read every answer; reading lets tx continue. */
+	while (got < N) {
+		ck_assert_msg(rx_try(&h, NULL, 0, WAIT_MS), "only %u RSTs", got);
+		ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RST);
+		ck_assert_uint_ge(h.dst_port, 2000);
+		ck_assert_uint_lt(h.dst_port, 2000 + N);
+		ck_assert(!seen[h.dst_port - 2000]);
+		seen[h.dst_port - 2000] = true;
+		got++;
+		/* Keep the guest's tx ring fed, one chain at a time. */
+		if (posted < N && used_idx(&txr) == (uint16_t)posted) {
+			h = gh(VIRTIO_VSOCK_OP_REQUEST, (uint32_t)(2000 + posted), 4444, 0, 0);
+			tx_post(&h, NULL, 0);
+			posted++;
+		}
+	}
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.rst_dropped, 0);
+	ck_assert_uint_ge(st.tx_stalls, 1);
 }
 END_TEST
 
@@ -703,6 +807,571 @@ START_TEST(rx_layouts_carry_data)
 }
 END_TEST
 
+/* --- SEQPACKET ----------------------------------------------------------- */
+
+static void txseq(uint32_t sport, uint32_t dport, const void *p, uint32_t len,
+		  uint32_t flags)
+{
+	struct vsock_hdr h = gh(VIRTIO_VSOCK_OP_RW, sport, dport, len, flags);
+
+	tx(&h, p, len);
+}
+
+/* One host message, its length (-1 on timeout). */
+static ssize_t host_msg(int fd, void *buf, size_t size)
+{
+	if (!readable(fd, WAIT_MS))
+		return -1;
+	return recv(fd, buf, size, MSG_DONTWAIT);
+}
+
+/* Guest fragments become one host message each, boundaries kept, nothing
+ * before the EOM; an empty message is a message. */
+START_TEST(seq_guest_to_host_boundaries)
+{
+	static char msg[12000], got[20000];
+	int lfd = listen_at(5100), fd;
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)(i * 3 + 1);
+	fd = guest_connect(lfd, 1100, 5100);
+	txseq(1100, 5100, msg, 4000, 0);
+	txseq(1100, 5100, msg + 4000, 4000, 0);
+	ck_assert(!readable(fd, 50)); /* no EOM yet: nothing on the host */
+	txseq(1100, 5100, msg + 8000, 4000, VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
+	txseq(1100, 5100, "tail", 4, VIRTIO_VSOCK_SEQ_EOM);
+	txseq(1100, 5100, NULL, 0, VIRTIO_VSOCK_SEQ_EOM);
+	txseq(1100, 5100, "x", 1, VIRTIO_VSOCK_SEQ_EOM);
+	n = host_msg(fd, got, sizeof(got));
+	ck_assert_int_eq(n, sizeof(msg));
+	ck_assert_mem_eq(got, msg, sizeof(msg));
+	n = host_msg(fd, got, sizeof(got));
+	ck_assert_int_eq(n, 4);
+	ck_assert_mem_eq(got, "tail", 4);
+	ck_assert_int_eq(host_msg(fd, got, sizeof(got)), 0); /* the empty one */
+	ck_assert_int_eq(host_msg(fd, got, sizeof(got)), 1);
+	/* An unfinished message when the guest closes is dropped; the host
+	 * sees EOF, never half a message. */
+	txseq(1100, 5100, "half", 4, 0);
+	txh(VIRTIO_VSOCK_OP_SHUTDOWN, 1100, 5100,
+	    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	ck_assert_int_eq(host_msg(fd, got, sizeof(got)), 0);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* Receive one message the way Linux does: RW packets up to EOM.  Returns
+ * its length; *pkts gets the packet count. */
+static size_t guest_msg(void *buf, size_t size, unsigned *pkts, uint32_t *last_flags)
+{
+	size_t n = 0;
+	struct vsock_hdr h;
+
+	*pkts = 0;
+	do {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, (char *)buf + n, size - n);
+		ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+		n += h.len;
+		(*pkts)++;
+		*last_flags = h.flags;
+	} while (!(h.flags & VIRTIO_VSOCK_SEQ_EOM));
+	return n;
+}
+
+START_TEST(seq_host_to_guest_boundaries)
+{
+	static char big[10000], got[20000];
+	int lfd = listen_at(5101), fd;
+	unsigned pkts;
+	uint32_t fl;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 11 + 5);
+	fd = guest_connect(lfd, 1101, 5101);
+	ck_assert_int_eq(send(fd, "small", 5, 0), 5);
+	ck_assert_int_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	ck_assert_int_eq(send(fd, "", 0, 0), 0);
+	ck_assert_int_eq(send(fd, "z", 1, 0), 1);
+	ck_assert_uint_eq(guest_msg(got, sizeof(got), &pkts, &fl), 5);
+	ck_assert_uint_eq(pkts, 1);
+	ck_assert_mem_eq(got, "small", 5);
+	/* Bigger than one 4 KiB rx buffer: split, EOM only on the last. */
+	ck_assert_uint_eq(guest_msg(got, sizeof(got), &pkts, &fl), sizeof(big));
+	ck_assert_uint_eq(pkts, 3);
+	ck_assert_mem_eq(got, big, sizeof(big));
+	ck_assert_uint_eq(fl, VIRTIO_VSOCK_SEQ_EOM); /* Unix carries no EOR */
+	ck_assert_uint_eq(guest_msg(got, sizeof(got), &pkts, &fl), 0);
+	ck_assert_uint_eq(guest_msg(got, sizeof(got), &pkts, &fl), 1);
+	/* The host closes: no phantom empty messages, a SHUTDOWN. */
+	close(fd);
+	rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 1101, 5101, 0);
+	close(lfd);
+}
+END_TEST
+
+/* A host message larger than the guest's credit goes out as far as the
+ * credit allows, the rest when the guest frees space. */
+START_TEST(seq_host_message_respects_credit)
+{
+	static char big[6000], got[6000];
+	int lfd = listen_at(5102), fd;
+	struct vsock_hdr h;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + 3);
+	g_buf = 2500;
+	fd = guest_connect(lfd, 1102, 5102);
+	ck_assert_int_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	while (n < 2500) {
+		h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+		ck_assert_uint_eq(h.flags, 0);
+		n += h.len;
+	}
+	ck_assert_uint_eq(n, 2500);
+	rx_none(100);
+	g_fwd = 2500;
+	txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1102, 5102, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+	n += h.len;
+	ck_assert_uint_eq(n, 5000);
+	ck_assert_uint_eq(h.flags, 0);
+	g_fwd = 5000;
+	txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1102, 5102, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, got + n, sizeof(got) - n);
+	n += h.len;
+	ck_assert_uint_eq(n, sizeof(big));
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SEQ_EOM);
+	ck_assert_mem_eq(got, big, sizeof(big));
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* Host-initiated: <uds>_seqpacket, the CONNECT line as one message, "OK"
+ * as one message, then messages both ways. */
+START_TEST(seq_hybrid_listener)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct vsock_hdr req, h;
+	char buf[64], want[32];
+	unsigned pkts;
+	uint32_t fl;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_seqpacket", uds);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, "CONNECT 2345\n", 13, 0), 13);
+	ck_assert_int_eq(send(fd, "early", 5, 0), 5); /* a message right behind */
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	ck_assert_uint_eq(req.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	ck_assert_uint_eq(req.dst_port, 2345);
+	txh(VIRTIO_VSOCK_OP_RESPONSE, 2345, req.src_port, 0);
+	snprintf(want, sizeof(want), "OK %u\n", req.src_port);
+	ck_assert_int_eq(host_msg(fd, buf, sizeof(buf)), (ssize_t)strlen(want));
+	ck_assert_mem_eq(buf, want, strlen(want));
+	ck_assert_uint_eq(guest_msg(buf, sizeof(buf), &pkts, &fl), 5);
+	ck_assert_mem_eq(buf, "early", 5);
+	txseq(2345, req.src_port, "ab", 2, 0);
+	txseq(2345, req.src_port, "cd", 2, VIRTIO_VSOCK_SEQ_EOM);
+	ck_assert_int_eq(host_msg(fd, buf, sizeof(buf)), 4);
+	ck_assert_mem_eq(buf, "abcd", 4);
+	close(fd);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	(void)h;
+	txh(VIRTIO_VSOCK_OP_RST, 2345, req.src_port, 0);
+}
+END_TEST
+
+static int connect_seq_listener(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_seqpacket", uds);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The CONNECT line is one whole message: without "\n" it still counts,
+ * anything after the line in the same message, a too-long message or an
+ * empty one closes the client without a REQUEST. */
+START_TEST(seq_hybrid_handshake_messages)
+{
+	static const char *const bad[] = {
+		"CONNECT 5\nextra", "CONNECT 5 6\n", "HELLO 5\n",
+		"CONNECT 5                                    \n", "",
+	};
+	struct vsock_hdr req;
+	int fd;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = connect_seq_listener();
+		ck_assert_int_eq(send(fd, bad[i], strlen(bad[i]), 0), (ssize_t)strlen(bad[i]));
+		assert_closed(fd);
+		close(fd);
+	}
+	rx_none(50);
+	fd = connect_seq_listener();
+	ck_assert_int_eq(send(fd, "connect 77", 10, 0), 10);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	ck_assert_uint_eq(req.dst_port, 77);
+	ck_assert_uint_eq(req.type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+	txh(VIRTIO_VSOCK_OP_RST, 77, req.src_port, 0);
+	assert_closed(fd);
+	close(fd);
+}
+END_TEST
+
+/* The host socket does not read: complete messages queue in the device
+ * (within the credit) and leave in order, each whole, once it reads. */
+START_TEST(seq_guest_messages_queue_when_host_full)
+{
+	static char msg[30000], got[40000];
+	int lfd = listen_at(5103), fd, small = 4096;
+	struct vsock_hdr h;
+	unsigned sent = 0;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)(i * 5 + 9);
+	fd = guest_connect(lfd, 1103, 5103);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	/* 8 messages of 30000 bytes (240000 < our 256 KiB credit). */
+	for (; sent < 8; sent++) {
+		txseq(1103, 5103, msg, 16000, 0);
+		txseq(1103, 5103, msg + 16000, sizeof(msg) - 16000, VIRTIO_VSOCK_SEQ_EOM);
+	}
+	for (unsigned i = 0; i < sent; i++) {
+		ssize_t n = host_msg(fd, got, sizeof(got));
+
+		ck_assert_int_eq(n, sizeof(msg));
+		ck_assert_mem_eq(got, msg, sizeof(msg));
+	}
+	while (rx_try(&h, NULL, 0, 100))
+		ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* Stream still works when the driver acks only SEQPACKET. */
+START_TEST(seq_driver_stream_still_works)
+{
+	int lfd, fd;
+	char buf[16];
+
+	g_type = VIRTIO_VSOCK_TYPE_STREAM;
+	lfd = listen_at(5104);
+	fd = guest_connect(lfd, 1104, 5104);
+	txdata(1104, 5104, "str", 3);
+	read_n(fd, buf, 3);
+	ck_assert_mem_eq(buf, "str", 3);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* A driver that did not ack SEQPACKET gets RST for a SEQPACKET REQUEST. */
+START_TEST(seq_not_negotiated_rst)
+{
+	struct vsock_hdr h;
+	struct vsock_dev_stats st;
+
+	g_type = VIRTIO_VSOCK_TYPE_SEQPACKET; /* the RST echoes the type */
+	h = gh(VIRTIO_VSOCK_OP_REQUEST, 1105, 5105, 0, 0);
+	tx(&h, NULL, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_TYPE], 1);
+}
+END_TEST
+
+/* --- forwards, limits, socket files -------------------------------------- */
+
+static struct sockaddr_in tcp_sa;   /* the loopback listener of the test */
+static int tcp_lfd = -1;
+static char fwd_unix_in[80];
+
+/* A TCP listener on 127.0.0.1, ephemeral port, into tcp_sa. */
+static int tcp_listen_any(struct sockaddr_in *sa)
+{
+	socklen_t len = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sa, &len), 0);
+	return fd;
+}
+
+/* Device with: guest port 6000 → the test's TCP listener, guest port 6001
+ * → a TCP port nobody listens on, guest port 6002 → a Unix path; a Unix
+ * forward_in into guest port 7000; at most 3 connections. */
+static struct sockaddr_in dead_sa;
+static char fwd_unix_out[80];
+
+static void setup_fwd(void)
+{
+	int dead;
+
+	snprintf(dir, sizeof(dir), "/tmp/vsock-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tcp_lfd = tcp_listen_any(&tcp_sa);
+	dead = tcp_listen_any(&dead_sa);
+	close(dead); /* a port that refuses */
+	snprintf(fwd_unix_out, sizeof(fwd_unix_out), "%s/out.sock", dir);
+	snprintf(fwd_unix_in, sizeof(fwd_unix_in), "%s/in.sock", dir);
+	g_fwd_out[0] = (struct vsock_fwd){ .port = 6000, .tcp = true,
+		.sa = (struct sockaddr *)&tcp_sa, .salen = sizeof(tcp_sa) };
+	g_fwd_out[1] = (struct vsock_fwd){ .port = 6001, .tcp = true,
+		.sa = (struct sockaddr *)&dead_sa, .salen = sizeof(dead_sa) };
+	g_fwd_out[2] = (struct vsock_fwd){ .port = 6002, .path = fwd_unix_out };
+	g_n_fwd_out = 3;
+	g_fwd_in[0] = (struct vsock_fwd){ .port = 7000, .path = fwd_unix_in };
+	g_n_fwd_in = 1;
+	g_max_conns = 3;
+	g_features = 1ull << VSOCK_F_SEQPACKET; /* stream works all the same */
+	layout = RX_ONE_DESC;
+	setup();
+}
+
+static void teardown_fwd(void)
+{
+	close(tcp_lfd);
+	tcp_lfd = -1;
+	teardown();
+}
+
+START_TEST(tcp_forward_out_connects)
+{
+	char buf[RXBUF];
+	struct vsock_hdr h;
+	int fd;
+
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1200, 6000, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RESPONSE, NULL, 0);
+	ck_assert_uint_eq(h.src_port, 6000);
+	ck_assert(readable(tcp_lfd, WAIT_MS));
+	fd = accept(tcp_lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	txdata(1200, 6000, "over tcp", 8);
+	read_n(fd, buf, 8);
+	ck_assert_mem_eq(buf, "over tcp", 8);
+	ck_assert_int_eq(write(fd, "back", 4), 4);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 4);
+	ck_assert_mem_eq(buf, "back", 4);
+	/* TCP half-close reaches the guest as SHUTDOWN(SEND). */
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	txh(VIRTIO_VSOCK_OP_SHUTDOWN, 1200, 6000,
+	    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	assert_eof(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(tcp_forward_out_refused)
+{
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1201, 6001, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	ck_assert_uint_eq(h.src_port, 6001);
+	ck_assert_uint_eq(h.dst_port, 1201);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn_refused, 1);
+	ck_assert_uint_eq(st.conns_open, 0);
+	/* SEQPACKET cannot go over TCP (no message boundaries): RST. */
+	g_type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1203, 6000, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	ck_assert_uint_eq(h.dst_port, 1203);
+	ck_assert(!readable(tcp_lfd, 50)); /* no TCP connection was made */
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn_refused, 2);
+}
+END_TEST
+
+/* A Unix path overrides <uds>_<port> for its port. */
+START_TEST(unix_forward_out_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+	char buf[8];
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fwd_unix_out);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	fd = guest_connect(lfd, 1202, 6002);
+	txdata(1202, 6002, "path", 4);
+	read_n(fd, buf, 4);
+	ck_assert_mem_eq(buf, "path", 4);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+START_TEST(unix_forward_in_no_handshake)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct vsock_hdr req, h;
+	char buf[RXBUF];
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fwd_unix_in);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, "CONNECT 5\n", 10), 10); /* just payload here */
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	ck_assert_uint_eq(req.dst_port, 7000);
+	txh(VIRTIO_VSOCK_OP_RESPONSE, 7000, req.src_port, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 10);
+	ck_assert_mem_eq(buf, "CONNECT 5\n", 10);
+	ck_assert(!readable(fd, 50)); /* no "OK" line */
+	txdata(7000, req.src_port, "hi", 2);
+	read_n(fd, buf, 2);
+	ck_assert_mem_eq(buf, "hi", 2);
+	close(fd);
+	rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 7000, req.src_port, 0);
+}
+END_TEST
+
+/* Past max_conns new flows are refused cleanly and counted, and the
+ * existing ones keep working. */
+START_TEST(connection_limit)
+{
+	int lfd = listen_at(5300), fds[3], cfd;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+	char buf[RXBUF];
+
+	for (int i = 0; i < 3; i++)
+		fds[i] = guest_connect(lfd, (uint32_t)(1300 + i), 5300);
+	txh(VIRTIO_VSOCK_OP_REQUEST, 1303, 5300, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	ck_assert_uint_eq(h.dst_port, 1303);
+	/* A host client past the limit is closed at once. */
+	cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fwd_unix_in);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_closed(cfd);
+	close(cfd);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn_limit, 2);
+	ck_assert_uint_eq(st.conns_open, 3);
+	/* The others still carry data. */
+	txdata(1301, 5300, "alive", 5);
+	read_n(fds[1], buf, 5);
+	ck_assert_mem_eq(buf, "alive", 5);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(lfd);
+}
+END_TEST
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* The listener files go away with the device; a stale socket file (its
+ * process died) is replaced, a live one is not. */
+START_TEST(socket_files_removed_and_stale_replaced)
+{
+	char seq[96];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = uds, .ev = ev };
+	struct vsock_dev *d2;
+	char msg[160] = "";
+	int fd;
+
+	snprintf(seq, sizeof(seq), "%s_seqpacket", uds);
+	ck_assert(exists(uds));
+	ck_assert(exists(seq));
+	ck_assert(exists(fwd_unix_in));
+	/* A second device on the same paths: in use. */
+	dp.err = msg;
+	dp.errlen = sizeof(msg);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EADDRINUSE);
+	ck_assert_msg(strstr(msg, "Address already in use") != NULL, "%s", msg);
+	ck_assert(exists(uds)); /* not removed by the failed attempt */
+	evloop_stop(ev);
+	pthread_join(io_thread, NULL);
+	vsock_dev_destroy(dev);
+	dev = NULL;
+	ck_assert(!exists(uds));
+	ck_assert(!exists(seq));
+	ck_assert(!exists(fwd_unix_in));
+	/* Leave a stale socket file at uds: bound, never listening, closed. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	ck_assert(exists(uds));
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	vsock_dev_destroy(d2);
+	ck_assert(!exists(uds));
+	/* A regular file is never removed. */
+	fd = open(uds, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EEXIST);
+	ck_assert(exists(uds));
+	unlink(uds);
+	/* The fixture's teardown needs a device and a loop thread again. */
+	dp.uds_path = NULL;
+	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
+	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+}
+END_TEST
+
+/* A forward_in TCP address in use fails the start with the message the
+ * VMM prints, and leaves no socket files behind. */
+START_TEST(forward_in_address_in_use)
+{
+	struct sockaddr_in busy;
+	int bfd = tcp_listen_any(&busy);
+	struct vsock_fwd in = { .port = 22, .tcp = true,
+		.sa = (struct sockaddr *)&busy, .salen = sizeof(busy) };
+	char path[96], seq[110], msg[200] = "", want[200];
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
+		.fwd_in = &in, .n_fwd_in = 1, .err = msg, .errlen = sizeof(msg) };
+	struct vsock_dev *d2 = NULL;
+
+	snprintf(path, sizeof(path), "%s/w.sock", dir);
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EADDRINUSE);
+	snprintf(want, sizeof(want), "vsock forward tcp:127.0.0.1:%u: Address already in use",
+		 ntohs(busy.sin_port));
+	ck_assert_str_eq(msg, want);
+	ck_assert(!exists(path));
+	ck_assert(!exists(seq));
+	close(bfd);
+	/* Free now: the same address works. */
+	bfd = tcp_listen_any(&busy);
+	close(bfd);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert(exists(path));
+	vsock_dev_destroy(d2);
+	ck_assert(!exists(path));
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -724,6 +1393,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, rx_layouts_carry_data);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, config_space_and_identity);
+	tcase_add_test(tc, conn_fixed_cost);
 	tcase_add_test(tc, guest_flow_full_life);
 	tcase_add_test(tc, guest_half_close_reaches_host_as_eof);
 	tcase_add_test(tc, guest_connect_refused);
@@ -736,6 +1406,32 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, host_initiated_bad_line);
 	tcase_add_test(tc, host_initiated_guest_silent_times_out);
 	tcase_add_test(tc, driver_reset_drops_flows);
+	tcase_add_test(tc, seq_not_negotiated_rst);
+	tcase_add_test(tc, rst_flood_every_request_answered);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("seqpacket");
+	tcase_add_checked_fixture(tc, setup_seq, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, seq_guest_to_host_boundaries);
+	tcase_add_test(tc, seq_host_to_guest_boundaries);
+	tcase_add_test(tc, seq_host_message_respects_credit);
+	tcase_add_test(tc, seq_hybrid_listener);
+	tcase_add_test(tc, seq_hybrid_handshake_messages);
+	tcase_add_test(tc, seq_guest_messages_queue_when_host_full);
+	tcase_add_test(tc, seq_driver_stream_still_works);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("forwards");
+	tcase_add_checked_fixture(tc, setup_fwd, teardown_fwd);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tcp_forward_out_connects);
+	tcase_add_test(tc, tcp_forward_out_refused);
+	tcase_add_test(tc, unix_forward_out_path);
+	tcase_add_test(tc, unix_forward_in_no_handshake);
+	tcase_add_test(tc, connection_limit);
+	tcase_add_test(tc, socket_files_removed_and_stale_replaced);
+	tcase_add_test(tc, forward_in_address_in_use);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vsock/packet.h"
 #include "vsock/txbuf.h"
 
 static struct vsock_txbuf tb;
@@ -127,6 +128,98 @@ START_TEST(fifo_model)
 }
 END_TEST
 
+/* Pop the oldest complete message into out: its length. */
+static uint32_t pop_msg(void *out, bool *eor)
+{
+	uint32_t len;
+	struct iovec v[2], w[2];
+	unsigned k;
+	size_t done = 0;
+
+	ck_assert(vsock_txbuf_msg_peek(&tb, &len, eor));
+	k = vsock_txbuf_peek(&tb, v);
+	k = vsock_iov_slice(v, k, 0, len, w, 2, NULL);
+	for (unsigned i = 0; i < k; i++) {
+		memcpy((char *)out + done, w[i].iov_base, w[i].iov_len);
+		done += w[i].iov_len;
+	}
+	ck_assert_uint_eq(done, len);
+	vsock_txbuf_msg_consume(&tb);
+	return len;
+}
+
+START_TEST(messages_keep_boundaries)
+{
+	char out[64];
+	bool eor;
+
+	vsock_txbuf_init(&tb, 100);
+	ck_assert_int_eq(vsock_txbuf_push(&tb, "ab", 2), 0);
+	ck_assert_int_eq(vsock_txbuf_push(&tb, "cd", 2), 0);
+	ck_assert_uint_eq(vsock_txbuf_msgs(&tb), 0);
+	ck_assert_int_eq(vsock_txbuf_msg_end(&tb, true), 0);
+	ck_assert_int_eq(vsock_txbuf_msg_end(&tb, false), 0); /* empty message */
+	ck_assert_int_eq(vsock_txbuf_push(&tb, "efg", 3), 0);
+	ck_assert_int_eq(vsock_txbuf_msg_end(&tb, false), 0);
+	ck_assert_int_eq(vsock_txbuf_push(&tb, "partial", 7), 0);
+	ck_assert_uint_eq(vsock_txbuf_msgs(&tb), 3);
+	ck_assert_uint_eq(pop_msg(out, &eor), 4);
+	ck_assert_mem_eq(out, "abcd", 4);
+	ck_assert(eor);
+	ck_assert_uint_eq(pop_msg(out, &eor), 0);
+	ck_assert(!eor);
+	ck_assert_uint_eq(pop_msg(out, &eor), 3);
+	ck_assert_mem_eq(out, "efg", 3);
+	ck_assert(!vsock_txbuf_msg_peek(&tb, &(uint32_t){ 0 }, &eor));
+	ck_assert_uint_eq(vsock_txbuf_len(&tb), 7);
+	ck_assert_uint_eq(vsock_txbuf_drop_partial(&tb), 7);
+	ck_assert_uint_eq(vsock_txbuf_len(&tb), 0);
+	ck_assert_ptr_null(tb.buf); /* memory given back */
+}
+END_TEST
+
+/* Messages across the ring's wrap and growth, in order; dropping a
+ * partial tail keeps the complete messages before it. */
+START_TEST(messages_wrap_and_partial_drop)
+{
+	char in[300], out[300];
+	bool eor;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (char)i;
+	vsock_txbuf_init(&tb, 5000);
+	for (unsigned round = 0; round < 50; round++) {
+		uint32_t n = 1 + (round * 37) % 299;
+
+		ck_assert_int_eq(vsock_txbuf_push(&tb, in, n), 0);
+		ck_assert_int_eq(vsock_txbuf_msg_end(&tb, round & 1), 0);
+		ck_assert_int_eq(vsock_txbuf_push(&tb, in, 5), 0);
+		ck_assert_int_eq(vsock_txbuf_msg_end(&tb, false), 0);
+		if (round > 0) /* the previous round's 5-byte message */
+			ck_assert_uint_eq(pop_msg(out, &eor), 5);
+		ck_assert_uint_eq(pop_msg(out, &eor), n);
+		ck_assert_mem_eq(out, in, n);
+		ck_assert(eor == (round & 1));
+	}
+	ck_assert_int_eq(vsock_txbuf_push(&tb, "zz", 2), 0);
+	ck_assert_uint_eq(vsock_txbuf_drop_partial(&tb), 2);
+	ck_assert_uint_eq(vsock_txbuf_msgs(&tb), 1);
+	ck_assert_uint_eq(pop_msg(out, &eor), 5);
+	ck_assert_uint_eq(vsock_txbuf_len(&tb), 0);
+}
+END_TEST
+
+/* Empty messages use no bytes, so their number has its own bound. */
+START_TEST(message_count_bounded)
+{
+	vsock_txbuf_init(&tb, 10);
+	for (unsigned i = 0; i < VSOCK_TXBUF_MAX_MSGS; i++)
+		ck_assert_int_eq(vsock_txbuf_msg_end(&tb, false), 0);
+	ck_assert_int_eq(vsock_txbuf_msg_end(&tb, false), -ENOSPC);
+	ck_assert_uint_eq(vsock_txbuf_msgs(&tb), VSOCK_TXBUF_MAX_MSGS);
+}
+END_TEST
+
 static Suite *txbuf_suite(void)
 {
 	Suite *s = suite_create("vsock_txbuf");
@@ -134,6 +227,9 @@ static Suite *txbuf_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, empty_costs_nothing);
+	tcase_add_test(tc, messages_keep_boundaries);
+	tcase_add_test(tc, messages_wrap_and_partial_drop);
+	tcase_add_test(tc, message_count_bounded);
 	tcase_add_test(tc, limit_holds);
 	tcase_add_test(tc, push_iov_offsets);
 	tcase_add_test(tc, fifo_model);

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host socket helpers.  See sock.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "vsock/sock.h"
+
+static int unix_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int vsock_sock_unix_connect(const char *path, int type, bool *in_progress)
+{
+	struct sockaddr_un sa;
+	int fd, err;
+
+	err = unix_addr(&sa, path);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		*in_progress = false;
+		return fd;
+	}
+	if (errno == EINPROGRESS) {
+		*in_progress = true;
+		return fd;
+	}
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Is anyone listening at the socket file `path`?  A stream or seqpacket
+ * probe, non-blocking: ECONNREFUSED means a stale file. */
+static bool unix_in_use(const struct sockaddr_un *sa, int type)
+{
+	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool used;
+
+	if (fd < 0)
+		return true; /* cannot tell: do not remove it */
+	used = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+	       errno != ECONNREFUSED;
+	/* EPROTOTYPE: a listener of the other type is there: in use too. */
+	close(fd);
+	return used;
+}
+
+int vsock_sock_unix_listen(const char *path, int type, int backlog)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, err;
+
+	err = unix_addr(&sa, path);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		if (err != -EADDRINUSE)
+			goto fail;
+		if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+			err = -EEXIST; /* a file, not ours to remove */
+			goto fail;
+		}
+		if (unix_in_use(&sa, type))
+			goto fail; /* -EADDRINUSE */
+		if (unlink(path) < 0 && errno != ENOENT) {
+			err = -errno;
+			goto fail;
+		}
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	if (listen(fd, backlog) < 0) {
+		err = -errno;
+		unlink(path);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return err;
+}
+
+static void nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int vsock_sock_tcp_connect(const struct sockaddr *sa, socklen_t len, bool *in_progress)
+{
+	int fd, err;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	nodelay(fd);
+	if (connect(fd, sa, len) == 0) {
+		*in_progress = false;
+		return fd;
+	}
+	if (errno == EINPROGRESS) {
+		*in_progress = true;
+		return fd;
+	}
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+int vsock_sock_tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
+{
+	int fd, err, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int vsock_sock_accept(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		nodelay(fd);
+	return fd;
+}
+
+const char *vsock_sock_addr_str(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, ntohs(a->sin6_port));
+	} else {
+		snprintf(buf, size, "?");
+	}
+	return buf;
+}
+
+void vsock_listen_error(char *err, size_t errlen, const char *kind,
+			const char *where, int neg_errno)
+{
+	const char *hint = "";
+
+	if (!err || errlen == 0)
+		return;
+	if (strstr(kind, "unix")) {
+		if (neg_errno == -EADDRINUSE)
+			hint = " (another process is listening there)";
+		else if (neg_errno == -EEXIST)
+			hint = " (not a socket; left alone)";
+	}
+	snprintf(err, errlen, "vsock %s:%s: %s%s", kind, where, strerror(-neg_errno), hint);
+}
