@@ -1,5 +1,6 @@
 """A real Linux 6.1 guest kernel (guest-images/linux) boots under vmm and
-its virtio-mmio vsock driver binds our device, with either discovery mode.
+its virtio-mmio vsock driver binds our device, with either discovery mode,
+on 2 vCPUs.
 
 On this project's PVM hosts Linux user space cannot run (test-hosts.md), so
 the boot ends at "Run /init as init process" followed by a panic and a
@@ -35,13 +36,15 @@ def kernel():
 
 @pytest.mark.parametrize("discovery", ["cmdline", "fdt"])
 def test_linux_boots_and_binds_vsock(kernel, discovery, tmp_path):
-    r = run_vmm(["run", "--kernel", kernel, "--initrd", INITRD, "--mem", "256",
+    r = run_vmm(["run", "--kernel", kernel, "--initrd", INITRD, "--mem", "256", "--vcpus", "2",
                  "--vsock-cid", "3", "--vsock-uds", str(tmp_path / "v.sock"),
                  "--discovery", discovery, "--trace-boot",
                  "--cmdline", linux_cmdline()], timeout=BOOT_TIMEOUT)
     out = r.stdout
     assert r.returncode == 0, (r.returncode, out[-3000:], r.stderr)
     assert "Run /init as init process" in out, out[-3000:]
+    # Both vCPUs came up (MP table, or the device tree's cpu nodes).
+    assert "smp: Brought up 1 node, 2 CPUs" in out, out[-3000:]
     # Linux's 8250 driver found a 16550A (not a lesser UART) at COM1.
     assert "ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A" in out
     # The host saw the guest's virtio_vsock driver finish its probe.
