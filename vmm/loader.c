@@ -8,6 +8,7 @@
  * arithmetic, and only then copies anything into the guest: a rejected image
  * leaves guest RAM untouched.
  */
+#include "errmsg.h"
 #include "loader.h"
 #include "layout.h"
 
@@ -42,18 +43,6 @@
 #define BZ_VER_MAJOR(v) ((unsigned)(v) >> 8)
 #define BZ_VER_MINOR(v) ((unsigned)(v) & 0xff)
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* [off, off + n) lies inside a buffer of len bytes; no sum can overflow. */
 static bool in_file(uint64_t off, uint64_t n, size_t len)
@@ -75,32 +64,32 @@ static int check_ehdr(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen
 	uint64_t tbl;
 
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return fail(err, errlen, "ELF: not a 64-bit ELF (EI_CLASS %u)",
+		return errmsg(err, errlen, "ELF: not a 64-bit ELF (EI_CLASS %u)",
 			    eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return fail(err, errlen, "ELF: not little-endian (EI_DATA %u)",
+		return errmsg(err, errlen, "ELF: not little-endian (EI_DATA %u)",
 			    eh->e_ident[EI_DATA]);
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
-		return fail(err, errlen, "ELF: unknown ELF version %u",
+		return errmsg(err, errlen, "ELF: unknown ELF version %u",
 			    eh->e_ident[EI_VERSION]);
 	if (eh->e_type != ET_EXEC)
-		return fail(err, errlen, "ELF: not an executable (e_type %u)",
+		return errmsg(err, errlen, "ELF: not an executable (e_type %u)",
 			    eh->e_type);
 	if (eh->e_machine != EM_X86_64)
-		return fail(err, errlen, "ELF: not x86-64 (e_machine %u)",
+		return errmsg(err, errlen, "ELF: not x86-64 (e_machine %u)",
 			    eh->e_machine);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return fail(err, errlen, "ELF: program header entry size %u, expected %zu",
+		return errmsg(err, errlen, "ELF: program header entry size %u, expected %zu",
 			    eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
-		return fail(err, errlen, "ELF: no program headers");
+		return errmsg(err, errlen, "ELF: no program headers");
 	/* e_phnum == PN_XNUM means the real count is in section 0's sh_info
 	 * (ELF gABI); no kernel needs that many segments. */
 	if (eh->e_phnum == PN_XNUM)
-		return fail(err, errlen, "ELF: extended program header count (PN_XNUM) not supported");
+		return errmsg(err, errlen, "ELF: extended program header count (PN_XNUM) not supported");
 	tbl = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr); /* <= 65535 * 56 */
 	if (!in_file(eh->e_phoff, tbl, len))
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "ELF: program header table (offset %#" PRIx64 ", %u entries) beyond end of file (%zu bytes)",
 			    (uint64_t)eh->e_phoff, eh->e_phnum, len);
 	return 0;
@@ -111,11 +100,11 @@ static int check_load_phdr(const struct guest_mem *gm, const Elf64_Phdr *ph,
 			   unsigned i, size_t len, char *err, size_t errlen)
 {
 	if (ph->p_filesz > ph->p_memsz)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "ELF: segment %u: p_filesz %#" PRIx64 " > p_memsz %#" PRIx64,
 			    i, (uint64_t)ph->p_filesz, (uint64_t)ph->p_memsz);
 	if (!in_file(ph->p_offset, ph->p_filesz, len))
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "ELF: segment %u: data (offset %#" PRIx64 ", size %#" PRIx64 ") beyond end of file (%zu bytes)",
 			    i, (uint64_t)ph->p_offset, (uint64_t)ph->p_filesz, len);
 	if (ph->p_memsz == 0)
@@ -123,11 +112,11 @@ static int check_load_phdr(const struct guest_mem *gm, const Elf64_Phdr *ph,
 	/* Below LAYOUT_HIGH_RAM live the zero page, page tables, GDT, command
 	 * line and MP table (layout.h): a kernel must not overwrite them. */
 	if (ph->p_paddr < LAYOUT_HIGH_RAM)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "ELF: segment %u at %#" PRIx64 " overlaps low memory below %#llx (boot structures)",
 			    i, (uint64_t)ph->p_paddr, LAYOUT_HIGH_RAM);
 	if (!gm_ptr(gm, ph->p_paddr, ph->p_memsz))
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "ELF: segment %u [%#" PRIx64 ", +%#" PRIx64 ") is outside guest RAM",
 			    i, (uint64_t)ph->p_paddr, (uint64_t)ph->p_memsz);
 	return 0;
@@ -143,7 +132,7 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	bool entry_ok = false;
 
 	if (len < sizeof(eh))
-		return fail(err, errlen, "ELF: file too short (%zu bytes) for the ELF header (%zu)",
+		return errmsg(err, errlen, "ELF: file too short (%zu bytes) for the ELF header (%zu)",
 			    len, sizeof(eh));
 	/* memcpy, not a cast: the image buffer need not be aligned. */
 	memcpy(&eh, img, sizeof(eh));
@@ -162,11 +151,11 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		if (ph.p_memsz == 0)
 			continue; /* legal and empty: nothing to place */
 		if (nseg == ELF_MAX_LOAD_SEGMENTS)
-			return fail(err, errlen, "ELF: more than %u PT_LOAD segments",
+			return errmsg(err, errlen, "ELF: more than %u PT_LOAD segments",
 				    ELF_MAX_LOAD_SEGMENTS);
 		for (unsigned j = 0; j < nseg; j++)
 			if (ranges_overlap(ph.p_paddr, ph.p_memsz, seg[j].p_paddr, seg[j].p_memsz))
-				return fail(err, errlen,
+				return errmsg(err, errlen,
 					    "ELF: segment %u [%#" PRIx64 ", +%#" PRIx64 ") overlaps another PT_LOAD segment",
 					    i, (uint64_t)ph.p_paddr, (uint64_t)ph.p_memsz);
 		seg[nseg++] = ph;
@@ -180,9 +169,9 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 			entry_ok = true;
 	}
 	if (nseg == 0)
-		return fail(err, errlen, "ELF: no loadable (PT_LOAD) segment");
+		return errmsg(err, errlen, "ELF: no loadable (PT_LOAD) segment");
 	if (!entry_ok)
-		return fail(err, errlen, "ELF: entry point %#" PRIx64 " is outside the loaded segments",
+		return errmsg(err, errlen, "ELF: entry point %#" PRIx64 " is outside the loaded segments",
 			    (uint64_t)eh.e_entry);
 
 	/* Pass 2: copy file data, zero the rest (bss). */
@@ -224,20 +213,20 @@ static int bz_runtime_end(const struct guest_mem *gm, const struct setup_header 
 		uint64_t align = h->kernel_alignment;
 
 		if (align == 0 || (align & (align - 1)))
-			return fail(err, errlen, "bzImage: kernel_alignment %#" PRIx64 " is not a power of two",
+			return errmsg(err, errlen, "bzImage: kernel_alignment %#" PRIx64 " is not a power of two",
 				    align);
 		if (start < LAYOUT_HIGH_RAM)
 			start = LAYOUT_HIGH_RAM;
 		if (start > UINT64_MAX - (align - 1))
-			return fail(err, errlen, "bzImage: pref_address %#" PRIx64 " overflows when aligned",
+			return errmsg(err, errlen, "bzImage: pref_address %#" PRIx64 " overflows when aligned",
 				    start);
 		start = (start + align - 1) & ~(align - 1);
 	}
 	if (start < LAYOUT_HIGH_RAM)
-		return fail(err, errlen, "bzImage: runtime address %#" PRIx64 " is below %#llx (boot structures)",
+		return errmsg(err, errlen, "bzImage: runtime address %#" PRIx64 " is below %#llx (boot structures)",
 			    start, LAYOUT_HIGH_RAM);
 	if (!gm_ptr(gm, start, h->init_size))
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "bzImage: kernel needs %#x bytes (init_size) at %#" PRIx64 ", beyond guest RAM",
 			    h->init_size, start);
 	*end = start + h->init_size; /* no wrap: gm_ptr() passed */
@@ -254,7 +243,7 @@ static int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t l
 	uint8_t *dst;
 
 	if (len < BZ_HDR_OFFSET + sizeof(h))
-		return fail(err, errlen, "bzImage: file too short (%zu bytes) for the setup header",
+		return errmsg(err, errlen, "bzImage: file too short (%zu bytes) for the setup header",
 			    len);
 	memcpy(&h, img + BZ_HDR_OFFSET, sizeof(h));
 	/* The header ends at 0x202 + the jump's offset byte (boot.rst,
@@ -265,37 +254,37 @@ static int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t l
 		       BZ_HDR_OFFSET + sizeof(h) - hdr_end);
 
 	if (h.boot_flag != BZ_BOOT_FLAG)
-		return fail(err, errlen, "bzImage: bad boot_flag %#x (expected 0xaa55)", h.boot_flag);
+		return errmsg(err, errlen, "bzImage: bad boot_flag %#x (expected 0xaa55)", h.boot_flag);
 	if (h.version < BZ_MIN_VERSION)
-		return fail(err, errlen, "bzImage: boot protocol %u.%02u too old (need >= 2.06)",
+		return errmsg(err, errlen, "bzImage: boot protocol %u.%02u too old (need >= 2.06)",
 			    BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	if (h.version < BZ_XLF_VERSION)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "bzImage: boot protocol %u.%02u has no 64-bit entry (xloadflags need >= 2.12)",
 			    BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	/* Every field up to init_size (0x260..0x263) must be inside the
 	 * header the kernel declares. */
 	if (hdr_end < offsetof(struct setup_header, init_size) + sizeof(h.init_size) + BZ_HDR_OFFSET)
-		return fail(err, errlen, "bzImage: setup header ends at %#zx, too short for protocol %u.%02u",
+		return errmsg(err, errlen, "bzImage: setup header ends at %#zx, too short for protocol %u.%02u",
 			    hdr_end, BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	if (!(h.xloadflags & XLF_KERNEL_64))
-		return fail(err, errlen, "bzImage: no 64-bit entry point (XLF_KERNEL_64 not set)");
+		return errmsg(err, errlen, "bzImage: no 64-bit entry point (XLF_KERNEL_64 not set)");
 	if (!(h.loadflags & LOADED_HIGH))
-		return fail(err, errlen, "bzImage: kernel does not load high (zImage) - not supported");
+		return errmsg(err, errlen, "bzImage: kernel does not load high (zImage) - not supported");
 
 	sects = h.setup_sects ? h.setup_sects : BZ_DEFAULT_SECTS;
 	setup_size = (size_t)(sects + 1) * BZ_SECTOR; /* boot sector + setup */
 	if (len <= setup_size)
-		return fail(err, errlen, "bzImage: file too short (%zu bytes) for its %u setup sectors",
+		return errmsg(err, errlen, "bzImage: file too short (%zu bytes) for its %u setup sectors",
 			    len, sects);
 	payload = len - setup_size;
 	if (payload <= BZ_ENTRY64_OFFSET)
-		return fail(err, errlen,
+		return errmsg(err, errlen,
 			    "bzImage: protected-mode code (%zu bytes) too short for the 64-bit entry at +0x200",
 			    payload);
 	dst = gm_ptr(gm, LAYOUT_HIGH_RAM, payload);
 	if (!dst)
-		return fail(err, errlen, "bzImage: kernel (%zu bytes) does not fit in guest RAM at %#llx",
+		return errmsg(err, errlen, "bzImage: kernel (%zu bytes) does not fit in guest RAM at %#llx",
 			    payload, LAYOUT_HIGH_RAM);
 	if (bz_runtime_end(gm, &h, &rt_end, err, errlen))
 		return -1;
@@ -320,12 +309,12 @@ int loader_load(const struct guest_mem *gm, const void *img, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	if (!p || len < SELFMAG)
-		return fail(err, errlen, "kernel image too short (%zu bytes)", len);
+		return errmsg(err, errlen, "kernel image too short (%zu bytes)", len);
 	if (memcmp(p, ELFMAG, SELFMAG) == 0)
 		return load_elf(gm, p, len, out, err, errlen);
 	if (len >= BZ_MAGIC_OFFSET + 4 && memcmp(p + BZ_MAGIC_OFFSET, "HdrS", 4) == 0)
 		return load_bzimage(gm, p, len, out, err, errlen);
-	return fail(err, errlen, "not an ELF or bzImage (no ELF magic, no \"HdrS\" at 0x202)");
+	return errmsg(err, errlen, "not an ELF or bzImage (no ELF magic, no \"HdrS\" at 0x202)");
 }
 
 int loader_read_file(const char *path, void **buf, size_t *len)
