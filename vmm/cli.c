@@ -379,7 +379,6 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
 	return a;
 }
 
-#define f (*fl)
 static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **argv,
 				       struct vm_config *c, char *err, size_t errlen)
 {
@@ -414,21 +413,20 @@ static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **ar
 		if (optarg && optarg == arg && looks_like_option(optarg))
 			return cli_error(err, errlen, "option '--%s' needs a value "
 					 "(got option '%s')", option_name(opt), optarg);
-		if (take_flag(&f, opt, optarg, err, errlen))
+		if (take_flag(fl, opt, optarg, err, errlen))
 			return CLI_ERROR;
 	}
 	if (optind < argc)
 		return cli_error(err, errlen, "unexpected argument '%s'", argv[optind]);
 
-	if (f.config && config_load_json(c, f.config, err, errlen))
+	if (fl->config && config_load_json(c, fl->config, err, errlen))
 		return CLI_ERROR;
-	if (apply_flags(&f, c))
+	if (apply_flags(fl, c))
 		return cli_error(err, errlen, "out of memory");
 	if (config_validate(c, err, errlen))
 		return CLI_ERROR;
 	return CLI_RUN;
 }
-#undef f
 
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
 			  char *err, size_t errlen)

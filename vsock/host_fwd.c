@@ -34,7 +34,7 @@ struct fwd_listener {
 	struct fwd_be *f;
 	int fd;
 	uint32_t port;          /* guest port */
-	char *path;             /* Unix: removed on destroy */
+	struct vsock_sock_file file; /* Unix: removed on destroy */
 	struct ev_source src;
 };
 
@@ -98,10 +98,8 @@ static void fwd_destroy(struct vsock_backend *base)
 		if (l->fd >= 0) {
 			ev_del(f->ev, &l->src);
 			close(l->fd);
-			if (l->path)
-				unlink(l->path);
 		}
-		free(l->path);
+		vsock_sock_file_remove(&l->file);
 	}
 	for (unsigned i = 0; i < f->nout; i++)
 		if (f->out[i].be)
@@ -145,9 +143,7 @@ static int open_listener(struct fwd_be *f, struct fwd_listener *l,
 			vsock_listen_error(err, errlen, "forward unix", spec->path, ret);
 			return ret;
 		}
-		l->path = strdup(spec->path);
-		if (!l->path) {
-			unlink(spec->path);
+		if (vsock_sock_file_note(&l->file, spec->path)) {
 			close(l->fd);
 			l->fd = -1;
 			return -ENOMEM;
@@ -157,8 +153,7 @@ static int open_listener(struct fwd_be *f, struct fwd_listener *l,
 	if (ret) {
 		close(l->fd);
 		l->fd = -1;
-		if (l->path)
-			unlink(l->path);
+		vsock_sock_file_remove(&l->file);
 	}
 	return ret;
 }
@@ -192,15 +187,11 @@ int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 				 : vsock_unix_path_backend_create(out[i].path, &f->out[i].be);
 		if (ret)
 			goto fail;
-		if (i > 0 && f->out[i].port == f->out[i - 1].port) {
-			ret = -EINVAL; /* the config rejects duplicates */
-			goto fail;
-		}
 	}
 	qsort(f->out, f->nout, sizeof(*f->out), cmp_out);
 	for (unsigned i = 1; i < f->nout; i++)
 		if (f->out[i].port == f->out[i - 1].port) {
-			ret = -EINVAL;
+			ret = -EINVAL; /* the config rejects duplicates */
 			goto fail;
 		}
 	for (unsigned i = 0; i < nin; i++)

@@ -46,7 +46,8 @@ struct unix_listener {
 	struct unix_be *be;
 	int fd;
 	int type;                       /* SOCK_STREAM / SOCK_SEQPACKET */
-	char *path;                     /* unlinked on destroy */
+	char *path;
+	struct vsock_sock_file file;    /* removed on destroy */
 	struct ev_source src;
 };
 
@@ -243,8 +244,8 @@ static void listener_close(struct unix_be *be, struct unix_listener *l)
 	if (l->fd >= 0) {
 		ev_del(be->ev, &l->src);
 		close(l->fd);
-		unlink(l->path);
 	}
+	vsock_sock_file_remove(&l->file);
 	l->fd = -1;
 	free(l->path);
 	l->path = NULL;
@@ -280,10 +281,12 @@ static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
 		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 		return ret;
 	}
-	ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
+	ret = vsock_sock_file_note(&l->file, l->path);
+	if (!ret)
+		ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
 	if (ret) {
 		close(l->fd);
-		unlink(l->path);
+		vsock_sock_file_remove(&l->file);
 		l->fd = -1;
 		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 	}
@@ -297,10 +300,6 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 	struct unix_be *be;
 	int ret;
 
-	if (strlen(uds_path) + sizeof(SEQ_SUFFIX) > sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		vsock_listen_error(err, errlen, "listener unix", uds_path, -ENAMETOOLONG);
-		return -ENAMETOOLONG;
-	}
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
@@ -315,7 +314,9 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 		return -ENOMEM;
 	}
 	ret = listener_open(be, &be->l[0], SOCK_STREAM, "", err, errlen);
-	if (!ret)
+	/* A uds_path that fits sun_path only without the suffix keeps its
+	 * stream listener (Firecracker compatibility) and has no seqpacket one. */
+	if (!ret && strlen(uds_path) + sizeof(SEQ_SUFFIX) <= sizeof(((struct sockaddr_un *)0)->sun_path))
 		ret = listener_open(be, &be->l[1], SOCK_SEQPACKET, SEQ_SUFFIX, err, errlen);
 	if (ret) {
 		unix_destroy(&be->base);

@@ -4,9 +4,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -48,6 +50,18 @@ int vsock_sock_unix_connect(const char *path, int type, bool *in_progress)
 	return err;
 }
 
+/* One fd held in reserve: out of fds, accept() fails but the client stays
+ * queued and a level-triggered listener would wake the loop for ever.
+ * Freeing the spare lets us accept and close that client (it sees the
+ * connection closed), then the spare is taken again.  I/O thread only. */
+static int spare_fd = -1;
+
+static void spare_take(void)
+{
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 /* Is anyone listening at the socket file `path`?  A stream or seqpacket
  * probe, non-blocking: ECONNREFUSED means a stale file. */
 static bool unix_in_use(const struct sockaddr_un *sa, int type)
@@ -73,6 +87,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 	err = unix_addr(&sa, path);
 	if (err)
 		return err;
+	spare_take(); /* now, not on the first accept: a steady fd count */
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -104,6 +119,36 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 fail:
 	close(fd);
 	return err;
+}
+
+int vsock_sock_file_note(struct vsock_sock_file *f, const char *path)
+{
+	struct stat st;
+
+	f->path = strdup(path);
+	if (!f->path) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	f->dev = f->ino = 0;
+	if (lstat(path, &st) == 0) {
+		f->dev = (unsigned long)st.st_dev;
+		f->ino = (unsigned long)st.st_ino;
+	}
+	return 0;
+}
+
+void vsock_sock_file_remove(struct vsock_sock_file *f)
+{
+	struct stat st;
+
+	if (!f->path)
+		return;
+	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (unsigned long)st.st_dev == f->dev && (unsigned long)st.st_ino == f->ino)
+		unlink(f->path);
+	free(f->path);
+	f->path = NULL;
 }
 
 static void nodelay(int fd)
@@ -138,6 +183,7 @@ int vsock_sock_tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
 {
 	int fd, err, one = 1;
 
+	spare_take();
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -156,10 +202,22 @@ int vsock_sock_accept(int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd, err;
 
-	if (fd < 0)
-		return -errno;
+	spare_take();
+	fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		if ((err == -EMFILE || err == -ENFILE) && spare_fd >= 0) {
+			close(spare_fd);
+			spare_fd = -1;
+			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				close(fd);
+			spare_take();
+		}
+		return err;
+	}
 	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
 		nodelay(fd);
 	return fd;

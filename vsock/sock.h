@@ -26,6 +26,20 @@ int vsock_sock_unix_connect(const char *path, int type, bool *in_progress);
  */
 int vsock_sock_unix_listen(const char *path, int type, int backlog);
 
+/* The socket file a listener bound, to remove it later only if it is
+ * still the same file (another process may have replaced it). */
+struct vsock_sock_file {
+	char *path;       /* NULL: none */
+	unsigned long dev, ino;
+};
+
+/* Note path's identity after a successful vsock_sock_unix_listen (copies
+ * the path).  0 or -ENOMEM (then removed at once). */
+int vsock_sock_file_note(struct vsock_sock_file *f, const char *path);
+
+/* Unlink the file if it is still ours; forget it. */
+void vsock_sock_file_remove(struct vsock_sock_file *f);
+
 /* A TCP connection to sa (numeric IPv4/IPv6), TCP_NODELAY, connected or
  * (*in_progress) connecting. */
 int vsock_sock_tcp_connect(const struct sockaddr *sa, socklen_t len, bool *in_progress);
@@ -34,7 +48,9 @@ int vsock_sock_tcp_connect(const struct sockaddr *sa, socklen_t len, bool *in_pr
  * a restart; a live listener still gives -EADDRINUSE). */
 int vsock_sock_tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog);
 
-/* Accept one client, non-blocking and close-on-exec; TCP_NODELAY on TCP. */
+/* Accept one client, non-blocking and close-on-exec; TCP_NODELAY on TCP.
+ * Out of fds (-EMFILE/-ENFILE) the waiting client is accepted and closed
+ * with a spare fd kept for this, so a listener never spins.  I/O thread. */
 int vsock_sock_accept(int lfd);
 
 /* "127.0.0.1:80" / "[::1]:80" for messages; buf >= 64 bytes. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -165,6 +166,15 @@ static void setup(void)
 	tx_n = 0;
 	g_fwd = 0;
 	g_buf = 65536;
+}
+
+/* Older Linux rx layout (44-byte header descriptor + 4 KiB), SEQPACKET. */
+static void setup_seq_split(void)
+{
+	layout = RX_SPLIT;
+	g_features = 1ull << VSOCK_F_SEQPACKET;
+	g_type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	setup();
 }
 
 /* A driver that acks only SEQPACKET, as Linux does. */
@@ -1058,6 +1068,87 @@ START_TEST(seq_guest_messages_queue_when_host_full)
 }
 END_TEST
 
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return n ? (uint32_t)(rnd_state % n) : 0;
+}
+
+/* Random message sizes (empty ones included) and random fragmentation,
+ * both ways: every message arrives whole, in order, with EOM only on its
+ * last packet; the guest's credit is never exceeded. */
+START_TEST(seq_random_boundaries)
+{
+	static char msg[40000], got[40000];
+	int lfd = listen_at(5106), fd;
+	uint32_t sent_to_guest = 0;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)rnd(256);
+	g_buf = 16384; /* smaller than many messages: credit must split them */
+	fd = guest_connect(lfd, 1106, 5106);
+	for (unsigned m = 0; m < 150; m++) {
+		uint32_t size = rnd(5) == 0 ? 0 : rnd(sizeof(msg) / 2), off = 0;
+		uint32_t start = rnd(sizeof(msg) / 2);
+		ssize_t n;
+
+		/* guest → host, in random fragments */
+		do {
+			uint32_t frag = size - off;
+
+			if (frag > 1 && rnd(2))
+				frag = 1 + rnd(frag);
+			if (frag > TXPAY_MAX)
+				frag = TXPAY_MAX;
+			txseq(1106, 5106, msg + start + off, frag,
+			      off + frag == size ? VIRTIO_VSOCK_SEQ_EOM : 0);
+			off += frag;
+		} while (off < size);
+		n = host_msg(fd, got, sizeof(got));
+		ck_assert_int_eq(n, size);
+		ck_assert(size == 0 || memcmp(got, msg + start, size) == 0);
+
+		/* host → guest; the guest reads as Linux does and reports
+		 * its consumption after each message */
+		size = rnd(5) == 0 ? 0 : rnd(sizeof(msg) / 2);
+		start = rnd(sizeof(msg) / 2);
+		ck_assert_int_eq(send(fd, msg + start, size, 0), (ssize_t)size);
+		off = 0;
+		for (;;) {
+			struct vsock_hdr h;
+
+			if (!rx_try(&h, got + off, sizeof(got) - off, WAIT_MS))
+				ck_abort_msg("msg %u: stuck at %u/%u", m, off, size);
+			if (h.op == VIRTIO_VSOCK_OP_CREDIT_UPDATE)
+				continue;
+			ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RW);
+			off += h.len;
+			sent_to_guest += h.len;
+			ck_assert_uint_le(sent_to_guest - g_fwd, g_buf); /* within credit */
+			if (h.flags & VIRTIO_VSOCK_SEQ_EOM)
+				break;
+			ck_assert_uint_lt(off, size);
+			if (sent_to_guest - g_fwd == g_buf) {
+				/* Linux holds fragments until EOM; a test guest
+				 * with a small buffer consumes them to go on. */
+				g_fwd = sent_to_guest;
+				txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1106, 5106, 0);
+			}
+		}
+		ck_assert_uint_eq(off, size);
+		ck_assert(size == 0 || memcmp(got, msg + start, size) == 0);
+		g_fwd = sent_to_guest;
+		txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1106, 5106, 0);
+	}
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 /* Stream still works when the driver acks only SEQPACKET. */
 START_TEST(seq_driver_stream_still_works)
 {
@@ -1372,6 +1463,164 @@ START_TEST(forward_in_address_in_use)
 }
 END_TEST
 
+/* A uds_path too long for the "_seqpacket" suffix still works for stream
+ * (Firecracker allows up to 107 bytes); it just has no seqpacket listener. */
+START_TEST(long_uds_path_keeps_stream_listener)
+{
+	char path[108], seq[120];
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
+	struct vsock_dev *d2;
+	size_t n;
+
+	n = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+	memset(path + n, 'p', 100 - n);
+	path[100] = '\0';
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert(exists(path));
+	ck_assert(!exists(seq));
+	vsock_dev_destroy(d2);
+	ck_assert(!exists(path));
+}
+END_TEST
+
+/* On exit only our own socket files go: one another process put in
+ * their place stays. */
+START_TEST(foreign_socket_file_not_removed)
+{
+	char path[96];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
+	struct vsock_dev *d2;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/f.sock", dir);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	vsock_dev_destroy(d2);
+	ck_assert(exists(path));
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+/* Out of file descriptors, a waiting host client is closed (not left to
+ * make the listener spin); once fds are free again clients are served. */
+START_TEST(listener_out_of_fds)
+{
+	struct rlimit old, lim;
+	int fills[64], nf = 0, c1, c2, c3;
+	struct vsock_hdr req;
+	struct timespec ts = { 0, 20000000 };
+
+	/* One full handshake first: the listener has its spare fd now. */
+	c1 = connect_uds();
+	ck_assert_int_eq(write(c1, "CONNECT 90\n", 11), 11);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 90, req.src_port, 0);
+	assert_closed(c1);
+	close(c1);
+	c1 = connect_uds(); /* kept open, handshake pending */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)c1 + 40;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	while (nf < 64) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		fills[nf++] = fd;
+	}
+	ck_assert_int_lt(nf, 64); /* the limit was reached */
+	close(fills[--nf]);       /* room for exactly the client's socket */
+	c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c2, 0);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+		ck_assert_int_eq(connect(c2, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	assert_closed(c2); /* the VMM side could not keep it */
+	close(c2);
+	nanosleep(&ts, NULL);
+	while (nf > 0)
+		close(fills[--nf]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	/* Served again. */
+	c3 = connect_uds();
+	ck_assert_int_eq(write(c3, "CONNECT 91\n", 11), 11);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	ck_assert_uint_eq(req.dst_port, 91);
+	txh(VIRTIO_VSOCK_OP_RST, 91, req.src_port, 0);
+	close(c3);
+	close(c1);
+}
+END_TEST
+
+/* Bad forward sets fail cleanly (no leak, no socket files left). */
+START_TEST(forward_create_errors)
+{
+	struct vsock_fwd out[2] = {
+		{ .port = 9, .tcp = true, .sa = (struct sockaddr *)&tcp_sa, .salen = sizeof(tcp_sa) },
+		{ .port = 9, .path = "/nonexistent/x.sock" },
+	};
+	struct vsock_fwd in = { .port = 1, .path = "/nonexistent-dir/in.sock" };
+	char path[96], msg[200] = "";
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
+		.fwd_out = out, .n_fwd_out = 2, .err = msg, .errlen = sizeof(msg) };
+	struct vsock_dev *d2 = NULL;
+
+	snprintf(path, sizeof(path), "%s/e.sock", dir);
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EINVAL); /* port 9 twice */
+	ck_assert(!exists(path));
+	dp.n_fwd_out = 1;
+	dp.fwd_in = &in;
+	dp.n_fwd_in = 1;
+	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -ENOENT);
+	ck_assert_str_eq(msg, "vsock forward unix:/nonexistent-dir/in.sock: No such file or directory");
+	ck_assert(!exists(path));
+}
+END_TEST
+
+static int fd_count(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* Host flows leave no fd behind, the first one included (the listeners'
+ * spare fd is taken when they are created, not on the first accept). */
+START_TEST(host_flows_leave_no_fds)
+{
+	struct timespec ts = { 0, 2000000 };
+	int before = fd_count(), fd;
+	struct vsock_hdr req;
+
+	for (int i = 0; i < 20; i++) {
+		fd = connect_uds();
+		ck_assert_int_eq(write(fd, "CONNECT 95\n", 11), 11);
+		req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+		txh(VIRTIO_VSOCK_OP_RST, 95, req.src_port, 0);
+		assert_closed(fd);
+		close(fd);
+	}
+	for (int t = 0; t < 500 && fd_count() != before; t++)
+		nanosleep(&ts, NULL); /* zombies are closed on the I/O thread */
+	ck_assert_int_eq(fd_count(), before);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -1408,6 +1657,8 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, driver_reset_drops_flows);
 	tcase_add_test(tc, seq_not_negotiated_rst);
 	tcase_add_test(tc, rst_flood_every_request_answered);
+	tcase_add_test(tc, listener_out_of_fds);
+	tcase_add_test(tc, host_flows_leave_no_fds);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seqpacket");
@@ -1420,6 +1671,14 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, seq_hybrid_handshake_messages);
 	tcase_add_test(tc, seq_guest_messages_queue_when_host_full);
 	tcase_add_test(tc, seq_driver_stream_still_works);
+	tcase_add_test(tc, seq_random_boundaries);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("seqpacket_split_rx");
+	tcase_add_checked_fixture(tc, setup_seq_split, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, seq_host_to_guest_boundaries);
+	tcase_add_test(tc, seq_random_boundaries);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("forwards");
@@ -1432,6 +1691,9 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, connection_limit);
 	tcase_add_test(tc, socket_files_removed_and_stale_replaced);
 	tcase_add_test(tc, forward_in_address_in_use);
+	tcase_add_test(tc, long_uds_path_keeps_stream_listener);
+	tcase_add_test(tc, foreign_socket_file_not_removed);
+	tcase_add_test(tc, forward_create_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
