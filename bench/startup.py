@@ -16,10 +16,11 @@ VMM = os.path.join(ROOT, "build", "vmm")
 GUEST = os.path.join(ROOT, "build", "testguest")
 
 
-def one_run(vcpus, mem):
+def one_run(vcpus, mem, extra=()):
+    """One boot; `extra`: more vmm flags (bench/bench.py adds a vsock device)."""
     t0 = time.monotonic_ns()
     r = subprocess.run([VMM, "run", "--kernel", GUEST, "--cmdline", "scenario=hello",
-                        "--vcpus", str(vcpus), "--mem", str(mem), "--trace-boot"],
+                        "--vcpus", str(vcpus), "--mem", str(mem), "--trace-boot"] + list(extra),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     t_end = time.monotonic_ns()
     if r.returncode != 0:

@@ -21,6 +21,9 @@ const struct scenario scenarios[] = {
 	{ "seqpacket", scn_seqpacket, "port=P: message boundaries", true },
 	{ "rst", scn_rst, "port=P: connect to nothing, expect RST", true },
 	{ "hostile", scn_hostile, "mode=M port=P [echoport=E]: misbehave, then echo", true },
+	{ "pingpong", scn_pingpong, "port=P size=N count=K [listen=1]: round-trip latency", true },
+	{ "connrate", scn_connrate, "mode=connect|accept port=P count=N: connection set-up", true },
+	{ "notify", scn_notify, "count=N: TSC cycles per QueueNotify write", true },
 	{ NULL, NULL, NULL, false },
 };
 

@@ -43,5 +43,8 @@ int scn_halfclose(void);
 int scn_seqpacket(void);
 int scn_rst(void);
 int scn_hostile(void);
+int scn_pingpong(void);
+int scn_connrate(void);
+int scn_notify(void);
 
 #endif

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scenario=connrate: connection set-up, and holding many connections.
+ *
+ * mode=connect port=P [count=N]: guest-initiated.  N times, one after the
+ * other: connect to host port P (<uds>_P), wait until established, close
+ * (graceful; the slot is reused once the close completed).
+ *   testguest: connrate ok mode=connect conns=N cycles=C min=C p50=C p99=C tsc_hz=H
+ * cycles: TSC from the first REQUEST to the last connection established;
+ * min/p50/p99: per connection, REQUEST to RESPONSE.
+ *
+ * mode=accept port=P [count=N]: host-initiated.  Listen on P and serve
+ * every host connection (`CONNECT P`): echo whatever arrives, close after
+ * the host's EOF.  Ends after N connections have ended:
+ *   testguest: connrate ok mode=accept conns=N bytes=B max_open=M
+ * `tg-note: connrate listening port=P` tells the host when to start.  With
+ * maxconns= and bufsz=4096 it holds 10,000 idle connections (bench/).
+ */
+#include "scenario.h"
+
+#include "cmdline.h"
+#include "delay.h"
+#include "fmt.h"
+#include "heap.h"
+#include "io.h"
+#include "str.h"
+#include "vstest.h"
+
+#define MAX_ACTIVE 16384
+
+static uint8_t stage[65536] NOINIT;
+static struct vs_conn *active[MAX_ACTIVE] NOINIT;
+
+/* Heapsort (no recursion, no libc); n up to a million in ring 3. */
+static void sort_u32(uint32_t *a, uint64_t n)
+{
+	for (uint64_t start = n / 2; n > 1;) {
+		uint64_t root, child, end;
+		uint32_t t;
+
+		if (start > 0) {
+			root = --start;
+			end = n;
+		} else {
+			n--;
+			t = a[0];
+			a[0] = a[n];
+			a[n] = t;
+			root = 0;
+			end = n;
+		}
+		while ((child = 2 * root + 1) < end) {
+			if (child + 1 < end && a[child + 1] > a[child])
+				child++;
+			if (a[root] >= a[child])
+				break;
+			t = a[root];
+			a[root] = a[child];
+			a[child] = t;
+			root = child;
+		}
+	}
+}
+/* Spin until the device used an rx or tx buffer (or about `us` passed):
+ * waiting here rather than in the driver's idle polls keeps its periodic
+ * status reads (MMIO exits, ~50 us each from ring 3 on PVM hosts) out of
+ * the connection times. */
+static void wait_used(uint64_t us)
+{
+	const volatile uint16_t *rx = &vsd_rxq()->used->idx;
+	const volatile uint16_t *tx = &vsd_txq()->used->idx;
+	uint16_t r0 = vsd_rxq()->last_used, t0 = vsd_txq()->last_used;
+	uint64_t d = rdtsc() + tsc_from_us(us);
+
+	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
+		cpu_relax();
+}
+
+static int do_connect(uint32_t port, uint64_t n)
+{
+	uint32_t *lat = heap_alloc(n * sizeof(*lat), 64);
+	uint64_t t_all = 0;
+	const char *why;
+
+	if (!lat)
+		return vt_fail("connrate", "oom");
+	for (uint64_t i = 0; i < n; i++) {
+		struct vs_conn *c;
+		uint64_t t0, d = deadline_us(5000000);
+		int r;
+
+		/* A free slot: earlier closes finish in the background. */
+		while (!(c = vs_connect(port, VSOCK_TYPE_STREAM))) {
+			if (!vt_poll(&why))
+				return vt_fail("connrate", "device why='%s'", why);
+			if (deadline_passed(d))
+				return vt_fail("connrate", "table-full at=%lu", (unsigned long)i);
+		}
+		t0 = rdtsc();
+		if (i == 0)
+			t_all = t0;
+		d = deadline_us(5000000);
+		while (c->state == VS_CONNECTING && !deadline_passed(d)) {
+			wait_used(1000);
+			if (!vt_poll(&why))
+				return vt_fail("connrate", "device why='%s'", why);
+		}
+		r = c->state == VS_ESTABLISHED ? 0 : c->state == VS_CONNECTING ? -2 : -1;
+		if (r)
+			return vt_fail("connrate", "connect at=%lu r=%d", (unsigned long)i, r);
+		lat[i] = (uint32_t)(rdtsc() - t0);
+		vs_close(c);
+	}
+	t_all = rdtsc() - t_all;
+	vt_drain(5000000);
+	sort_u32(lat, n);
+	vt_stats();
+	kprintf("testguest: connrate ok mode=connect conns=%lu cycles=%lu min=%u p50=%u p99=%u "
+		"tsc_hz=%lu\n", (unsigned long)n, (unsigned long)t_all, lat[0], lat[n / 2],
+		lat[n * 99 / 100], (unsigned long)vt_hz());
+	return 0;
+}
+
+/* Send stage[0..n) on c.  vs_send() may take less than it was offered
+ * even with free tx slots (owed control packets of other connections go
+ * first and can use them up), so poll until all of it left (bounded).
+ * -1 when the device broke or the connection went away. */
+static int send_all(struct vs_conn *c, size_t n, uint64_t *bytes)
+{
+	size_t off = vs_send(c, stage, n);
+	uint64_t d = deadline_us(10000000);
+	const char *why;
+
+	while (off < n) {
+		if (!vt_poll(&why) || c->state != VS_ESTABLISHED || deadline_passed(d))
+			break;
+		off += vs_send(c, stage + off, n - off);
+	}
+	*bytes += off;
+	return off < n ? -1 : 0;
+}
+
+/* Echo what we can on c; true once it is finished (closed). */
+static bool serve(struct vs_conn *c, uint64_t *bytes)
+{
+	for (;;) {
+		uint32_t n = vs_rx_avail(c), credit = vs_tx_credit(c);
+		uint32_t room = vsd_tx_free() * vsd_txpkt();
+		long r;
+
+		if (c->state == VS_CLOSED) {
+			vs_release(c);
+			return true;
+		}
+		if (n == 0 || (c->peer_shut & VSOCK_SHUTDOWN_RCV)) {
+			if (c->peer_shut & VSOCK_SHUTDOWN_SEND) {
+				while (vs_recv(c, stage, sizeof(stage)) > 0)
+					;
+				vs_close(c);
+				return true;
+			}
+			return false;
+		}
+		if (credit > c->peer_buf_alloc)
+			credit = 0;
+		if (n > credit)
+			n = credit;
+		if (n > room)
+			n = room;
+		if (n > sizeof(stage))
+			n = sizeof(stage);
+		if (n == 0)
+			return false;
+		r = vs_recv(c, stage, n);
+		if (r <= 0)
+			return false;
+		if (send_all(c, (size_t)r, bytes))
+			return false;
+	}
+}
+
+static int do_accept(uint32_t port, uint64_t want)
+{
+	uint64_t done = 0, bytes = 0, last = rdtsc(), end = deadline_us(900000000);
+	unsigned nactive = 0, max_open = 0;
+	struct vs_conn *l, *c;
+	const char *why;
+
+	l = vs_listen(port, VSOCK_TYPE_STREAM);
+	if (!l)
+		return vt_fail("connrate", "listen");
+	kprintf("tg-note: connrate listening port=%u\n", port);
+	while (done < want) {
+		bool moved = false;
+
+		if (!vt_poll(&why))
+			return vt_fail("connrate", "device why='%s'", why);
+		while (nactive < MAX_ACTIVE && (c = vs_accept(l))) {
+			active[nactive++] = c;
+			moved = true;
+		}
+		if (nactive > max_open)
+			max_open = nactive;
+		for (unsigned i = 0; i < nactive;) {
+			uint64_t b = bytes;
+
+			if (serve(active[i], &bytes)) {
+				active[i] = active[--nactive];
+				done++;
+				moved = true;
+			} else {
+				i++;
+			}
+			moved |= b != bytes;
+		}
+		if (deadline_passed(end))
+			return vt_fail("connrate", "overall-timeout done=%lu", (unsigned long)done);
+		if (!moved)
+			wait_used(1000);
+		if (moved || nactive)
+			last = rdtsc();
+		else if (rdtsc() - last > tsc_from_us(120000000))
+			return vt_fail("connrate", "idle-timeout done=%lu", (unsigned long)done);
+	}
+	vs_close(l);
+	vt_drain(5000000);
+	vt_stats();
+	kprintf("testguest: connrate ok mode=accept conns=%lu bytes=%lu max_open=%u\n",
+		(unsigned long)done, (unsigned long)bytes, max_open);
+	return 0;
+}
+
+int scn_connrate(void)
+{
+	uint32_t port = (uint32_t)cmdline_u64("port", 1234);
+	uint64_t n = cmdline_u64("count", 1000);
+	char mode[16];
+
+	if (n < 1)
+		n = 1;
+	if (n > 10000000)
+		n = 10000000;
+	cmdline_str("mode", mode, sizeof(mode));
+	if (vt_init("connrate", 4096, 64))
+		return 0;
+	if (strcmp(mode, "accept") == 0)
+		return do_accept(port, n);
+	return do_connect(port, n);
+}

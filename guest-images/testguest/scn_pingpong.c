@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scenario=pingpong port=P [size=N] [count=K] [listen=1]: request/response
+ * latency.
+ * Client (default): connect to host port P (a host echo server at
+ * <uds>_P), then K rounds of: send N bytes, wait until N bytes came back.
+ * Each round trip is timed with the TSC in ring 3 (rdtsc runs natively).
+ *   testguest: pingpong ok size=N count=K min=C p50=C p99=C mean=C tsc_hz=H kicks=X
+ * (C in TSC cycles per round trip; kicks: queue notifications we wrote.)
+ * listen=1: the other side: listen on P, take one host connection and echo
+ * everything until EOF (the host measures):
+ *   testguest: pingpong ok mode=echo bytes=B kicks=X
+ * While waiting, the guest spins on the rx used index in its own memory
+ * (no exit) and only then runs the driver's poll, so idle polls do not add
+ * the driver's occasional status reads (MMIO exits) to the round trip.
+ */
+#include "scenario.h"
+
+#include "cmdline.h"
+#include "delay.h"
+#include "fmt.h"
+#include "heap.h"
+#include "io.h"
+#include "vstest.h"
+
+static uint8_t sbuf[65536] NOINIT, rbuf[65536] NOINIT;
+
+/* Heapsort (no recursion, no libc); n up to a million in ring 3. */
+static void sort_u32(uint32_t *a, uint64_t n)
+{
+	for (uint64_t start = n / 2; n > 1;) {
+		uint64_t root, child, end;
+		uint32_t t;
+
+		if (start > 0) {
+			root = --start;
+			end = n;
+		} else {
+			n--;
+			t = a[0];
+			a[0] = a[n];
+			a[n] = t;
+			root = 0;
+			end = n;
+		}
+		while ((child = 2 * root + 1) < end) {
+			if (child + 1 < end && a[child + 1] > a[child])
+				child++;
+			if (a[root] >= a[child])
+				break;
+			t = a[root];
+			a[root] = a[child];
+			a[child] = t;
+			root = child;
+		}
+	}
+}
+/* Spin until the device used an rx or tx buffer (or about `us` passed). */
+static void wait_used(uint64_t us)
+{
+	const volatile uint16_t *rx = &vsd_rxq()->used->idx;
+	const volatile uint16_t *tx = &vsd_txq()->used->idx;
+	uint16_t r0 = vsd_rxq()->last_used, t0 = vsd_txq()->last_used;
+	uint64_t d = rdtsc() + tsc_from_us(us);
+
+	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
+		cpu_relax();
+}
+
+static int echo(uint32_t port)
+{
+	struct vs_conn *l, *c = NULL;
+	uint64_t bytes = 0, d = deadline_us(60000000), last;
+	const char *why;
+
+	l = vs_listen(port, VSOCK_TYPE_STREAM);
+	if (!l)
+		return vt_fail("pingpong", "listen");
+	kprintf("tg-note: pingpong listening port=%u\n", port);
+	while (!(c = vs_accept(l))) {
+		if (!vt_poll(&why))
+			return vt_fail("pingpong", "device why='%s'", why);
+		if (deadline_passed(d))
+			return vt_fail("pingpong", "no-connection");
+	}
+	last = rdtsc();
+	for (;;) {
+		long r = vs_recv(c, rbuf, sizeof(rbuf));
+
+		if (r == VS_EOF)
+			break;
+		if (r == VS_RESET)
+			return vt_fail("pingpong", "reset");
+		if (r > 0) {
+			size_t off = 0;
+
+			while (off < (size_t)r) {
+				off += vs_send(c, rbuf + off, (size_t)r - off);
+				if (off < (size_t)r && !vt_poll(&why))
+					return vt_fail("pingpong", "device why='%s'", why);
+				if (rdtsc() - last > tsc_from_us(20000000))
+					return vt_fail("pingpong", "stalled");
+			}
+			bytes += (uint64_t)r;
+			last = rdtsc();
+			continue;
+		}
+		wait_used(1000);
+		if (!vt_poll(&why))
+			return vt_fail("pingpong", "device why='%s'", why);
+		if (rdtsc() - last > tsc_from_us(60000000))
+			return vt_fail("pingpong", "idle-timeout");
+	}
+	vs_close(c);
+	vs_close(l);
+	vt_drain(2000000);
+	vt_stats();
+	kprintf("testguest: pingpong ok mode=echo bytes=%lu kicks=%lu\n",
+		(unsigned long)bytes, (unsigned long)vsd_stats.kicks);
+	return 0;
+}
+
+int scn_pingpong(void)
+{
+	uint32_t port = (uint32_t)cmdline_u64("port", 1234);
+	uint64_t size = cmdline_u64("size", 1), n = cmdline_u64("count", 10000);
+	uint64_t warm = cmdline_u64("warmup", 100), total = 0, kicks0;
+	struct vs_conn *c;
+	uint32_t *lat;
+	const char *why;
+
+	if (vt_init("pingpong", 65536, 8))
+		return 0;
+	if (cmdline_u64("listen", 0))
+		return echo(port);
+	if (size < 1)
+		size = 1;
+	if (size > sizeof(sbuf))
+		size = sizeof(sbuf);
+	if (n < 1)
+		n = 1;
+	if (n > 1000000)
+		n = 1000000;
+	lat = heap_alloc(n * sizeof(*lat), 64);
+	if (!lat)
+		return vt_fail("pingpong", "oom");
+	for (uint64_t i = 0; i < size; i++)
+		sbuf[i] = (uint8_t)(i * 7 + 1);
+	c = vs_connect(port, VSOCK_TYPE_STREAM);
+	if (!c || vs_connect_wait(c, 5000000) != 0)
+		return vt_fail("pingpong", "connect");
+	kicks0 = vsd_stats.kicks;
+	for (uint64_t i = 0; i < warm + n; i++) {
+		uint64_t t0 = rdtsc(), sent = 0, got = 0, d;
+
+		if (i == warm)
+			kicks0 = vsd_stats.kicks;
+		while (got < size) {
+			if (sent < size)
+				sent += vs_send(c, sbuf + sent, (size_t)(size - sent));
+			long r = vs_recv(c, rbuf + got, (size_t)(size - got));
+
+			if (r < 0)
+				return vt_fail("pingpong", "%s round=%lu",
+					       r == VS_EOF ? "eof" : "reset", (unsigned long)i);
+			if (r > 0) {
+				got += (uint64_t)r;
+				continue;
+			}
+			if (rdtsc() - t0 > tsc_from_us(5000000))
+				return vt_fail("pingpong", "timeout round=%lu", (unsigned long)i);
+			wait_used(1000);
+			if (!vt_poll(&why))
+				return vt_fail("pingpong", "device why='%s'", why);
+		}
+		d = rdtsc() - t0;
+		if (i >= warm) {
+			lat[i - warm] = d > 0xffffffffull ? 0xffffffffu : (uint32_t)d;
+			total += d;
+		}
+	}
+	kicks0 = vsd_stats.kicks - kicks0;
+	vs_close(c);
+	vt_drain(2000000);
+	sort_u32(lat, n);
+	vt_stats();
+	kprintf("testguest: pingpong ok size=%lu count=%lu min=%u p50=%u p99=%u mean=%lu "
+		"tsc_hz=%lu kicks=%lu\n",
+		(unsigned long)size, (unsigned long)n, lat[0], lat[n / 2], lat[n * 99 / 100],
+		(unsigned long)(total / n), (unsigned long)vt_hz(), (unsigned long)kicks0);
+	return 0;
+}
