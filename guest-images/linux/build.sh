@@ -49,6 +49,10 @@ jobs=${GUEST_LINUX_JOBS:-2}
 fragment=$here/config-fragment
 patchdir=$here/patches
 initdir=$here/initramfs
+# Built-in AF_VSOCK self test (drivers/misc/vsocktest, CONFIG_VMM_VSOCKTEST)
+# and the user-space agent for ordinary KVM hosts (/bin/vsock-agent).
+vsocktestdir=$here/vsocktest
+agentdir=$here/agent
 
 # The kernel's make must not inherit the calling make's flags/variables (the
 # top-level Makefile runs us; V=1, -j and jobserver fds would leak in).
@@ -78,6 +82,10 @@ fi
 [ -r "$fragment" ] || die "$fragment missing"
 [ -r "$patchdir/series" ] || die "$patchdir/series missing"
 [ -r "$initdir/init" ] || die "$initdir/init missing"
+[ -r "$vsocktestdir/vsocktest.c" ] || die "$vsocktestdir/vsocktest.c missing"
+[ -r "$agentdir/vsock-agent.c" ] || die "$agentdir/vsock-agent.c missing"
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib64/libc.a ] || [ -e /usr/lib/libc.a ] ||
+	die "static libc (libc.a) not found, needed for /bin/vsock-agent (apt-get install libc6-dev)"
 case "$jobs" in ''|*[!0-9]*) die "GUEST_LINUX_JOBS must be a number" ;; esac
 
 patches=()
@@ -102,6 +110,7 @@ else
 fi
 
 hash_files() { cat "$@" | sha256sum | cut -c1-64; }
+hash_dir() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 cc_id=$(gcc --version | head -n1); ld_id=$(ld --version | head -n1)
 kernel_inputs=$(
 	echo "recipe $RECIPE"
@@ -109,6 +118,7 @@ kernel_inputs=$(
 	echo "compiler $cc_id / $ld_id"
 	echo "fragment $(hash_files "$fragment")"
 	for p in "${patches[@]}"; do echo "patch $(basename "$p") $(hash_files "$p")"; done
+	echo "vsocktest $(hash_dir "$vsocktestdir")"
 	echo "build.sh $(hash_files "$here/build.sh")"
 )
 khash=$(echo "$kernel_inputs" | sha256sum | cut -c1-16)
@@ -120,6 +130,7 @@ initramfs_inputs=$(
 	echo "init-dir $(cd "$initdir" && find . -type f -print0 | sort -z |
 		xargs -0 sha256sum | sha256sum | cut -c1-64)"
 	echo "init-modes $(cd "$initdir" && find . -printf '%p %m\n' | sort | sha256sum | cut -c1-64)"
+	echo "agent $(hash_dir "$agentdir") compiler $cc_id"
 	echo "build.sh $(hash_files "$here/build.sh")"
 )
 ihash=$(echo "$initramfs_inputs" | sha256sum | cut -c1-16)
@@ -194,6 +205,11 @@ build_kernel() {
 		(cd "$s/src" && patch -p1 --forward --batch --no-backup-if-mismatch < "$p") >> "$log" 2>&1 ||
 			{ tail -n 20 "$log" >&2; die "patch $(basename "$p") does not apply (log: $log)"; }
 	done
+	# The vsock self test's sources (patches/0003 hooks them into kbuild).
+	echo "== copy $vsocktestdir -> drivers/misc/vsocktest" >> "$log"
+	mkdir -p "$s/src/drivers/misc/vsocktest"
+	cp "$vsocktestdir"/Kconfig "$vsocktestdir"/Makefile "$vsocktestdir"/vsocktest.c \
+		"$s/src/drivers/misc/vsocktest/"
 
 	local mk=(make -C "$s/src" O="$s/obj" ARCH=x86_64 -j"$jobs")
 	{
@@ -252,6 +268,10 @@ build_initramfs() {
 	gcc -O2 -o "$s/gen_init_cpio" "$srctree/usr/gen_init_cpio.c" ||
 		die "compiling gen_init_cpio failed"
 
+	# /bin/vsock-agent: the vsock scenarios from user space (ordinary KVM hosts).
+	gcc -static -O2 -pthread -Wall -Wextra -Werror -s -o "$s/vsock-agent" \
+		"$agentdir/vsock-agent.c" || die "compiling $agentdir/vsock-agent.c failed"
+
 	# gen_init_cpio list: fixed owners, modes and mtime, so the archive is
 	# reproducible and no root/mknod is needed.
 	local list=$s/list d a
@@ -263,6 +283,7 @@ build_initramfs() {
 		echo "nod /dev/null 0666 0 0 c 1 3"
 		echo "file /bin/busybox $busybox 0755 0 0"
 		echo "file /init $initdir/init 0755 0 0"
+		echo "file /bin/vsock-agent $s/vsock-agent 0755 0 0"
 		# Applet links from busybox itself (bin/sh, sbin/reboot, ...).
 		"$busybox" --list-full | sort | while read -r a; do
 			[ "$a" = bin/busybox ] && continue

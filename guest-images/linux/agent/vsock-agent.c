@@ -1,0 +1,748 @@
+/*
+ * vsock-agent: the vsock scenarios of the built-in kernel test driver
+ * (../vsocktest/vsocktest.c) from guest user space, with ordinary AF_VSOCK
+ * sockets.  For ordinary KVM hosts, where guest user space runs; on the
+ * project's PVM hosts user space does not run at all, so there the kernel
+ * driver does this job.
+ *
+ * Runs inside the guest only (the host side is Unix sockets; never open
+ * AF_VSOCK on the host).  The initramfs /init starts it when the kernel
+ * command line has "vsockagent=1"; parameters come from the command line
+ * as vsockagent.<name>=<value> (argv "--<name>=<value>" overrides):
+ *   scenarios=echo,listen,halfclose,seqpacket,many,refused,slowread
+ *   port=P echo_bytes listen_bytes half_bytes many slow_bytes slow_pause_ms
+ *   timeout_s
+ * Ports, payloads and result lines are those of the kernel driver, with the
+ * prefix "vsock-agent: " instead of "vsocktest: ":
+ *   vsock-agent: <scenario> ok k=v ...   |   vsock-agent: <scenario> fail reason=...
+ *   vsock-agent: done passed=N failed=M
+ * Checksums: CRC-32 as zlib.crc32; payload: xorshift64 stream of
+ * tests/integration/vsockhost.py:prng_bytes(seed, n).
+ *
+ * Build: gcc -static -O2 -pthread (guest-images/linux/build.sh).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+
+static char scenarios[512] = "echo,listen,halfclose,seqpacket,many,refused,slowread";
+static unsigned int port = 5000;
+static unsigned int echo_bytes = 1 << 20;
+static unsigned int listen_bytes = 256 << 10;
+static unsigned int half_bytes = 64 << 10;
+static unsigned int many = 100;
+static unsigned int slow_bytes = 4 << 20;
+static unsigned int slow_pause_ms = 2000;
+static unsigned int timeout_s = 60;
+
+#define CHUNK (64 << 10)
+
+static void out(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write per line: lines from threads never interleave. */
+	if (write(1, "vsock-agent: ", 13) < 0 || write(1, line, n) < 0)
+		return;
+}
+
+#define OK(name, fmt, ...) out("%s ok " fmt, name, ##__VA_ARGS__)
+#define FAIL(name, fmt, ...) out("%s fail " fmt, name, ##__VA_ARGS__)
+
+/* ------------------------------------------------------------ helpers --- */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+struct csum {
+	uint32_t s;
+	uint64_t n;
+};
+
+static void cs_init(struct csum *c) { c->s = ~0u; c->n = 0; }
+
+static void cs_add(struct csum *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t s = c->s;
+
+	for (size_t i = 0; i < n; i++)
+		s = crc_table[(s ^ b[i]) & 0xff] ^ (s >> 8);
+	c->s = s;
+	c->n += n;
+}
+
+static uint32_t cs_val(const struct csum *c) { return ~c->s; }
+
+static uint32_t crc_buf(const void *p, size_t n)
+{
+	struct csum c;
+
+	cs_init(&c);
+	cs_add(&c, p, n);
+	return cs_val(&c);
+}
+
+struct prng { uint64_t s; };
+
+static void prng_init(struct prng *p, uint64_t seed)
+{
+	p->s = seed ^ 0x9E3779B97F4A7C15ULL;
+	if (!p->s)
+		p->s = 1;
+}
+
+static void prng_fill(struct prng *p, uint8_t *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t s = p->s;
+
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		p->s = s;
+		memcpy(buf + i, &s, n - i >= 8 ? 8 : n - i);	/* little-endian */
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = timeout_s };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Returns fd or -errno. */
+static int vt_open(int type, unsigned int p)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = p };
+	int fd = socket(AF_VSOCK, type, 0), e;
+
+	if (fd < 0)
+		return -errno;
+	set_timeouts(fd);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const void *buf, size_t n, int flags)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = send(fd, (const char *)buf + done, n - done, flags | MSG_NOSIGNAL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		done += r;
+	}
+	return 0;
+}
+
+static int recv_some(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	do
+		r = recv(fd, buf, n, 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : (int)r;
+}
+
+static int recv_to_eof(int fd, uint8_t *buf, struct csum *c, uint8_t *keep, size_t cap)
+{
+	for (;;) {
+		int r = recv_some(fd, buf, CHUNK);
+
+		if (r <= 0)
+			return r;
+		if (keep) {
+			if (c->n + r > cap)
+				return -EMSGSIZE;
+			memcpy(keep + c->n, buf, r);
+		}
+		cs_add(c, buf, r);
+	}
+}
+
+/* --------------------------------------------------------------- echo --- */
+
+struct sender {
+	int fd;
+	size_t n;
+	uint64_t seed;
+	int err;
+	struct csum c;
+};
+
+static void *sender_fn(void *arg)
+{
+	struct sender *t = arg;
+	struct prng p;
+	size_t left = t->n;
+	static uint8_t buf[CHUNK];
+	int err = 0;
+
+	prng_init(&p, t->seed);
+	cs_init(&t->c);
+	while (!err && left) {
+		size_t k = left < CHUNK ? left : CHUNK;
+
+		prng_fill(&p, buf, k);
+		cs_add(&t->c, buf, k);
+		err = send_all(t->fd, buf, k, 0);
+		left -= k;
+	}
+	if (!err && shutdown(t->fd, SHUT_WR) < 0)
+		err = -errno;
+	t->err = err;
+	return NULL;
+}
+
+static int sc_echo(const char *name)
+{
+	static uint8_t buf[CHUNK];
+	struct sender t = { .n = echo_bytes, .seed = 1 };
+	struct csum rc;
+	pthread_t th;
+	uint64_t t0 = now_ms();
+	int err = 0, r;
+
+	t.fd = vt_open(SOCK_STREAM, port + 0);
+	if (t.fd < 0) {
+		FAIL(name, "reason=connect err=%d", t.fd);
+		return 0;
+	}
+	if (pthread_create(&th, NULL, sender_fn, &t)) {
+		FAIL(name, "reason=thread");
+		close(t.fd);
+		return 0;
+	}
+	cs_init(&rc);
+	while (rc.n < echo_bytes) {
+		r = recv_some(t.fd, buf, CHUNK);
+		if (r <= 0) {
+			err = r ? r : -EPIPE;
+			break;
+		}
+		cs_add(&rc, buf, r);
+	}
+	if (!err) {
+		r = recv_some(t.fd, buf, CHUNK);
+		if (r != 0)
+			err = r < 0 ? r : -E2BIG;
+	}
+	if (err)
+		shutdown(t.fd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(t.fd);
+	if (t.err) {
+		FAIL(name, "reason=send err=%d sent=%llu received=%llu", t.err,
+		     (unsigned long long)t.c.n, (unsigned long long)rc.n);
+		return 0;
+	}
+	if (err) {
+		FAIL(name, "reason=recv err=%d sent=%llu received=%llu", err,
+		     (unsigned long long)t.c.n, (unsigned long long)rc.n);
+		return 0;
+	}
+	if (cs_val(&rc) != cs_val(&t.c)) {
+		FAIL(name, "reason=crc bytes=%llu crc=0x%08x sent_crc=0x%08x",
+		     (unsigned long long)rc.n, cs_val(&rc), cs_val(&t.c));
+		return 0;
+	}
+	OK(name, "bytes=%llu crc=0x%08x ms=%llu", (unsigned long long)rc.n, cs_val(&rc),
+	   (unsigned long long)(now_ms() - t0));
+	return 1;
+}
+
+/* ------------------------------------------------------------- listen --- */
+
+static int sc_listen(const char *name)
+{
+	static uint8_t buf[CHUNK];
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port + 1 };
+	struct sockaddr_vm peer = { 0 };
+	socklen_t pl = sizeof(peer);
+	struct csum rc;
+	uint64_t t0;
+	int ls, c, err = 0, r, ok = 0;
+
+	ls = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (ls < 0) {
+		FAIL(name, "reason=socket err=%d", -errno);
+		return 0;
+	}
+	set_timeouts(ls);	/* bounds accept() too */
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 4) < 0) {
+		FAIL(name, "reason=listen err=%d", -errno);
+		close(ls);
+		return 0;
+	}
+	out("listening port=%u", port + 1);
+	t0 = now_ms();
+	c = accept(ls, (struct sockaddr *)&peer, &pl);
+	if (c < 0) {
+		FAIL(name, "reason=accept err=%d", -errno);
+		close(ls);
+		return 0;
+	}
+	set_timeouts(c);
+	cs_init(&rc);
+	for (;;) {
+		r = recv_some(c, buf, CHUNK);
+		if (r <= 0) {
+			err = r;
+			break;
+		}
+		cs_add(&rc, buf, r);
+		err = send_all(c, buf, r, 0);
+		if (err)
+			break;
+	}
+	if (!err && shutdown(c, SHUT_WR) < 0)
+		err = -errno;
+	if (err)
+		FAIL(name, "reason=io err=%d bytes=%llu", err, (unsigned long long)rc.n);
+	else if (rc.n != listen_bytes)
+		FAIL(name, "reason=length bytes=%llu want=%u", (unsigned long long)rc.n, listen_bytes);
+	else {
+		ok = 1;
+		OK(name, "bytes=%llu crc=0x%08x peer_cid=%u peer_port=%u ms=%llu",
+		   (unsigned long long)rc.n, cs_val(&rc), peer.svm_cid, peer.svm_port,
+		   (unsigned long long)(now_ms() - t0));
+	}
+	close(c);
+	close(ls);
+	return ok;
+}
+
+/* ---------------------------------------------------------- halfclose --- */
+
+static int sc_halfclose(const char *name)
+{
+	static uint8_t buf[CHUNK];
+	uint8_t *keep = malloc(half_bytes ? half_bytes : 1);
+	struct csum tx, rx, rx2;
+	struct prng p;
+	uint64_t t0 = now_ms();
+	size_t left;
+	int fd, err = 0, ok = 0;
+
+	if (!keep) {
+		FAIL(name, "reason=nomem");
+		return 0;
+	}
+	fd = vt_open(SOCK_STREAM, port + 2);
+	if (fd < 0) {
+		FAIL(name, "reason=connect1 err=%d", fd);
+		goto out;
+	}
+	prng_init(&p, 3);
+	cs_init(&tx);
+	for (left = half_bytes; left && !err; ) {
+		size_t k = left < CHUNK ? left : CHUNK;
+
+		prng_fill(&p, buf, k);
+		cs_add(&tx, buf, k);
+		err = send_all(fd, buf, k, 0);
+		left -= k;
+	}
+	if (!err && shutdown(fd, SHUT_WR) < 0)
+		err = -errno;
+	cs_init(&rx);
+	if (!err)
+		err = recv_to_eof(fd, buf, &rx, NULL, 0);
+	close(fd);
+	if (err || rx.n != tx.n || cs_val(&rx) != cs_val(&tx)) {
+		FAIL(name, "reason=guest_shut err=%d bytes=%llu want=%llu crc=0x%08x want_crc=0x%08x",
+		     err, (unsigned long long)rx.n, (unsigned long long)tx.n, cs_val(&rx), cs_val(&tx));
+		goto out;
+	}
+	fd = vt_open(SOCK_STREAM, port + 3);
+	if (fd < 0) {
+		FAIL(name, "reason=connect2 err=%d", fd);
+		goto out;
+	}
+	cs_init(&rx2);
+	err = recv_to_eof(fd, buf, &rx2, keep, half_bytes);
+	if (err) {
+		FAIL(name, "reason=host_shut_recv err=%d bytes=%llu", err, (unsigned long long)rx2.n);
+		close(fd);
+		goto out;
+	}
+	err = send_all(fd, keep, rx2.n, 0);
+	if (!err && shutdown(fd, SHUT_WR) < 0)
+		err = -errno;
+	close(fd);
+	if (err) {
+		FAIL(name, "reason=send_after_eof err=%d bytes=%llu", err, (unsigned long long)rx2.n);
+		goto out;
+	}
+	ok = 1;
+	OK(name, "guest_shut_bytes=%llu guest_shut_crc=0x%08x host_shut_bytes=%llu host_shut_crc=0x%08x ms=%llu",
+	   (unsigned long long)rx.n, cs_val(&rx), (unsigned long long)rx2.n, cs_val(&rx2),
+	   (unsigned long long)(now_ms() - t0));
+out:
+	free(keep);
+	return ok;
+}
+
+/* ---------------------------------------------------------- seqpacket --- */
+
+static const unsigned int seq_sizes[] = { 1, 100, 4096, 10000, 60000 };
+#define NSEQ (sizeof(seq_sizes) / sizeof(seq_sizes[0]))
+
+static int sc_seqpacket(const char *name)
+{
+	static uint8_t obuf[CHUNK], in[CHUNK + 1];
+	uint32_t want[NSEQ];
+	struct prng p;
+	uint64_t t0 = now_ms();
+	unsigned int i, round, eor = 0, msgs = 0;
+	int fd, err, ok = 0;
+
+	fd = vt_open(SOCK_SEQPACKET, port + 4);
+	if (fd < 0) {
+		FAIL(name, "reason=connect err=%d", fd);
+		return 0;
+	}
+	prng_init(&p, 4);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < NSEQ; i++) {
+			prng_fill(&p, obuf, seq_sizes[i]);
+			want[i] = crc_buf(obuf, seq_sizes[i]);
+			err = send_all(fd, obuf, seq_sizes[i], MSG_EOR);
+			if (err) {
+				FAIL(name, "reason=send err=%d round=%u size=%u", err, round, seq_sizes[i]);
+				goto out;
+			}
+			if (round == 0 || i == NSEQ - 1) {
+				for (unsigned int j = round == 0 ? i : 0; j <= i; j++) {
+					struct iovec v = { in, sizeof(in) };
+					struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+					ssize_t r = recvmsg(fd, &m, 0);
+
+					if (r < 0 || (size_t)r != seq_sizes[j] || (m.msg_flags & MSG_TRUNC) ||
+					    crc_buf(in, r) != want[j]) {
+						FAIL(name, "reason=message round=%u msg=%u want_len=%u len=%zd flags=0x%x err=%d",
+						     round, j, seq_sizes[j], r, m.msg_flags, r < 0 ? -errno : 0);
+						goto out;
+					}
+					msgs++;
+					if (m.msg_flags & MSG_EOR)
+						eor++;
+				}
+			}
+		}
+	}
+	ok = 1;
+	OK(name, "msgs=%u sizes=1,100,4096,10000,60000 eor_seen=%u ms=%llu", msgs, eor,
+	   (unsigned long long)(now_ms() - t0));
+out:
+	close(fd);
+	return ok;
+}
+
+/* --------------------------------------------------------------- many --- */
+
+#define MANY_MSG 64
+
+static int sc_many(const char *name)
+{
+	int *fds = calloc(many ? many : 1, sizeof(int));
+	uint8_t msg[MANY_MSG], in[MANY_MSG];
+	struct prng p;
+	uint64_t t0 = now_ms(), connect_ms = 0;
+	unsigned int i, opened = 0;
+	int err, ok = 0;
+
+	if (!fds) {
+		FAIL(name, "reason=nomem");
+		return 0;
+	}
+	for (i = 0; i < many; i++) {
+		fds[i] = vt_open(SOCK_STREAM, port + 5);
+		if (fds[i] < 0) {
+			FAIL(name, "reason=connect err=%d conn=%u", fds[i], i);
+			goto out;
+		}
+		opened++;
+	}
+	connect_ms = now_ms() - t0;
+	for (i = 0; i < many; i++) {
+		prng_init(&p, 100 + i);
+		prng_fill(&p, msg, MANY_MSG);
+		err = send_all(fds[i], msg, MANY_MSG, 0);
+		if (err) {
+			FAIL(name, "reason=send err=%d conn=%u", err, i);
+			goto out;
+		}
+	}
+	for (i = 0; i < many; i++) {
+		size_t got = 0;
+
+		while (got < MANY_MSG) {
+			int r = recv_some(fds[i], in + got, MANY_MSG - got);
+
+			if (r <= 0) {
+				FAIL(name, "reason=recv err=%d conn=%u got=%zu", r, i, got);
+				goto out;
+			}
+			got += r;
+		}
+		prng_init(&p, 100 + i);
+		prng_fill(&p, msg, MANY_MSG);
+		if (memcmp(in, msg, MANY_MSG)) {
+			FAIL(name, "reason=data conn=%u", i);
+			goto out;
+		}
+	}
+	ok = 1;
+out:
+	for (i = 0; i < opened; i++)
+		close(fds[i]);
+	free(fds);
+	if (ok)
+		OK(name, "conns=%u connect_ms=%llu ms=%llu", many, (unsigned long long)connect_ms,
+		   (unsigned long long)(now_ms() - t0));
+	return ok;
+}
+
+/* ------------------------------------------------------------ refused --- */
+
+static int sc_refused(const char *name)
+{
+	uint64_t t0 = now_ms(), ms;
+	int fd = vt_open(SOCK_STREAM, port + 6);
+
+	ms = now_ms() - t0;
+	if (fd >= 0) {
+		close(fd);
+		FAIL(name, "reason=connected ms=%llu", (unsigned long long)ms);
+		return 0;
+	}
+	if (fd != -ECONNRESET) {
+		FAIL(name, "reason=connect err=%d want=%d ms=%llu", fd, -ECONNRESET, (unsigned long long)ms);
+		return 0;
+	}
+	OK(name, "err=%d ms=%llu", fd, (unsigned long long)ms);
+	return 1;
+}
+
+/* ----------------------------------------------------------- slowread --- */
+
+static int sc_slowread(const char *name)
+{
+	static uint8_t buf[CHUNK];
+	struct csum rc;
+	struct timespec ts = { slow_pause_ms / 1000, (slow_pause_ms % 1000) * 1000000L };
+	uint64_t t1;
+	int fd, err;
+
+	fd = vt_open(SOCK_STREAM, port + 7);
+	if (fd < 0) {
+		FAIL(name, "reason=connect err=%d", fd);
+		return 0;
+	}
+	out("slowread pausing ms=%u", slow_pause_ms);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	out("slowread reading");
+	t1 = now_ms();
+	cs_init(&rc);
+	err = recv_to_eof(fd, buf, &rc, NULL, 0);
+	close(fd);
+	if (err) {
+		FAIL(name, "reason=recv err=%d bytes=%llu", err, (unsigned long long)rc.n);
+		return 0;
+	}
+	if (rc.n != slow_bytes) {
+		FAIL(name, "reason=length bytes=%llu want=%u", (unsigned long long)rc.n, slow_bytes);
+		return 0;
+	}
+	OK(name, "bytes=%llu crc=0x%08x pause_ms=%u read_ms=%llu", (unsigned long long)rc.n,
+	   cs_val(&rc), slow_pause_ms, (unsigned long long)(now_ms() - t1));
+	return 1;
+}
+
+/* --------------------------------------------------------------- main --- */
+
+static const struct {
+	const char *name;
+	int (*fn)(const char *name);
+} all[] = {
+	{ "echo", sc_echo }, { "listen", sc_listen }, { "halfclose", sc_halfclose },
+	{ "seqpacket", sc_seqpacket }, { "many", sc_many }, { "refused", sc_refused },
+	{ "slowread", sc_slowread },
+};
+
+/* name=value; returns 0 if the name is unknown or the value bad. */
+static int set_param(const char *kv)
+{
+	static const struct { const char *n; unsigned int *v; } u[] = {
+		{ "port", &port }, { "echo_bytes", &echo_bytes }, { "listen_bytes", &listen_bytes },
+		{ "half_bytes", &half_bytes }, { "many", &many }, { "slow_bytes", &slow_bytes },
+		{ "slow_pause_ms", &slow_pause_ms }, { "timeout_s", &timeout_s },
+	};
+	const char *eq = strchr(kv, '=');
+	size_t nl;
+
+	if (!eq)
+		return 0;
+	nl = eq - kv;
+	if (nl == 9 && !strncmp(kv, "scenarios", 9)) {
+		snprintf(scenarios, sizeof(scenarios), "%s", eq + 1);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		if (strlen(u[i].n) == nl && !strncmp(kv, u[i].n, nl)) {
+			char *end;
+			unsigned long x = strtoul(eq + 1, &end, 0);
+
+			if (*end || end == eq + 1)
+				return 0;
+			*u[i].v = (unsigned int)x;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void read_cmdline(void)
+{
+	char buf[4096], *save = NULL, *w;
+	FILE *f = fopen("/proc/cmdline", "r");
+	size_t n;
+
+	if (!f)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	for (w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (!strncmp(w, "vsockagent.", 11) && !set_param(w + 11))
+			out("ignoring bad parameter %s", w);
+}
+
+int main(int argc, char **argv)
+{
+	char list[512], *cur, *tok;
+	int passed = 0, failed = 0, no_transport = 0;
+	uint64_t t0;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	crc_init();
+	read_cmdline();
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: %s [--scenarios=a,b] [--port=P] [--echo_bytes=N] ...\n"
+			       "see the comment at the top of vsock-agent.c\n", argv[0]);
+			return 0;
+		}
+		if (strncmp(argv[i], "--", 2) || !set_param(argv[i] + 2)) {
+			fprintf(stderr, "vsock-agent: bad argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	t0 = now_ms();
+	out("start scenarios=%s port=%u crc_selftest=%s", scenarios, port,
+	    crc_buf("123456789", 9) == 0xcbf43926u ? "ok" : "BAD");
+	{
+		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		unsigned int cid = VMADDR_CID_ANY;
+		FILE *f;
+
+		if (fd < 0) {
+			out("transport=none err=%d", -errno);
+			no_transport = 1;
+			failed++;
+		} else {
+			close(fd);
+			/* IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock (guest only). */
+			f = fopen("/dev/vsock", "r");
+			if (f) {
+				if (ioctl(fileno(f), IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
+					cid = VMADDR_CID_ANY;
+				fclose(f);
+			}
+			out("transport=vsock local_cid=%u", cid);
+		}
+	}
+	snprintf(list, sizeof(list), "%s", scenarios);
+	cur = list;
+	while (!no_transport && (tok = strsep(&cur, ",")) != NULL) {
+		int known = 0;
+
+		if (!*tok)
+			continue;
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+			if (strcmp(tok, all[i].name))
+				continue;
+			known = 1;
+			if (all[i].fn(tok))
+				passed++;
+			else
+				failed++;
+		}
+		if (!known) {
+			FAIL(tok, "reason=unknown_scenario");
+			failed++;
+		}
+	}
+	out("done passed=%d failed=%d ms=%llu", passed, failed, (unsigned long long)(now_ms() - t0));
+	return failed ? 1 : 0;
+}
