@@ -111,7 +111,8 @@ START_TEST(all_flags)
 {
 	ck_run("run", "--kernel", "vmlinux", "--initrd", "initrd.img", "--cmdline",
 	       "console=ttyS0 quiet", "--vcpus", "4", "--mem", "256", "--vsock-cid", "3",
-	       "--vsock-uds", "/run/v.sock", "--discovery", "fdt", "--trace-boot");
+	       "--vsock-uds", "/run/v.sock", "--discovery", "fdt", "--notify", "mmio",
+	       "--trace-boot");
 	ck_assert_str_eq(c.kernel_path, "vmlinux"); /* flags: relative to the cwd */
 	ck_assert_str_eq(c.initrd_path, "initrd.img");
 	ck_assert_str_eq(c.cmdline, "console=ttyS0 quiet");
@@ -121,6 +122,7 @@ START_TEST(all_flags)
 	ck_assert_uint_eq(c.guest_cid, 3);
 	ck_assert_str_eq(c.uds_path, "/run/v.sock");
 	ck_assert_int_eq(c.discovery, DISCOVERY_FDT);
+	ck_assert_int_eq(c.notify, NOTIFY_MMIO);
 	ck_assert(c.trace_boot);
 }
 END_TEST
@@ -439,6 +441,7 @@ static const struct bad_args bad[] = {
 	/* words and paths */
 	{ { R, "--discovery", "acpi" }, "--discovery: 'acpi' is not 'cmdline' or 'fdt'" },
 	{ { R, "--discovery=" }, "--discovery: '' is not 'cmdline' or 'fdt'" },
+	{ { R, "--notify", "poll" }, "--notify: 'poll' is not 'ioeventfd' or 'mmio'" },
 	{ { "run", "--kernel", "" }, "--kernel: empty path" },
 	{ { "run", "--kernel=" }, "--kernel: empty path" },
 	{ { R, "--initrd", "" }, "--initrd: empty path" },

@@ -133,6 +133,8 @@ static const struct bad_case semantic_cases[] = {
 	  "t.json:3:18: x-vmm.discovery: \"acpi\" is not \"cmdline\" or \"fdt\"" },
 	{ "{\n  \"x-vmm\": {\n    \"discovery\": \"FDT\"\n  }\n}",
 	  "t.json:3:18: x-vmm.discovery: \"FDT\" is not \"cmdline\" or \"fdt\"" },
+	{ "{\n  \"x-vmm\": {\n    \"notify\": \"irq\"\n  }\n}",
+	  "t.json:3:15: x-vmm.notify: \"irq\" is not \"ioeventfd\" or \"mmio\"" },
 	{ "{\n  \"boot-source\": {},\n  \"bogus\": 1\n}",
 	  "t.json:3:3: unknown key \"bogus\" at top level" },
 	{ "{\n  \"machine-config\": {\n    \"vcpu_count\": 1,\n    \"vcpus\": 2\n  }\n}",
