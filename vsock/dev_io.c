@@ -274,6 +274,27 @@ int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 	for (;;) {
 		int r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
 
+		if (r == 0) {
+			/*
+			 * Out of rx buffers with something to deliver: the
+			 * caller parks it until the driver posts more, so we
+			 * need its kick now (process_rx keeps rx kicks off
+			 * otherwise).  virtq_enable_notify() publishes the
+			 * request, then a full barrier, then re-reads
+			 * avail->idx (pairs with the driver's barrier between
+			 * its avail->idx store and its NO_NOTIFY/avail_event
+			 * load): a buffer posted before the driver could see
+			 * the request is found here, one posted after it is
+			 * kicked.  Either way nothing stalls.
+			 */
+			if (!virtq_enable_notify(vq)) {
+				d->st.rx_waits++;
+				return 0;
+			}
+			d->st.rx_notify_races++;
+			virtq_disable_notify(vq);
+			continue;
+		}
 		if (r != 1)
 			return r;
 		if (ch->in_len >= min)

@@ -126,7 +126,9 @@ unsigned vd_forward(struct vsock_dev *d, struct hconn *hc, const struct iovec *i
 /* SEQPACKET host sockets: a send buffer that takes a whole message. */
 void vd_seq_sndbuf(struct vsock_dev *d, struct hconn *hc);
 /* Next rx chain with >= min writable bytes (smaller ones go back empty):
- * 1, 0 (none) or < 0 (queue broken). */
+ * 1, 0 (none) or < 0 (queue broken).  0 means the caller parks its packet:
+ * rx notifications are then enabled (and re-checked), so the driver's next
+ * rx buffer is kicked and process_rx runs again. */
 int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 	      uint32_t min, bool *pushed);
 /* Write header h into the chain and return it to the guest. */

@@ -331,15 +331,36 @@ static void process_tx(struct vsock_dev *d)
 	 * bounded per-connection and per-device queues.  Only when the queue
 	 * of connection-less RSTs is full does tx pause (rather than lose an
 	 * answer); process_rx resumes it once the guest took some. */
+	/*
+	 * Notification suppression (spec 2.7.7, as vhost does): while we
+	 * drain the ring the driver need not kick us, every kick would be an
+	 * exit for nothing.  When the ring looks empty, re-enable and look
+	 * again: virtq_enable_notify() publishes "kick me" (clears NO_NOTIFY,
+	 * or sets avail_event), issues a full barrier and re-reads avail->idx.
+	 * A chain added before the driver could see that is found by the
+	 * re-read; one added after it is kicked.  Only then may we stop.
+	 */
+	virtq_disable_notify(vq);
 	for (;;) {
 		if (d->rstq_len == RSTQ_SIZE) {
 			d->tx_stalled = true;
 			d->st.tx_stalls++;
+			/* process_rx resumes us (tx_cont_cb); kicks stay
+			 * enabled as a second way back (e.g. evloop_call
+			 * failed).  The result does not matter: we stop. */
+			virtq_enable_notify(vq);
 			break;
 		}
 		r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
-		if (r != 1)
-			break;
+		if (r == 0) {
+			if (!virtq_enable_notify(vq))
+				break;          /* empty and armed */
+			d->st.tx_notify_races++;
+			virtq_disable_notify(vq);
+			continue;
+		}
+		if (r < 0)
+			break;                  /* broken: NEEDS_RESET is set */
 		handle_tx(d, d->iov, ch.n_out);
 		virtq_push(vq, &ch, 0);
 		pushed = true;
@@ -385,6 +406,11 @@ static void process_rx(struct vsock_dev *d)
 	vq = virtio_queue(d->vdev, VSOCK_QUEUE_RX);
 	if (!vq || !virtq_usable(vq))
 		return;
+	/* rx kicks only matter while work waits for buffers.  Keep them off
+	 * otherwise, so re-posting a consumed buffer costs the guest no exit;
+	 * vd_pop_rx() turns them on (and re-checks) when it runs dry, which
+	 * is the only way work gets parked for want of buffers. */
+	virtq_disable_notify(vq);
 	while (d->rstq_len > 0) {
 		if (vd_pop_rx(d, vq, &ch, VSOCK_HDR_SIZE, &pushed) != 1)
 			goto out;
@@ -409,6 +435,11 @@ static void process_rx(struct vsock_dev *d)
 			if (!d->rx_cont_pending && !d->tearing_down &&
 			    evloop_call(d->ev, rx_cont_cb, d) == 0)
 				d->rx_cont_pending = true;
+			else if (!d->rx_cont_pending)
+				/* No continuation (out of memory): as before
+				 * suppression, the guest's next rx kick
+				 * (or any host event) resumes us. */
+				virtq_enable_notify(vq);
 			break;
 		}
 
@@ -590,10 +621,13 @@ static void queue_notify(void *dev, unsigned q)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->active) {
-		if (q == VSOCK_QUEUE_TX)
+		if (q == VSOCK_QUEUE_TX) {
+			d->st.tx_notifies++;
 			process_tx(d);
-		else if (q == VSOCK_QUEUE_RX)
+		} else if (q == VSOCK_QUEUE_RX) {
+			d->st.rx_notifies++;
 			process_rx(d);
+		}
 		/* event queue: buffers are only used for TRANSPORT_RESET */
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -67,6 +67,11 @@ struct vsock_dev_stats {
 	uint64_t host_accepted;             /* host-initiated flows handed over */
 	uint64_t seq_too_big;               /* SEQPACKET message no side can take whole */
 	uint64_t seq_overflow;              /* > VSOCK_TXBUF_MAX_MSGS messages queued */
+	uint64_t tx_notifies;               /* queue_notify for tx (guest kicks) */
+	uint64_t rx_notifies;               /* queue_notify for rx (guest kicks) */
+	uint64_t rx_waits;                  /* ran out of rx buffers: rx kicks armed */
+	uint64_t tx_notify_races;           /* tx chains found by the re-check */
+	uint64_t rx_notify_races;           /* rx buffers found by the re-check */
 	uint64_t conns_open;                /* now */
 	struct vsock_conn_stats conn;       /* protocol events, all flows */
 };

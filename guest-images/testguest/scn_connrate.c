@@ -121,23 +121,10 @@ static int do_connect(uint32_t port, uint64_t n)
 	return 0;
 }
 
-/* Send stage[0..n) on c.  vs_send() may take less than it was offered
- * even with free tx slots (owed control packets of other connections go
- * first and can use them up), so poll until all of it left (bounded).
- * -1 when the device broke or the connection went away. */
+/* Send stage[0..n) on c, all of it (vt_send_all). */
 static int send_all(struct vs_conn *c, size_t n, uint64_t *bytes)
 {
-	size_t off = vs_send(c, stage, n);
-	uint64_t d = deadline_us(10000000);
-	const char *why;
-
-	while (off < n) {
-		if (!vt_poll(&why) || c->state != VS_ESTABLISHED || deadline_passed(d))
-			break;
-		off += vs_send(c, stage + off, n - off);
-	}
-	*bytes += off;
-	return off < n ? -1 : 0;
+	return vt_send_all(c, stage, n, bytes);
 }
 
 /* Echo what we can on c; true once it is finished (closed). */

@@ -65,8 +65,12 @@ static bool serve(struct vs_conn *c, uint64_t *bytes)
 		r = vs_recv(c, stage, n);
 		if (r <= 0)
 			return false;
-		/* Credit and slots were checked: all of it goes out. */
-		*bytes += vs_send(c, stage, (size_t)r);
+		/* Credit and slots were checked, but vs_send() may still take
+		 * less: control packets other connections owe go first and
+		 * can use the tx slots up.  What it did not take must not be
+		 * dropped: keep polling until all of it left. */
+		if (vt_send_all(c, stage, (size_t)r, bytes))
+			return false;
 	}
 }
 

@@ -9,9 +9,10 @@
  *     entry must be visible before the new avail->idx; §2.7.14: read
  *     used->idx before the used entries it covers);
  *   - one full fence (mfence) between publishing avail->idx and reading
- *     used->flags to decide whether to notify: that is a store followed by a
- *     load of a different location, the one reordering TSO allows (Linux's
- *     virtio_mb() in virtqueue_kick_prepare()).
+ *     used->flags or avail_event to decide whether to notify: that is a
+ *     store followed by a load of a different location, the one reordering
+ *     TSO allows (Linux's virtio_mb() in virtqueue_kick_prepare()).  See
+ *     vq_kick() for the race it closes.
  */
 #include "virtq.h"
 
@@ -61,6 +62,7 @@ int vq_init(struct virtq *vq, unsigned index, unsigned num, void *mem,
 	vq->index = index;
 	vq->num = (uint16_t)num;
 	vq->notify_addr = notify_addr;
+	vq->event_idx = false;
 	vq->desc = (struct vq_desc *)m;
 	vq->avail = (struct vq_avail *)(m + desc_size(num));
 	vq->used = (struct vq_used *)(m + desc_size(num) + avail_size(num));
@@ -75,7 +77,7 @@ int vq_init(struct virtq *vq, unsigned index, unsigned num, void *mem,
 		vq->wcap[i] = 0;
 		vq->cookie[i] = NULL;
 	}
-	vq->added = vq->completed = vq->kicks = 0;
+	vq->added = vq->completed = vq->kicks = vq->kicks_saved = 0;
 	vq->err = NULL;
 	vq->err_id = vq->err_len = 0;
 	return 0;
@@ -203,14 +205,47 @@ int vq_add_raw(struct virtq *vq, const struct vq_desc *descs, unsigned n,
 	return slot[0];
 }
 
+/* §2.7.10 / Linux vring_need_event(): did avail->idx move from old to
+ * new_idx past event (all 16-bit, wrapping)? */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
 void vq_kick(struct virtq *vq)
 {
-	if (vq->kicked_idx == vq->avail_idx)
+	uint16_t old = vq->kicked_idx, new_idx = vq->avail_idx;
+	bool kick;
+
+	if (old == new_idx)
 		return;
-	vq->kicked_idx = vq->avail_idx;
-	mb(); /* avail->idx store before the used->flags load (see top) */
-	if (read_u16(&vq->used->flags) & VQ_USED_F_NO_NOTIFY)
+	vq->kicked_idx = new_idx;
+	/*
+	 * Full fence: our avail->idx store (publish()) must be globally
+	 * visible before we load the device's used->flags / avail_event.  The
+	 * device does the mirror image when it re-enables notifications: it
+	 * stores "kick me" (flag cleared / avail_event), fences, then re-reads
+	 * avail->idx.  With both fences at least one side sees the other's
+	 * store: we kick, or the device finds our buffer by itself.  Without
+	 * ours, x86 may satisfy the load before the store leaves the store
+	 * buffer: we read the stale "don't kick", the device reads the stale
+	 * avail->idx and goes to sleep, and the buffer is never used.
+	 */
+	mb();
+	if (vq->event_idx) {
+		/* The device's avail_event lives after used->ring[num].  Any
+		 * value is safe to use: a wrong one only costs a kick or
+		 * stalls a device that chose to stall itself. */
+		uint16_t event = read_u16((const volatile uint16_t *)&vq->used->ring[vq->num]);
+
+		kick = need_event(event, new_idx, old);
+	} else {
+		kick = !(read_u16(&vq->used->flags) & VQ_USED_F_NO_NOTIFY);
+	}
+	if (!kick) {
+		vq->kicks_saved++;
 		return;
+	}
 	/* §4.2.2 QueueNotify: the queue index (no NOTIFICATION_DATA). */
 	mmio_write32(vq->notify_addr, vq->index);
 	vq->kicks++;

@@ -7,7 +7,9 @@
  * device writes the used ring.  Which descriptors are free is tracked in
  * private arrays, never read back from shared memory, so whatever the device
  * writes (a bogus used id, a huge used length) is detected and reported
- * rather than believed.  Single-threaded, polled; no EVENT_IDX.
+ * rather than believed.  Single-threaded, polled.  Kicks honour the
+ * device's suppression: VIRTQ_USED_F_NO_NOTIFY, or with EVENT_IDX
+ * negotiated (vq->event_idx) the avail_event word (§2.7.10).
  */
 #ifndef TG_VIRTQ_H
 #define TG_VIRTQ_H
@@ -60,6 +62,7 @@ struct virtq {
 	unsigned index;          /* queue number, for QueueNotify */
 	uint16_t num;            /* entries, a power of two */
 	uint64_t notify_addr;    /* the QueueNotify register */
+	bool event_idx;          /* VIRTIO_F_EVENT_IDX negotiated (set after vq_init) */
 	struct vq_desc *desc;
 	struct vq_avail *avail;
 	struct vq_used *used;
@@ -67,7 +70,7 @@ struct virtq {
 	/* Private driver state. */
 	uint16_t free_head, num_free;
 	uint16_t avail_idx;      /* our copy of avail->idx */
-	uint16_t kicked_idx;     /* avail_idx at the last notification */
+	uint16_t kicked_idx;     /* avail_idx at the last kick decision */
 	uint16_t last_used;      /* next used->ring entry to look at */
 	uint16_t next[VQ_MAX];   /* free list and chain links */
 	uint16_t chain[VQ_MAX];  /* per head: descriptors in the chain, 0 = free */
@@ -76,6 +79,7 @@ struct virtq {
 
 	/* Statistics and the first device error seen (NULL if none). */
 	uint64_t added, completed, kicks;
+	uint64_t kicks_saved;    /* kicks the device's suppression spared us */
 	const char *err;
 	uint32_t err_id, err_len;
 };
@@ -106,8 +110,9 @@ int vq_add_indirect(struct virtq *vq, struct vq_desc *table,
 int vq_add_raw(struct virtq *vq, const struct vq_desc *descs, unsigned n,
 	       void *cookie);
 
-/* Notify the device if we added anything since the last kick and it did not
- * ask us not to (VIRTQ_USED_F_NO_NOTIFY). */
+/* Notify the device if we added anything since the last kick decision and
+ * it did not ask us not to: with EVENT_IDX only if avail->idx moved past
+ * its avail_event (vring_need_event), else unless VIRTQ_USED_F_NO_NOTIFY. */
 void vq_kick(struct virtq *vq);
 
 /* Take one used chain: 1 with *cookie and *len set, 0 if none is pending,

@@ -60,6 +60,7 @@ void vs_params_from_cmdline(struct vs_params *p, uint32_t def_bufsz,
 	p->dev.want_seqpacket = cmdline_u64("seqpacket", 1) != 0;
 	p->dev.want_indirect = cmdline_u64("indirect", 0) != 0;
 	p->dev.want_streambits = cmdline_u64("streambits", 0) != 0;
+	p->dev.want_eventidx = cmdline_u64("eventidx", 1) != 0;
 	p->dev.txpkt = (uint32_t)cmdline_u64("txpkt", 65536);
 	p->buf_alloc = (uint32_t)cmdline_u64("bufsz", def_bufsz);
 	p->max_conns = (unsigned)cmdline_u64("maxconns", def_conns);

@@ -42,6 +42,7 @@ static unsigned idle;
 uint64_t vsd_cid(void) { return cid; }
 bool vsd_seqpacket(void) { return vmmio_has(&vsd_mmio, VSOCK_F_SEQPACKET); }
 bool vsd_indirect(void) { return vmmio_has(&vsd_mmio, VIRTIO_F_INDIRECT_DESC); }
+bool vsd_eventidx(void) { return vmmio_has(&vsd_mmio, VIRTIO_F_EVENT_IDX); }
 uint32_t vsd_txpkt(void) { return par.txpkt; }
 struct virtq *vsd_rxq(void) { return &rxq; }
 struct virtq *vsd_txq(void) { return &txq; }
@@ -112,6 +113,8 @@ static int bring_up(const char **why)
 		want |= 1ull << VSOCK_F_SEQPACKET;
 	if (par.want_indirect)
 		want |= 1ull << VIRTIO_F_INDIRECT_DESC;
+	if (par.want_eventidx)
+		want |= 1ull << VIRTIO_F_EVENT_IDX;
 	if (par.want_streambits)
 		want |= (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_NO_IMPLIED_STREAM);
 	if (vmmio_negotiate(&vsd_mmio, want, why))
@@ -134,8 +137,13 @@ static int bring_up(const char **why)
 		if (want_n > VQ_MAX)
 			want_n = VQ_MAX;
 		want_n = pow2_floor(want_n);
-		if (vq_init(vq, q, want_n, qmem[q], vmmio_notify_addr(&vsd_mmio)) ||
-		    vmmio_queue_setup(&vsd_mmio, q, want_n, vq_desc_addr(vq),
+		if (vq_init(vq, q, want_n, qmem[q], vmmio_notify_addr(&vsd_mmio)))
+			return -1;
+		/* The ring format is fixed once features are negotiated.  We
+		 * poll and never write used_event: it stays 0, so the device
+		 * interrupts at most once per 65536 used buffers. */
+		vq->event_idx = vsd_eventidx();
+		if (vmmio_queue_setup(&vsd_mmio, q, want_n, vq_desc_addr(vq),
 				      vq_avail_addr(vq), vq_used_addr(vq), why))
 			return -1;
 	}
@@ -234,11 +242,13 @@ int vsd_tx(const struct vsock_hdr *h, const void *payload, uint32_t n)
 void vsd_kick(void)
 {
 	uint64_t before = txq.kicks + rxq.kicks;
+	uint64_t saved = txq.kicks_saved + rxq.kicks_saved;
 
 	vq_kick(&txq);
 	vq_kick(&rxq);
 	vq_kick(&evq);
 	vsd_stats.kicks += txq.kicks + rxq.kicks - before;
+	vsd_stats.kicks_saved += txq.kicks_saved + rxq.kicks_saved - saved;
 }
 
 

@@ -74,11 +74,13 @@ struct vsd_params {
 	bool want_seqpacket;   /* negotiate SEQPACKET if offered */
 	bool want_indirect;    /* negotiate INDIRECT_DESC and use it for tx */
 	bool want_streambits;  /* negotiate STREAM and NO_IMPLIED_STREAM */
+	bool want_eventidx;    /* negotiate EVENT_IDX if offered (kick suppression) */
 	uint32_t txpkt;        /* largest tx payload per packet */
 };
 
 struct vsd_stats {
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, kicks;
+	uint64_t kicks_saved;  /* rx/tx kicks the device said it did not need */
 	uint64_t rx_short;     /* used len < 44: dropped (device bug) */
 	uint64_t rx_len_bad;   /* header len != used len - 44: dropped (device bug) */
 	uint64_t events;
@@ -106,6 +108,7 @@ uint64_t vsd_cid(void);
 uint64_t vsd_reread_cid(void);
 bool vsd_seqpacket(void);
 bool vsd_indirect(void);
+bool vsd_eventidx(void);
 uint32_t vsd_txpkt(void);
 struct virtq *vsd_rxq(void);
 struct virtq *vsd_txq(void);

@@ -26,11 +26,28 @@ int vt_init(const char *name, uint32_t def_bufsz, unsigned def_conns)
 		return -1;
 	}
 	kprintf("tg-note: vsock cid=%lu features=0x%lx negotiated=0x%lx rxq=%u txq=%u "
-		"rxlayout=%s indirect=%d seqpacket=%d\n",
+		"rxlayout=%s indirect=%d seqpacket=%d eventidx=%d\n",
 		(unsigned long)vsd_cid(), (unsigned long)vsd_mmio.dev_features,
 		(unsigned long)vsd_mmio.features, vsd_rxq()->num, vsd_txq()->num,
-		p.dev.rx_split ? "split" : "single", vsd_indirect(), vsd_seqpacket());
+		p.dev.rx_split ? "split" : "single", vsd_indirect(), vsd_seqpacket(),
+		vsd_eventidx());
 	return 0;
+}
+
+int vt_send_all(struct vs_conn *c, const void *buf, size_t n, uint64_t *bytes)
+{
+	const uint8_t *p = buf;
+	size_t off = vs_send(c, p, n);
+	uint64_t d = deadline_us(10000000);
+	const char *why;
+
+	while (off < n) {
+		if (!vt_poll(&why) || c->state != VS_ESTABLISHED || deadline_passed(d))
+			break;
+		off += vs_send(c, p + off, n - off);
+	}
+	*bytes += off;
+	return off < n ? -1 : 0;
 }
 
 void vt_stats(void)
@@ -39,7 +56,7 @@ void vt_stats(void)
 		"rx_short=%lu rx_len_bad=%lu rst_sent=%lu rst_rcvd=%lu "
 		"credit_overruns=%lu credit_requests=%lu cu_sent=%lu cu_rcvd=%lu "
 		"unmatched=%lu bad_type=%lu proto_errors=%lu transport_resets=%lu "
-		"refused=%lu zero_credit=%lu bad_cid=%lu raw_used=%lu\n",
+		"refused=%lu zero_credit=%lu bad_cid=%lu raw_used=%lu kicks_saved=%lu\n",
 		vsd_stats.rx_pkts, vsd_stats.rx_bytes, vsd_stats.tx_pkts,
 		vsd_stats.tx_bytes, vsd_stats.kicks, vsd_stats.rx_short,
 		vsd_stats.rx_len_bad, vs_stats.rst_sent, vs_stats.rst_rcvd,
@@ -47,7 +64,8 @@ void vt_stats(void)
 		vs_stats.credit_updates_sent, vs_stats.credit_updates_rcvd,
 		vs_stats.unmatched, vs_stats.bad_type, vs_stats.proto_errors,
 		vs_stats.transport_resets, vs_stats.reqs_refused, vs_stats.zero_credit,
-		vs_stats.bad_cid, vsd_stats.raw_used);
+		vs_stats.bad_cid, vsd_stats.raw_used,
+		vsd_stats.kicks_saved);
 }
 
 int vt_fail(const char *name, const char *fmt, ...)

@@ -31,6 +31,13 @@ void vt_stats(void);
 /* vs_poll(); false (and *why) when the device is broken. */
 bool vt_poll(const char **why);
 
+/* Send buf[0..n) on c, all of it.  vs_send() may take less than it was
+ * offered even with free tx slots and credit (owed control packets of
+ * other connections go first and can use the slots up), so poll until all
+ * of it left (bounded: 10 s).  Adds what was sent to *bytes.  0, or -1 when
+ * the device broke, the connection left ESTABLISHED or time ran out. */
+int vt_send_all(struct vs_conn *c, const void *buf, size_t n, uint64_t *bytes);
+
 /* Connect to host port, send `bytes` PRNG bytes (seed), read and verify the
  * echo, half-close, expect EOF, close.  0 or -1 with *why. */
 int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, const char **why);

@@ -36,12 +36,24 @@ def echo_roundtrip(s, data):
     return got
 
 
-def test_host_connects_to_guest_echo_server(sockdir):
+def eventidx_negotiated(v):
+    """From the guest's `tg-note: vsock ... eventidx=D` line."""
+    import re
+    m = re.search(r"tg-note: vsock .* eventidx=(\d)", v.output())
+    assert m, v.output()
+    return m.group(1) == "1"
+
+
+# Both kick-suppression paths of the driver: EVENT_IDX (avail_event,
+# the default) and without it (VIRTQ_USED_F_NO_NOTIFY).
+@pytest.mark.parametrize("opts", ["", "eventidx=0"])
+def test_host_connects_to_guest_echo_server(sockdir, opts):
     """Three host clients at once into the guest's echo server; each
     half-closes and must get everything back, then EOF."""
     n, size = 3, 1 << 20
-    with Vmm(sockdir, f"scenario=echo-server port=4000 conns={n}") as v:
+    with Vmm(sockdir, f"scenario=echo-server port=4000 conns={n} {opts}") as v:
         v.wait_line(r"tg-note: echo-server listening")
+        assert eventidx_negotiated(v) == (opts != "eventidx=0")
         socks = [host_connect(v.uds, 4000)[0] for _ in range(n)]
         results = [None] * n
 
@@ -69,7 +81,8 @@ def test_host_port_is_in_range(sockdir):
         assert v.result(30) == "testguest: echo-server ok conns=1 bytes=5"
 
 
-@pytest.mark.parametrize("opts", ["", "rxlayout=split", "indirect=1", "streambits=1", "rxq=8 txq=4 bufsz=4096"])
+@pytest.mark.parametrize("opts", ["", "rxlayout=split", "indirect=1", "streambits=1", "rxq=8 txq=4 bufsz=4096",
+                                  "eventidx=0", "eventidx=0 rxq=8 txq=4 bufsz=4096"])
 def test_guest_echo_client(sockdir, opts):
     """The guest sends 8 MiB and verifies the echo, far more than any
     buffer on the way: credit must work both ways without deadlock."""
@@ -77,6 +90,7 @@ def test_guest_echo_client(sockdir, opts):
     line, v, (l,) = run_guest(sockdir, f"scenario=echo-client port=4100 bytes={size} {opts}",
                               [(4100, h_echo)])
     assert line.startswith(f"testguest: echo-client ok bytes={size} "), v.output()
+    assert eventidx_negotiated(v) == ("eventidx=0" not in opts)
     assert l.results == [size] and not l.errors
     assert_clean(v)
 

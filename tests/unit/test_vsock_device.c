@@ -72,6 +72,8 @@ enum rx_layout {
 };
 static enum rx_layout layout;
 static unsigned rx_short;         /* used entries < 44 bytes seen */
+static bool honest_kicks;         /* rx re-posts kick only when asked to */
+static unsigned rx_kicks;         /* rx kicks the fake driver made */
 
 static void *io_main(void *arg)
 {
@@ -204,8 +206,17 @@ static void setup_one(void)
 	setup();
 }
 
+/* The driver negotiates VIRTIO_F_EVENT_IDX (avail_event / used_event). */
+static void setup_eventidx(void)
+{
+	layout = RX_ONE_DESC;
+	g_features = 1ull << VIRTIO_F_EVENT_IDX;
+	setup();
+}
+
 static void teardown(void)
 {
+	honest_kicks = false;
 	g_features = 0;
 	g_type = VIRTIO_VSOCK_TYPE_STREAM;
 	evloop_stop(ev);
@@ -287,6 +298,59 @@ static void txdata(uint32_t sport, uint32_t dport, const void *p, uint32_t len)
 	tx(&h, p, len);
 }
 
+/* --- notification suppression, as a real driver sees it ----------------- */
+
+
+/* Linux vring_need_event(). */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+static uint16_t used_flags(struct td_ring *r)
+{
+	uint16_t *p = td_gpa(r->m, r->used);
+
+	return le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+}
+
+static uint16_t avail_event(struct td_ring *r)
+{
+	uint16_t *p = td_gpa(r->m, r->used + 4 + 8u * r->size);
+
+	return le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+}
+
+static bool event_idx(void)
+{
+	return g_features & (1ull << VIRTIO_F_EVENT_IDX);
+}
+
+/* virtqueue_kick_prepare(): the driver published avail->idx (post()), the
+ * full barrier orders that store before the load of the device's
+ * suppression word (the device has the mirror barrier in
+ * virtq_enable_notify), then: kick or not.  old = avail_idx at the last
+ * kick decision. */
+static bool kick_wanted(struct td_ring *r, uint16_t old)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (event_idx())
+		return need_event(avail_event(r), r->avail_idx, old);
+	return !(used_flags(r) & VIRTQ_USED_F_NO_NOTIFY);
+}
+
+/* Re-post rx buffer i and kick: always, or as the device asks. */
+static void repost_rx(unsigned i)
+{
+	uint16_t old = rxr.avail_idx;
+
+	post_rx(i, RXBUF);
+	if (!honest_kicks || kick_wanted(&rxr, old)) {
+		rx_kicks++;
+		wr(VMMIO_QUEUE_NOTIFY, 0);
+	}
+}
+
 /* Wait for the next rx packet; payload (if any) into buf.  False on
  * timeout. */
 static bool rx_try(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
@@ -307,8 +371,7 @@ again:
 	if (len < VSOCK_HDR_SIZE) {
 		/* Linux drops these; refill with a full-size buffer. */
 		rx_short++;
-		post_rx(i, RXBUF);
-		wr(VMMIO_QUEUE_NOTIFY, 0);
+		repost_rx(i);
 		goto again;
 	}
 	vsock_hdr_decode(td_gpa(&mem, RXMEM(i)), h);
@@ -317,8 +380,7 @@ again:
 	if (h->len)
 		memcpy(buf, td_gpa(&mem, RXMEM(i) + VSOCK_HDR_SIZE), h->len);
 	/* Give the buffer back at once, as Linux refills. */
-	post_rx(i, RXBUF);
-	wr(VMMIO_QUEUE_NOTIFY, 0);
+	repost_rx(i);
 	return true;
 }
 
@@ -1621,10 +1683,153 @@ START_TEST(host_flows_leave_no_fds)
 }
 END_TEST
 
+/* Host writer for notify_suppression_no_stall. */
+struct hwriter {
+	int fd;
+	const char *p;
+	size_t n;
+};
+
+static void *hwriter_main(void *arg)
+{
+	struct hwriter *w = arg;
+	size_t off = 0;
+
+	while (off < w->n) {
+		ssize_t k = write(w->fd, w->p + off, w->n - off);
+
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	return NULL;
+}
+
+/*
+ * Notification suppression (run without and with EVENT_IDX):
+ *  - tx: once the device drained the ring it has re-armed kicks (NO_NOTIFY
+ *    clear / avail_event = next avail index), so the next chain is kicked;
+ *  - rx: while the device has buffers to spare, kicks for re-posted rx
+ *    buffers are off; when it runs dry with data to deliver it turns them
+ *    on, so a buffer posted right after that is kicked and noticed;
+ *  - a driver that kicks only when asked, the device on the I/O thread
+ *    filling rx buffers concurrently: 2 MiB arrive whole, nothing stalls,
+ *    with far fewer rx kicks than re-posted buffers.
+ */
+START_TEST(notify_suppression_no_stall)
+{
+	enum { TOTAL = 2 << 20, WIN = 256 * 1024 };
+	static char data[TOTAL], got[TOTAL];
+	int lfd = listen_at(5010), fd;
+	struct vsock_dev_stats st;
+	struct hwriter w;
+	pthread_t wt;
+	struct vsock_hdr h;
+	size_t n = 0;
+	uint16_t old;
+	unsigned reposts = 0;
+
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (char)(i * 31 + (i >> 11));
+	g_buf = WIN;
+	fd = guest_connect(lfd, 1040, 5010);
+
+	/* tx drained: armed for the next chain. */
+	if (event_idx())
+		ck_assert_uint_eq(avail_event(&txr), txr.avail_idx);
+	else
+		ck_assert_uint_eq(used_flags(&txr) & VIRTQ_USED_F_NO_NOTIFY, 0);
+	old = txr.avail_idx;
+	txr.avail_idx++; /* as if a chain was added: the device wants a kick */
+	ck_assert(kick_wanted(&txr, old));
+	txr.avail_idx--;
+
+	/* rx: buffers to spare, nothing parked: re-posts need no kick. */
+	if (!event_idx())
+		ck_assert_uint_eq(used_flags(&rxr) & VIRTQ_USED_F_NO_NOTIFY,
+				  VIRTQ_USED_F_NO_NOTIFY);
+	old = (uint16_t)(rxr.avail_idx - 1); /* the RESPONSE's re-post */
+	ck_assert(!kick_wanted(&rxr, old));
+
+	/* More than the ring holds, the guest not looking: the device fills
+	 * every buffer and parks the rest with kicks enabled. */
+	ck_assert_int_eq(write(fd, data, (QSZ + 4) * 4096), (QSZ + 4) * 4096);
+	for (int t = 0; (uint16_t)(used_idx(&rxr) - rxr.last_used) < QSZ; t++) {
+		struct timespec ts = { 0, 1000000 };
+
+		ck_assert_int_lt(t, WAIT_MS);
+		nanosleep(&ts, NULL);
+	}
+	usleep(20000);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_ge(st.rx_waits, 1);
+	if (event_idx())
+		ck_assert_uint_eq(avail_event(&rxr), rxr.avail_idx);
+	else
+		ck_assert_uint_eq(used_flags(&rxr) & VIRTQ_USED_F_NO_NOTIFY, 0);
+	/* A buffer posted right after that must be kicked (kick_wanted) and
+	 * then used at once; honest_kicks makes rx_try kick only if asked. */
+	honest_kicks = true;
+	rx_kicks = 0;
+	h = rx_op(VIRTIO_VSOCK_OP_RW, got, sizeof(got));
+	n += h.len;
+	reposts++;
+	ck_assert_uint_eq(rx_kicks, 1);
+	for (int t = 0; used_idx(&rxr) == (uint16_t)(rxr.last_used + QSZ - 1); t++) {
+		struct timespec ts = { 0, 1000000 };
+
+		ck_assert_msg(t < WAIT_MS, "re-posted rx buffer not used");
+		nanosleep(&ts, NULL);
+	}
+
+	/* The rest concurrently, kicking only when asked, credit updates as
+	 * the guest consumes. */
+	w = (struct hwriter){ fd, data + (QSZ + 4) * 4096, TOTAL - (QSZ + 4) * 4096 };
+	ck_assert_int_eq(pthread_create(&wt, NULL, hwriter_main, &w), 0);
+	while (n < TOTAL) {
+		ck_assert_msg(rx_try(&h, got + n, sizeof(got) - n, WAIT_MS),
+			      "stalled at %zu of %d bytes", n, TOTAL);
+		ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RW);
+		n += h.len;
+		reposts++;
+		if (n - g_fwd >= WIN / 4) {
+			g_fwd = (uint32_t)n;
+			txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1040, 5010, 0);
+		}
+	}
+	pthread_join(wt, NULL);
+	ck_assert_mem_eq(got, data, TOTAL);
+	vsock_dev_get_stats(dev, &st);
+	/* Every rx kick was asked for by a device out of buffers (each
+	 * park arms at most one kick: the kick's own process_rx turns them
+	 * off again unless it parks anew). */
+	ck_assert_uint_ge(rx_kicks, 1);
+	ck_assert_uint_le(rx_kicks, st.rx_waits);
+	ck_assert_uint_le(rx_kicks, reposts);
+	ck_assert_uint_le(st.rx_notifies, rx_kicks + 2);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
 	TCase *tc;
+
+	tc = tcase_create("notify_plain");
+	tcase_add_checked_fixture(tc, setup_one, teardown);
+	tcase_add_test(tc, notify_suppression_no_stall);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("notify_eventidx");
+	tcase_add_checked_fixture(tc, setup_eventidx, teardown);
+	tcase_add_test(tc, notify_suppression_no_stall);
+	tcase_add_test(tc, guest_flow_full_life);
+	tcase_add_test(tc, host_to_guest_within_credit);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rx_layouts");
 	tcase_add_checked_fixture(tc, setup_split, teardown);
