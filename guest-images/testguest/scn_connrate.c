@@ -31,50 +31,6 @@
 static uint8_t stage[65536] NOINIT;
 static struct vs_conn *active[MAX_ACTIVE] NOINIT;
 
-/* Heapsort (no recursion, no libc); n up to a million in ring 3. */
-static void sort_u32(uint32_t *a, uint64_t n)
-{
-	for (uint64_t start = n / 2; n > 1;) {
-		uint64_t root, child, end;
-		uint32_t t;
-
-		if (start > 0) {
-			root = --start;
-			end = n;
-		} else {
-			n--;
-			t = a[0];
-			a[0] = a[n];
-			a[n] = t;
-			root = 0;
-			end = n;
-		}
-		while ((child = 2 * root + 1) < end) {
-			if (child + 1 < end && a[child + 1] > a[child])
-				child++;
-			if (a[root] >= a[child])
-				break;
-			t = a[root];
-			a[root] = a[child];
-			a[child] = t;
-			root = child;
-		}
-	}
-}
-/* Spin until the device used an rx or tx buffer (or about `us` passed):
- * waiting here rather than in the driver's idle polls keeps its periodic
- * status reads (MMIO exits, ~50 us each from ring 3 on PVM hosts) out of
- * the connection times. */
-static void wait_used(uint64_t us)
-{
-	const volatile uint16_t *rx = &vsd_rxq()->used->idx;
-	const volatile uint16_t *tx = &vsd_txq()->used->idx;
-	uint16_t r0 = vsd_rxq()->last_used, t0 = vsd_txq()->last_used;
-	uint64_t d = rdtsc() + tsc_from_us(us);
-
-	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
-		cpu_relax();
-}
 
 static int do_connect(uint32_t port, uint64_t n)
 {
@@ -101,7 +57,7 @@ static int do_connect(uint32_t port, uint64_t n)
 			t_all = t0;
 		d = deadline_us(5000000);
 		while (c->state == VS_CONNECTING && !deadline_passed(d)) {
-			wait_used(1000);
+			vt_wait_used(1000);
 			if (!vt_poll(&why))
 				return vt_fail("connrate", "device why='%s'", why);
 		}
@@ -203,7 +159,7 @@ static int do_accept(uint32_t port, uint64_t want)
 		if (deadline_passed(end))
 			return vt_fail("connrate", "overall-timeout done=%lu", (unsigned long)done);
 		if (!moved)
-			wait_used(1000);
+			vt_wait_used(1000);
 		if (moved || nactive)
 			last = rdtsc();
 		else if (rdtsc() - last > tsc_from_us(120000000))

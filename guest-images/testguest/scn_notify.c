@@ -16,38 +16,9 @@
 #include "fmt.h"
 #include "heap.h"
 #include "io.h"
+#include "str.h"
 #include "vstest.h"
 
-/* Heapsort (no recursion, no libc); n up to a million in ring 3. */
-static void sort_u32(uint32_t *a, uint64_t n)
-{
-	for (uint64_t start = n / 2; n > 1;) {
-		uint64_t root, child, end;
-		uint32_t t;
-
-		if (start > 0) {
-			root = --start;
-			end = n;
-		} else {
-			n--;
-			t = a[0];
-			a[0] = a[n];
-			a[n] = t;
-			root = 0;
-			end = n;
-		}
-		while ((child = 2 * root + 1) < end) {
-			if (child + 1 < end && a[child + 1] > a[child])
-				child++;
-			if (a[root] >= a[child])
-				break;
-			t = a[root];
-			a[root] = a[child];
-			a[child] = t;
-			root = child;
-		}
-	}
-}
 
 int scn_notify(void)
 {

@@ -21,51 +21,11 @@
 #include "fmt.h"
 #include "heap.h"
 #include "io.h"
+#include "str.h"
 #include "vstest.h"
 
 static uint8_t sbuf[65536] NOINIT, rbuf[65536] NOINIT;
 
-/* Heapsort (no recursion, no libc); n up to a million in ring 3. */
-static void sort_u32(uint32_t *a, uint64_t n)
-{
-	for (uint64_t start = n / 2; n > 1;) {
-		uint64_t root, child, end;
-		uint32_t t;
-
-		if (start > 0) {
-			root = --start;
-			end = n;
-		} else {
-			n--;
-			t = a[0];
-			a[0] = a[n];
-			a[n] = t;
-			root = 0;
-			end = n;
-		}
-		while ((child = 2 * root + 1) < end) {
-			if (child + 1 < end && a[child + 1] > a[child])
-				child++;
-			if (a[root] >= a[child])
-				break;
-			t = a[root];
-			a[root] = a[child];
-			a[child] = t;
-			root = child;
-		}
-	}
-}
-/* Spin until the device used an rx or tx buffer (or about `us` passed). */
-static void wait_used(uint64_t us)
-{
-	const volatile uint16_t *rx = &vsd_rxq()->used->idx;
-	const volatile uint16_t *tx = &vsd_txq()->used->idx;
-	uint16_t r0 = vsd_rxq()->last_used, t0 = vsd_txq()->last_used;
-	uint64_t d = rdtsc() + tsc_from_us(us);
-
-	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
-		cpu_relax();
-}
 
 static int echo(uint32_t port)
 {
@@ -105,7 +65,7 @@ static int echo(uint32_t port)
 			last = rdtsc();
 			continue;
 		}
-		wait_used(1000);
+		vt_wait_used(1000);
 		if (!vt_poll(&why))
 			return vt_fail("pingpong", "device why='%s'", why);
 		if (rdtsc() - last > tsc_from_us(60000000))
@@ -169,7 +129,7 @@ int scn_pingpong(void)
 			}
 			if (rdtsc() - t0 > tsc_from_us(5000000))
 				return vt_fail("pingpong", "timeout round=%lu", (unsigned long)i);
-			wait_used(1000);
+			vt_wait_used(1000);
 			if (!vt_poll(&why))
 				return vt_fail("pingpong", "device why='%s'", why);
 		}

@@ -28,4 +28,7 @@ bool str_eq_n(const char *s, size_t n, const char *t);
  * bytes.  False on empty input, a bad digit or overflow. */
 bool str_to_u64(const char *s, size_t n, uint64_t *out);
 
+/* Sort a[0..n) ascending (heapsort: no recursion, no allocation). */
+void sort_u32(uint32_t *a, uint64_t n);
+
 #endif

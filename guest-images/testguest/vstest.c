@@ -9,6 +9,7 @@
 #include "heap.h"
 #include "io.h"
 #include "str.h"
+#include "vsock_dev.h"
 
 #define CHUNK 65536
 #define STALL_US 20000000 /* no progress for 20 s: give up */
@@ -210,4 +211,15 @@ void vt_drain(uint64_t timeout_us)
 	while (vs_conns_in_use() > 0 && !deadline_passed(d))
 		if (!vt_poll(&why))
 			return;
+}
+
+void vt_wait_used(uint64_t us)
+{
+	const volatile uint16_t *rx = &vsd_rxq()->used->idx;
+	const volatile uint16_t *tx = &vsd_txq()->used->idx;
+	uint16_t r0 = vsd_rxq()->last_used, t0 = vsd_txq()->last_used;
+	uint64_t d = rdtsc() + tsc_from_us(us);
+
+	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
+		cpu_relax();
 }
