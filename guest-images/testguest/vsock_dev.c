@@ -4,11 +4,15 @@
 #include "heap.h"
 #include "io.h"
 #include "str.h"
+#include "delay.h"
 
 #define EVQ_BUFS 8  /* Linux posts 8 event buffers of 4 bytes */
 #define RXBUF_LEN (VSOCK_HDR_LEN + VSOCK_RX_PAYLOAD)
 #define MAX_SLOTS (VQ_MAX / 2)
-#define IDLE_CHECK 64 /* idle polls between Status/InterruptStatus reads */
+/* Idle polls look at Status/InterruptStatus at most this often: each MMIO
+ * read exits to the VMM (~50 us from ring 3 on PVM hosts), and a poll loop
+ * waiting a few microseconds for credit must not pay that. */
+#define IDLE_CHECK_US 10000
 
 struct rxbuf {
 	uint8_t *hdr;   /* 44 bytes (split) or the whole buffer (single) */
@@ -37,7 +41,7 @@ static uint32_t *evbufs;
 static uint64_t cid;
 static bool allocated;
 static const char *error;
-static unsigned idle;
+static uint64_t next_check; /* TSC of the next idle device check */
 
 uint64_t vsd_cid(void) { return cid; }
 bool vsd_seqpacket(void) { return vmmio_has(&vsd_mmio, VSOCK_F_SEQPACKET); }
@@ -332,8 +336,8 @@ int vsd_poll(vsd_rx_fn rx, vsd_event_fn ev)
 	/* Idle: look at the device now and then (MMIO reads exit to the
 	 * VMM, so not on every poll).  Acknowledging keeps the (unused)
 	 * interrupt line from staying asserted. */
-	if (progress == 0 && ++idle >= IDLE_CHECK) {
-		idle = 0;
+	if (progress == 0 && (int64_t)(rdtsc() - next_check) >= 0) {
+		next_check = rdtsc() + tsc_from_us(IDLE_CHECK_US);
 		vmmio_ack_interrupts(&vsd_mmio);
 		if (vmmio_status(&vsd_mmio) & VS_DEVICE_NEEDS_RESET)
 			return broken("device set DEVICE_NEEDS_RESET");
