@@ -28,7 +28,6 @@
 
 #define MAX_ACTIVE 16384
 
-static uint8_t stage[65536] NOINIT;
 static struct vs_conn *active[MAX_ACTIVE] NOINIT;
 
 
@@ -77,51 +76,6 @@ static int do_connect(uint32_t port, uint64_t n)
 	return 0;
 }
 
-/* Send stage[0..n) on c, all of it (vt_send_all). */
-static int send_all(struct vs_conn *c, size_t n, uint64_t *bytes)
-{
-	return vt_send_all(c, stage, n, bytes);
-}
-
-/* Echo what we can on c; true once it is finished (closed). */
-static bool serve(struct vs_conn *c, uint64_t *bytes)
-{
-	for (;;) {
-		uint32_t n = vs_rx_avail(c), credit = vs_tx_credit(c);
-		uint32_t room = vsd_tx_free() * vsd_txpkt();
-		long r;
-
-		if (c->state == VS_CLOSED) {
-			vs_release(c);
-			return true;
-		}
-		if (n == 0 || (c->peer_shut & VSOCK_SHUTDOWN_RCV)) {
-			if (c->peer_shut & VSOCK_SHUTDOWN_SEND) {
-				while (vs_recv(c, stage, sizeof(stage)) > 0)
-					;
-				vs_close(c);
-				return true;
-			}
-			return false;
-		}
-		if (credit > c->peer_buf_alloc)
-			credit = 0;
-		if (n > credit)
-			n = credit;
-		if (n > room)
-			n = room;
-		if (n > sizeof(stage))
-			n = sizeof(stage);
-		if (n == 0)
-			return false;
-		r = vs_recv(c, stage, n);
-		if (r <= 0)
-			return false;
-		if (send_all(c, (size_t)r, bytes))
-			return false;
-	}
-}
-
 static int do_accept(uint32_t port, uint64_t want)
 {
 	uint64_t done = 0, bytes = 0, last = rdtsc(), end = deadline_us(900000000);
@@ -147,7 +101,7 @@ static int do_accept(uint32_t port, uint64_t want)
 		for (unsigned i = 0; i < nactive;) {
 			uint64_t b = bytes;
 
-			if (serve(active[i], &bytes)) {
+			if (vt_echo_step(active[i], &bytes)) {
 				active[i] = active[--nactive];
 				done++;
 				moved = true;

@@ -223,3 +223,58 @@ void vt_wait_used(uint64_t us)
 	while (*rx == r0 && *tx == t0 && (int64_t)(rdtsc() - d) < 0)
 		cpu_relax();
 }
+
+/* Staging buffer of vt_echo_step (one connection is served at a time). */
+static uint8_t echo_buf[65536] NOINIT;
+
+bool vt_echo_step(struct vs_conn *c, uint64_t *bytes)
+{
+	for (;;) {
+		uint32_t n = vs_rx_avail(c), credit = vs_tx_credit(c);
+		uint32_t room = vsd_tx_free() * vsd_txpkt();
+		long r;
+
+		if (c->state == VS_CLOSED) {
+			vs_release(c);
+			return true;
+		}
+		if (c->peer_shut & VSOCK_SHUTDOWN_RCV) {
+			/* The peer takes no more data (its host end went
+			 * away): the echo has nowhere to go.  Drop what is
+			 * left and finish once it stops sending too. */
+			while (vs_recv(c, echo_buf, sizeof(echo_buf)) > 0)
+				;
+			if (c->peer_shut & VSOCK_SHUTDOWN_SEND) {
+				vs_close(c);
+				return true;
+			}
+			return false;
+		}
+		if (n == 0) {
+			if (c->peer_shut & VSOCK_SHUTDOWN_SEND) {
+				vs_close(c);
+				return true;
+			}
+			return false;
+		}
+		if (credit > c->peer_buf_alloc)
+			credit = 0; /* peer shrank its buffer: wait */
+		if (n > credit)
+			n = credit;
+		if (n > room)
+			n = room;
+		if (n > sizeof(echo_buf))
+			n = sizeof(echo_buf);
+		if (n == 0)
+			return false; /* wait for credit or tx slots */
+		r = vs_recv(c, echo_buf, n);
+		if (r <= 0)
+			return false;
+		/* Credit and slots were checked, but vs_send() may still take
+		 * less: control packets other connections owe go first and
+		 * can use the tx slots up.  What it did not take must not be
+		 * dropped: keep polling until all of it left. */
+		if (vt_send_all(c, echo_buf, (size_t)r, bytes))
+			return false;
+	}
+}

@@ -60,6 +60,11 @@ void vt_drain(uint64_t timeout_us);
  * timed sections. */
 void vt_wait_used(uint64_t us);
 
+/* Echo what can be echoed on c now (within the peer's credit and the free
+ * tx slots, never dropping bytes); close it once the peer has finished
+ * sending.  Returns true when c is finished and released. */
+bool vt_echo_step(struct vs_conn *c, uint64_t *bytes);
+
 /* TSC cycles per second, for reports. */
 uint64_t vt_hz(void);
 
