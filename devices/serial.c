@@ -33,6 +33,7 @@
 #include "serial.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -198,7 +199,11 @@ static void tx_out(struct serial *s, uint8_t b)
 			s->tx_stalled = 0;
 			return;
 		}
-		if (n < 0 && errno == EINTR)
+		/* EINTR: retry, unless the VMM is shutting down: then the
+		 * interrupting signal is vm_stop_vcpus() kicking this vCPU
+		 * thread, and a reader that never drains must not keep the
+		 * VMM (and everyone waiting for this lock) alive. */
+		if (n < 0 && errno == EINTR && !(s->stop && atomic_load(s->stop)))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    !s->tx_stalled && !waited) {

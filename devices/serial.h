@@ -10,6 +10,7 @@
 #define DEVICES_SERIAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ struct serial {
 	int irq_level;         /* last level given to set_irq */
 	int tx_stalled;        /* out_fd stayed full: drop bytes until it drains */
 	uint64_t tx_dropped;   /* bytes lost because out_fd failed or stayed full */
+	/* Optional: when it reads true, a write interrupted by a signal is
+	 * abandoned instead of retried (the VMM is stopping its vCPUs). */
+	const atomic_bool *stop;
 	/* receive FIFO (larger than the 16 bytes of real hardware, so pasted
 	 * input is not lost while the guest is slow to drain it) */
 	uint8_t rx[SERIAL_RX_BUF];

@@ -215,6 +215,7 @@ static void devices_init(struct vm *vm)
 			  serial_irq, vm);
 	if (ret)
 		die("serial port: %s", strerror(-ret));
+	vm->serial.stop = &vm->exiting;
 	ret = i8042_init(&vm->i8042, &vm->pio, i8042_reset, vm);
 	if (ret)
 		die("i8042: %s", strerror(-ret));
