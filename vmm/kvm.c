@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* KVM VM creation: /dev/kvm checks, in-kernel irqchip and PIT, guest RAM. */
 #include "vm.h"
+#include "errmsg.h"
 #include "layout.h"
 
 #include <errno.h>
@@ -49,14 +50,12 @@ static int open_kvm(char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		snprintf(err, errlen, "/dev/kvm does not exist: this host has no KVM "
-			 "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
-	else if (errno == EACCES || errno == EPERM)
-		snprintf(err, errlen, "/dev/kvm: permission denied (run as root or "
-			 "join the group that owns /dev/kvm, usually 'kvm')");
-	else
-		snprintf(err, errlen, "/dev/kvm: %s", strerror(errno));
-	return -1;
+		return errmsg(err, errlen, "/dev/kvm does not exist: this host has no KVM "
+			      "(load kvm_intel or kvm_amd, or enable nested virtualisation)");
+	if (errno == EACCES || errno == EPERM)
+		return errmsg(err, errlen, "/dev/kvm: permission denied (run as root or "
+			      "join the group that owns /dev/kvm, usually 'kvm')");
+	return errmsg(err, errlen, "/dev/kvm: %s", strerror(errno));
 }
 
 static int fetch_cpuid(struct vm *vm, char *err, size_t errlen)
@@ -65,23 +64,18 @@ static int fetch_cpuid(struct vm *vm, char *err, size_t errlen)
 	for (int nent = 64; nent <= 4096; nent *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
 
-		if (!c) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
+		if (!c)
+			return errmsg(err, errlen, "out of memory");
 		c->nent = nent;
 		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			vm->cpuid = c;
 			return 0;
 		}
 		free(c);
-		if (errno != E2BIG) {
-			snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-			return -1;
-		}
+		if (errno != E2BIG)
+			return errmsg(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 	}
-	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: too many entries");
-	return -1;
+	return errmsg(err, errlen, "KVM_GET_SUPPORTED_CPUID: too many entries");
 }
 
 int vm_create(struct vm *vm, char *err, size_t errlen)
@@ -94,29 +88,21 @@ int vm_create(struct vm *vm, char *err, size_t errlen)
 	if (vm->kvm_fd < 0)
 		return -1;
 	ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (ver != KVM_API_VERSION) {
-		snprintf(err, errlen, "KVM API version %d, need %d", ver, KVM_API_VERSION);
-		return -1;
-	}
+	if (ver != KVM_API_VERSION)
+		return errmsg(err, errlen, "KVM API version %d, need %d", ver, KVM_API_VERSION);
 	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			snprintf(err, errlen, "KVM lacks %s", required_caps[i].name);
-			return -1;
-		}
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
+			return errmsg(err, errlen, "KVM lacks %s", required_caps[i].name);
 	}
 	vm->run_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (vm->run_mmap_size < (int)sizeof(struct kvm_run)) {
-		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-		return -1;
-	}
+	if (vm->run_mmap_size < (int)sizeof(struct kvm_run))
+		return errmsg(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 	if (fetch_cpuid(vm, err, errlen))
 		return -1;
 
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
-		return -1;
-	}
+	if (vm->vm_fd < 0)
+		return errmsg(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
 	/* Guest RAM first: once the TSS pages or the irqchip exist, adding a
 	 * memory slot cost 4-7 ms on our hosts instead of ~0.1 ms (measured:
 	 * docs/PERFORMANCE.md, start-up), most of the VMM's start-up time. */
@@ -129,32 +115,22 @@ int vm_create(struct vm *vm, char *err, size_t errlen)
 			.userspace_addr = (uintptr_t)r->host,
 		};
 
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0) {
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-			return -1;
-		}
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
+			return errmsg(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 	}
 	/* Intel needs both before the first KVM_RUN; AMD ignores them. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
-		snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-		return -1;
-	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+		return errmsg(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
 		uint64_t a = KVM_IDENTITY_MAP_ADDR;
 
-		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &a) < 0) {
-			snprintf(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-			return -1;
-		}
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &a) < 0)
+			return errmsg(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		snprintf(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-		return -1;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
-		return -1;
-	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return errmsg(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return errmsg(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
 
 	return 0;
 }

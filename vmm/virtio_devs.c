@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "virtio_devs.h"
+#include "errmsg.h"
 #include "layout.h"
 #include "vm.h"
 #include "virtio/mmio.h"
@@ -85,14 +86,11 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	ret = fo && fi ? vsock_dev_create(&p, &vd->vsock) : -ENOMEM;
 	free(fo);
 	free(fi);
-	if (ret) {
-		if (msg[0])
-			snprintf(err, errlen, "%s", msg);
-		else
-			snprintf(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
-				 cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
-		return -1;
-	}
+	if (ret && msg[0])
+		return errmsg(err, errlen, "%s", msg);
+	if (ret)
+		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
+			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
 	struct vmmio_params mp = {
 		.base = vd->slot[0].base,
 		.irq = vd->slot[0].irq,
@@ -101,16 +99,12 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		.gm = &vm->mem,
 	};
 	ret = vmmio_create(&vm->mmio, &mp, &vd->vdev[0]);
-	if (ret) {
-		snprintf(err, errlen, "virtio-mmio transport: %s", strerror(-ret));
-		return -1;
-	}
+	if (ret)
+		return errmsg(err, errlen, "virtio-mmio transport: %s", strerror(-ret));
 	vsock_dev_attach(vd->vsock, vd->vdev[0]);
 	ret = vmmio_kvm_attach(vd->vdev[0], vm->vm_fd, vm->ev, flags, &vd->kvm[0]);
-	if (ret) {
-		snprintf(err, errlen, "virtio-mmio irqfd/ioeventfd: %s", strerror(-ret));
-		return -1;
-	}
+	if (ret)
+		return errmsg(err, errlen, "virtio-mmio irqfd/ioeventfd: %s", strerror(-ret));
 	return 0;
 }
 
