@@ -51,15 +51,23 @@ int scn_recv(void)
 		if (!c || vs_connect_wait(c, 5000000) != 0)
 			return vt_fail("recv", "connect");
 	}
-	{
-		uint64_t d = deadline_us(cmdline_u64("stall_ms", 0) * 1000);
+	if (cmdline_has("stall_ms")) {
+		/* A reader that stops: first let our whole receive buffer fill
+		 * (bounded, so a slow host cannot make this hang), then keep
+		 * not reading for stall_ms more.  Waiting for the fill instead
+		 * of only sleeping keeps the check below independent of how
+		 * fast the host starts sending. */
+		uint64_t d = deadline_us(10000000);
 
+		while (vs_rx_avail(c) < c->rsize && !deadline_passed(d))
+			if (!vt_poll(&why))
+				return vt_fail("recv", "device why='%s'", why);
+		d = deadline_us(cmdline_u64("stall_ms", 0) * 1000);
 		while (!deadline_passed(d))
 			if (!vt_poll(&why))
 				return vt_fail("recv", "device why='%s'", why);
-		if (cmdline_has("stall_ms"))
-			kprintf("tg-note: recv stalled with %u bytes buffered (bufsz %u)\n",
-				vs_rx_avail(c), c->rsize);
+		kprintf("tg-note: recv stalled with %u bytes buffered (bufsz %u)\n",
+			vs_rx_avail(c), c->rsize);
 	}
 	t0 = last = rdtsc();
 	for (;;) {

@@ -16,8 +16,20 @@ def have_kvm():
 
 def is_pvm_host():
     """This project's build/CI hosts run KVM's PVM flavour (see
-    shared/docs/test-hosts.md): Linux guests need extra command-line flags."""
+    docs/test-hosts.md): Linux guests need extra command-line flags."""
     return os.path.isdir("/sys/module/kvm_pvm")
+
+
+def linux_cmdline():
+    """The Linux guest's base command line; on PVM hosts plus the
+    clearcpuid= list the guest needs there (guest-images/linux/cmdline-pvm.txt,
+    see docs/test-hosts.md).  The VMM's own defaults stay those of an
+    ordinary KVM host."""
+    cmd = "console=ttyS0 reboot=k panic=1"
+    if is_pvm_host():
+        with open(os.path.join(ROOT, "guest-images", "linux", "cmdline-pvm.txt")) as f:
+            cmd += " " + f.read().strip()
+    return cmd
 
 
 needs_kvm = pytest.mark.skipif(not have_kvm(), reason="/dev/kvm is not available on this host")

@@ -3,7 +3,7 @@ import json
 import os
 import struct
 import pytest
-from conftest import run_vmm, TESTGUEST
+from conftest import run_vmm, needs_kvm, TESTGUEST
 
 
 def one_error(r):
@@ -77,6 +77,7 @@ def test_bad_json_reports_position(tmp_path):
     assert "vm.json:3:" in line and "vcpus" in line, line
 
 
+@needs_kvm
 def test_json_config_boots(tmp_path):
     cfg = tmp_path / "vm.json"
     cfg.write_text(json.dumps({

@@ -9,7 +9,7 @@ host /init runs, its shell sees EOF on stdin and the guest reboots: also
 exit 0.  One boot per mode; slow here (~40-70 s each)."""
 import os
 import pytest
-from conftest import run_vmm, needs_kvm, is_pvm_host, LINUX_DIR, ROOT
+from conftest import run_vmm, needs_kvm, linux_cmdline, LINUX_DIR
 
 pytestmark = needs_kvm
 
@@ -18,14 +18,6 @@ VMLINUX = os.path.join(LINUX_DIR, "vmlinux")
 INITRD = os.path.join(LINUX_DIR, "initramfs.cpio")
 BOOT_TIMEOUT = 400
 
-
-def linux_cmdline():
-    cmd = "console=ttyS0 reboot=k panic=1"
-    if is_pvm_host():
-        # The guest kernel must avoid instructions PVM cannot emulate.
-        with open(os.path.join(ROOT, "guest-images", "linux", "cmdline-pvm.txt")) as f:
-            cmd += " " + f.read().strip()
-    return cmd
 
 
 @pytest.fixture(scope="module")

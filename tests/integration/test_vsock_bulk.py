@@ -4,9 +4,9 @@ The test guest moves and checksums the data in ring 3, where it runs at
 native speed even on the PVM hosts (ring-0 guest code is interpreted there,
 ~4000x slower per KiB checksummed; see scenario=speed).  Measured on the PVM
 build host: 256 MiB in about 1.3 s guest->host and 0.9 s host->guest,
-so the full size stays; each test still fails if it takes over 60 s.
+so the full size stays; a run that does not finish within 90 s fails
+(a bound against hangs, not a speed goal: speed is `make bench`'s job).
 """
-import time
 
 import pytest
 
@@ -16,33 +16,27 @@ from vsockhost import assert_clean, h_sink, make_source, parse_kv, run_guest, so
 pytestmark = needs_kvm
 
 SIZE = 256 << 20
-LIMIT_S = 60
+TIMEOUT_S = 90  # against hangs only
 
 
 @pytest.mark.parametrize("opts", ["", "rxlayout=split"])
 def test_guest_to_host_256m(sockdir, opts):
-    t0 = time.monotonic()
     line, v, (l,) = run_guest(sockdir, f"scenario=send port=4300 bytes={SIZE} seed=5 {opts}",
-                              [(4300, h_sink)], timeout=LIMIT_S + 30)
-    took = time.monotonic() - t0
+                              [(4300, h_sink)], timeout=TIMEOUT_S)
     kv = parse_kv(line)
     assert line.startswith("testguest: send ok "), v.output()
     assert int(kv["bytes"]) == SIZE
     assert l.results == [(SIZE, int(kv["csum"], 16))], (l.results, line)
-    assert took < LIMIT_S, f"{took:.1f}s"
     assert_clean(v)
 
 
 @pytest.mark.parametrize("opts", ["", "rxlayout=split"])
 def test_host_to_guest_256m(sockdir, opts):
     """The guest connects to the host, which sends 256 MiB and closes."""
-    t0 = time.monotonic()
     line, v, (l,) = run_guest(sockdir, f"scenario=recv port=4301 bytes={SIZE} {opts}",
-                              [(4301, make_source(SIZE))], timeout=LIMIT_S + 30)
-    took = time.monotonic() - t0
+                              [(4301, make_source(SIZE))], timeout=TIMEOUT_S)
     assert line.startswith(f"testguest: recv ok bytes={SIZE} "), v.output()
     assert l.results == [int(parse_kv(line)["csum"], 16)], (l.results, line)
-    assert took < LIMIT_S, f"{took:.1f}s"
     assert_clean(v)
 
 
@@ -56,14 +50,11 @@ def test_host_to_guest_listen_256m(sockdir):
         s, _ = host_connect(v.uds, 4302)
         block = bytes(range(256)) * 4096
         crc = 0
-        t0 = time.monotonic()
         for _ in range(SIZE // len(block)):
             s.sendall(block)
             crc = zlib.crc32(block, crc)
         s.shutdown(socket.SHUT_WR)
-        line = v.result(LIMIT_S + 30)
-        took = time.monotonic() - t0
+        line = v.result(TIMEOUT_S)
         s.close()
     assert line.startswith(f"testguest: recv ok bytes={SIZE} csum={crc:08x} "), v.output()
-    assert took < LIMIT_S, f"{took:.1f}s"
     assert_clean(v)

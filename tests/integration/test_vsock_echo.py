@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from conftest import needs_kvm
-from vsockhost import (Vmm, Listener, assert_clean, h_echo, host_connect, host_connect_once,
-                       parse_kv, prng_bytes, recv_to_eof, run_guest, sockdir)  # noqa: F401
+from vsockhost import (Vmm, assert_clean, h_echo, host_connect, prng_bytes, recv_to_eof,
+                       run_guest, sockdir)  # noqa: F401
 
 pytestmark = needs_kvm
 

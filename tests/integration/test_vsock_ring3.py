@@ -2,7 +2,6 @@
 testguest/ring3.c) because on the PVM hosts ring-0 guest code is
 interpreted.  These tests keep both paths working and record the speed
 difference (printed with -s; asserted only where the difference exists)."""
-import pytest
 
 from conftest import is_pvm_host, needs_kvm, run_vmm, TESTGUEST
 from vsockhost import h_echo, parse_kv, run_guest, sockdir  # noqa: F401
