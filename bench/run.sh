@@ -6,6 +6,8 @@
 set -e
 cd "$(dirname "$0")/.."
 [ -x build/vmm ] && [ -f build/testguest ] || { echo "bench: run 'make' first" >&2; exit 1; }
+# The scale benchmark holds 10,000 connections (a socket each, both sides).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir -p build/bench
 if [ ! -x build/bench/unixpair ] || [ bench/unixpair.c -nt build/bench/unixpair ]; then
 	${CC:-cc} -O2 -Wall -Wextra -Werror -o build/bench/unixpair bench/unixpair.c

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -153,6 +154,19 @@ static void console_init(struct console *c, struct vm *vm)
 	/* EPERM: stdin is a regular file or /dev/null, which epoll cannot
 	 * watch; the guest then simply gets no input. */
 	c->active = ret == 0;
+}
+
+/* Every vsock connection holds a host socket, and the default limit of 4096
+ * connections needs more descriptors than the usual soft limit of 1024:
+ * raise the soft limit to the hard one (no privilege needed). */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &r);
+	}
 }
 
 /* ---- signals: clean shutdown ----------------------------------------- */
@@ -336,6 +350,7 @@ int main(int argc, char **argv)
 	if (cfg.trace_boot)
 		log_set_level(LOG_INFO);
 
+	raise_fd_limit();
 	ret = evloop_create(&vm->ev);
 	if (ret)
 		die("event loop: %s", strerror(-ret));
