@@ -8,28 +8,47 @@
 #   2. guest -> host: the guest connects to host port 5000, which the VMM maps
 #      to the Unix socket <uds>_5000 where socat runs `cat`; the guest sends
 #      1 MiB of pseudo-random bytes and checks the echo.
-set -eu
+# Exits non-zero if either direction does not work.
+set -u
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 
-wait_for() { for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "demo: $1 never appeared" >&2; exit 1; }
+# Wait (up to 10 s) until file $1 contains a line matching $2.
+wait_for_line() {
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
+}
 
 echo "== 1. host -> guest: CONNECT into the guest's echo server on vsock port 1234"
-build/vmm run --kernel build/testguest --vsock-cid 3 --vsock-uds "$dir/v.sock" \
-	--cmdline "scenario=echo-server port=1234 conns=1" &
+timeout 30 build/vmm run --kernel build/testguest --vsock-cid 3 --vsock-uds "$dir/v.sock" \
+	--cmdline "scenario=echo-server port=1234 conns=1" > "$dir/guest1" &
 vmm=$!
-wait_for "$dir/v.sock"
+# The socket file exists as soon as the VMM runs; the guest listens a few ms later.
+wait_for_line "$dir/guest1" "echo-server listening"
 printf 'CONNECT 1234\nhello from the host, over vsock\n' |
-	socat -t 5 - UNIX-CONNECT:"$dir/v.sock" > "$dir/reply"
+	timeout 10 socat -t 5 - UNIX-CONNECT:"$dir/v.sock" > "$dir/reply"
 wait $vmm
-echo "vmm exited with status $?"
+rc=$?
+grep '^testguest:' "$dir/guest1"
+echo "vmm exited with status $rc"
 sed 's/^/host received: /' "$dir/reply"
+[ $rc -eq 0 ] && grep -q '^hello from the host, over vsock$' "$dir/reply" ||
+	fail "host -> guest echo"
 
 echo
 echo "== 2. guest -> host: the guest echo client connects to host port 5000"
 socat UNIX-LISTEN:"$dir/v.sock_5000",fork EXEC:cat &
-wait_for "$dir/v.sock_5000"
-build/vmm run --kernel build/testguest --vsock-cid 3 --vsock-uds "$dir/v.sock" \
-	--cmdline "scenario=echo-client port=5000 bytes=1048576"
-echo "vmm exited with status $?"
+for _ in $(seq 200); do [ -S "$dir/v.sock_5000" ] && break; sleep 0.05; done
+timeout 30 build/vmm run --kernel build/testguest --vsock-cid 3 --vsock-uds "$dir/v.sock" \
+	--cmdline "scenario=echo-client port=5000 bytes=1048576" > "$dir/guest2"
+rc=$?
+grep '^testguest:' "$dir/guest2"
+echo "vmm exited with status $rc"
+[ $rc -eq 0 ] && grep -q '^testguest: echo-client ok' "$dir/guest2" || fail "guest -> host echo"
+echo
+echo "demo: vsock works both ways"
