@@ -14,11 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Where KVM on Intel keeps the TSS and the identity-map page it needs for
- * real-mode emulation: three pages just below the BIOS area, inside the MMIO
- * hole and away from the IO-APIC/LAPIC (same place QEMU and kvmtool use). */
-#define KVM_TSS_ADDR          0xfffbd000ULL
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 uint64_t vm_now_ns(void)
 {
@@ -119,10 +114,10 @@ int vm_create(struct vm *vm, char *err, size_t errlen)
 			return errmsg(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 	}
 	/* Intel needs both before the first KVM_RUN; AMD ignores them. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
 		return errmsg(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
-		uint64_t a = KVM_IDENTITY_MAP_ADDR;
+		uint64_t a = LAYOUT_KVM_IDENTITY_MAP;
 
 		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &a) < 0)
 			return errmsg(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));

@@ -39,6 +39,11 @@
 #define LAYOUT_4G             0x100000000ULL
 #define LAYOUT_VIRTIO_MMIO    0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
+/* Where KVM on Intel keeps the TSS and the identity-map page it needs for
+ * real-mode emulation: three pages just below the BIOS area, inside the MMIO
+ * hole and away from the IO-APIC/LAPIC (same place QEMU and kvmtool use). */
+#define LAYOUT_KVM_TSS        0xfffbd000ULL
+#define LAYOUT_KVM_IDENTITY_MAP 0xfffbc000ULL
 #define LAYOUT_IOAPIC         0xfec00000ULL
 #define LAYOUT_LAPIC          0xfee00000ULL
 

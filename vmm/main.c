@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 		cli_usage(stdout);
 		return 0;
 	case CLI_VERSION:
-		printf("vmm %s\n", VMM_VERSION);
+		cli_version(stdout);
 		return 0;
 	case CLI_ERROR:
 		fprintf(stderr, "vmm: error: %s\n", err);
@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 	vm_stop_vcpus(vm);
 	virtio_devs_destroy(&vdevs);
 	if (vm->exit_msg[0])
-		fprintf(stderr, "vmm: %s\n", vm->exit_msg);
+		log_warn("%s", vm->exit_msg);
 	if (vm->trace_boot)
 		trace_report(stderr, vm);
 	/* vCPU threads may still be inside KVM_RUN; exit() ends them with the

@@ -130,7 +130,7 @@ static int probe_hypercalls(int kvm_fd)
 	mr.userspace_addr = (uintptr_t)mem;
 	/* Same TSS place as the real VM (kvm.c): Intel without unrestricted
 	 * guest needs it for real mode. */
-	if (ioctl(vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 ||
+	if (ioctl(vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0 ||
 	    ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
 		goto out_mem;
 	cpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0UL);
@@ -233,7 +233,6 @@ static int setup_boot_vcpu(struct vcpu *v, uint64_t entry)
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
-	memset(&regs, 0, sizeof(regs));
 	x86_boot_regs(entry, &regs, &sregs);
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
 		return -errno;
