@@ -296,12 +296,8 @@ static void queue_ready_write(struct virtio_dev *t, uint32_t val)
 		rc = -EINVAL;
 		goto refuse;
 	}
-	if (q->num > VIRTQ_MAX_SIZE) {
-		rc = -EINVAL;
-		goto refuse;
-	}
 	cfg = (struct virtq_config){
-		.size = (uint16_t)q->num,
+		.size = q->num,
 		.desc = q->desc,
 		.avail = q->driver,
 		.used = q->device,

@@ -187,7 +187,7 @@ bool virtq_usable(const struct virtq *vq);
 /* --- transport API ---------------------------------------------------- */
 
 struct virtq_config {
-	uint16_t size;
+	uint32_t size;               /* as the driver wrote QueueNum; checked by virtq_enable */
 	uint64_t desc, avail, used;  /* guest physical addresses */
 	bool event_idx, indirect;    /* negotiated features */
 };

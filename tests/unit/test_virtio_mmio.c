@@ -443,6 +443,7 @@ START_TEST(queue_invalid_geometry)
 		{ 3, DESC(0), AVAIL(0), USED(0) },           /* not a power of 2 */
 		{ QMAX * 2, DESC(0), AVAIL(0), USED(0) },    /* > QueueNumMax */
 		{ 0x10000, DESC(0), AVAIL(0), USED(0) },     /* > 16 bits */
+		{ 0x10010, DESC(0), AVAIL(0), USED(0) },     /* 16 in its low 16 bits */
 		{ 0x80000010, DESC(0), AVAIL(0), USED(0) },
 		{ 8, DESC(0) + 8, AVAIL(0), USED(0) },       /* desc align 16 */
 		{ 8, DESC(0), AVAIL(0) + 1, USED(0) },       /* avail align 2 */
