@@ -17,6 +17,7 @@
 #include "devices/bus.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
+#include "clock.h"
 #include "guest_mem.h"
 #include "evloop.h"
 
@@ -82,7 +83,5 @@ void vm_set_irq(struct vm *vm, unsigned gsi, int level);
 void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t vm_now_ns(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "vmm/clock.h"
 #include "vsock/dev_priv.h"
 
 void vd_rmsg_free(struct hconn *hc)
@@ -319,7 +320,7 @@ static void host_eof(struct vsock_dev *d, struct hconn *hc)
 {
 	hc->readable = false;
 	if (hc->hup || hc->wr_broken)
-		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vd_now_ns()));
+		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
 	else
 		vd_after_event(d, hc, vsock_conn_host_eof(&hc->c));
 }

@@ -102,7 +102,6 @@ static inline bool is_seq(const struct hconn *hc)
 /* --- device.c --------------------------------------------------------- */
 
 /* Monotonic time, ns. */
-uint64_t vd_now_ns(void);
 /* Act on what the state machine asked for (VSOCK_EV_* mask). */
 void vd_after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev);
 /* The connection is finished: out of every index, freed on the I/O thread. */

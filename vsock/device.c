@@ -35,18 +35,11 @@
 #include "vsock/conntab.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
+#include "vmm/clock.h"
 #include "vsock/packet.h"
 #include "vsock/txbuf.h"
 
 _Static_assert(VSOCK_PKT_ERR_COUNT <= 16, "vsock_dev_stats.pkt_err too small");
-
-uint64_t vd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * VSOCK_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static void process_rx(struct vsock_dev *d);
 static void host_cb(void *opaque, uint32_t events);
@@ -151,6 +144,18 @@ static void reap_cb(void *opaque)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Stop host I/O and drop the connection's buffers; the fd itself is closed
+ * when the zombie is reaped.  Idempotent. */
+static void host_release(struct hconn *hc)
+{
+	hc->readable = false;
+	if (hc->fd >= 0)
+		shutdown(hc->fd, SHUT_RDWR);
+	vsock_txbuf_free(&hc->tx);
+	vd_rmsg_free(hc);
+	hc->tx_extra = 0;
+}
+
 /* The connection is finished: out of every index now, freed on the I/O
  * thread.  The host peer sees EOF at once. */
 void vd_zombify(struct vsock_dev *d, struct hconn *hc)
@@ -158,15 +163,14 @@ void vd_zombify(struct vsock_dev *d, struct hconn *hc)
 	if (hc->zombie)
 		return;
 	hc->zombie = true;
+	/* Only if it is this connection's entry (it may never have been
+	 * inserted, and another flow may own the same port pair). */
 	if (vsock_conntab_get(&d->conns, hc->c.addr.local_port, hc->c.addr.peer_port) == hc)
 		vsock_conntab_del(&d->conns, hc->c.addr.local_port, hc->c.addr.peer_port);
 	if (hc->host_init)
 		vsock_port_release(&d->ports, hc->c.addr.local_port);
 	rx_unlink(d, hc);
-	if (hc->fd >= 0)
-		shutdown(hc->fd, SHUT_RDWR);
-	vsock_txbuf_free(&hc->tx);
-	vd_rmsg_free(hc);
+	host_release(hc);
 	hc->next = d->zombies;
 	d->zombies = hc;
 	d->st.conns_open--;
@@ -193,15 +197,8 @@ void vd_after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
 		}
 		vd_maybe_shut_wr(hc);
 	}
-	if (ev & VSOCK_EV_CLOSED) {
-		/* Stop host I/O now; the fd is closed when the zombie is reaped. */
-		hc->readable = false;
-		if (hc->fd >= 0)
-			shutdown(hc->fd, SHUT_RDWR);
-		vsock_txbuf_free(&hc->tx);
-		vd_rmsg_free(hc);
-		hc->tx_extra = 0;
-	}
+	if (ev & VSOCK_EV_CLOSED)
+		host_release(hc);
 	if (vsock_conn_done(&hc->c)) {
 		vd_zombify(d, hc);
 		return;
@@ -256,7 +253,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		queue_rst(d, h);
 		return;
 	}
-	vsock_conn_init_guest(&hc->c, h, d->buf_alloc, vd_now_ns(), &d->cst);
+	vsock_conn_init_guest(&hc->c, h, d->buf_alloc, vm_now_ns(), &d->cst);
 	fd = d->be->connect(d->be, h->dst_port, h->type, &in_progress);
 	if (fd < 0) {
 		d->st.conn_refused++;
@@ -312,7 +309,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 		}
 		return;
 	}
-	ev = vsock_conn_guest_pkt(&hc->c, &h, vd_now_ns());
+	ev = vsock_conn_guest_pkt(&hc->c, &h, vm_now_ns());
 	if (ev & VSOCK_EV_FORWARD)
 		ev |= vd_forward(d, hc, iov, n, h.len, h.flags);
 	vd_after_event(d, hc, ev);
@@ -517,7 +514,7 @@ static void timer_cb(void *opaque, uint32_t events)
 {
 	struct vsock_dev *d = opaque;
 	struct hconn *hc, *expired = NULL;
-	uint64_t ticks, now = vd_now_ns();
+	uint64_t ticks, now = vm_now_ns();
 	uint32_t pos = 0;
 
 	(void)events;
@@ -574,7 +571,7 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 	if (!hc)
 		goto err_port;
 	vsock_conn_init_host(&hc->c, d->guest_cid, port, guest_port,
-			     type, d->buf_alloc, vd_now_ns(), &d->cst);
+			     type, d->buf_alloc, vm_now_ns(), &d->cst);
 	hc->host_init = true;
 	hc->hybrid_ok = hybrid_ok;
 	ret = vsock_conntab_add(&d->conns, port, guest_port, hc);
