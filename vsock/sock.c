@@ -26,6 +26,25 @@ static int unix_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
+/* connect() a non-blocking socket: the fd, with *in_progress set when the
+ * connection completes later (EPOLLOUT); or -errno with fd closed. */
+static int connect_nb(int fd, const struct sockaddr *sa, socklen_t len, bool *in_progress)
+{
+	int err;
+
+	if (connect(fd, sa, len) == 0) {
+		*in_progress = false;
+		return fd;
+	}
+	if (errno == EINPROGRESS) {
+		*in_progress = true;
+		return fd;
+	}
+	err = -errno;
+	close(fd);
+	return err;
+}
+
 int vsock_sock_unix_connect(const char *path, int type, bool *in_progress)
 {
 	struct sockaddr_un sa;
@@ -37,17 +56,7 @@ int vsock_sock_unix_connect(const char *path, int type, bool *in_progress)
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		*in_progress = false;
-		return fd;
-	}
-	if (errno == EINPROGRESS) {
-		*in_progress = true;
-		return fd;
-	}
-	err = -errno;
-	close(fd);
-	return err;
+	return connect_nb(fd, (struct sockaddr *)&sa, sizeof(sa), in_progress);
 }
 
 /* One fd held in reserve: out of fds, accept() fails but the client stays
@@ -160,23 +169,13 @@ static void nodelay(int fd)
 
 int vsock_sock_tcp_connect(const struct sockaddr *sa, socklen_t len, bool *in_progress)
 {
-	int fd, err;
+	int fd;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	nodelay(fd);
-	if (connect(fd, sa, len) == 0) {
-		*in_progress = false;
-		return fd;
-	}
-	if (errno == EINPROGRESS) {
-		*in_progress = true;
-		return fd;
-	}
-	err = -errno;
-	close(fd);
-	return err;
+	return connect_nb(fd, sa, len, in_progress);
 }
 
 int vsock_sock_tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
