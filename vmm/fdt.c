@@ -168,8 +168,9 @@ static int build(const struct guest_mem *gm, const struct fdt_vm_desc *d, void *
 	FDT_TRY(fdt_begin_node(buf, ""));
 	FDT_TRY(fdt_property_u32(buf, "#address-cells", ROOT_ADDR_CELLS));
 	FDT_TRY(fdt_property_u32(buf, "#size-cells", ROOT_SIZE_CELLS));
-	if (d->compatible)
-		FDT_TRY(fdt_property_string(buf, "compatible", d->compatible));
+	FDT_TRY(fdt_property_string(buf, "compatible", d->compatible));
+	if (d->model)
+		FDT_TRY(fdt_property_string(buf, "model", d->model));
 
 	FDT_TRY(fdt_begin_node(buf, "chosen"));
 	if (d->bootargs)
@@ -187,7 +188,7 @@ static int build(const struct guest_mem *gm, const struct fdt_vm_desc *d, void *
 
 static bool desc_valid(const struct guest_mem *gm, const struct fdt_vm_desc *d)
 {
-	if (!d->arch || !d->arch->root_nodes || !d->arch->irq_spec)
+	if (!d->arch || !d->arch->root_nodes || !d->arch->irq_spec || !d->compatible)
 		return false;
 	if (d->n_cpus == 0 || d->n_cpus > FDT_MAX_CPUS || d->n_virtio > FDT_MAX_VIRTIO)
 		return false;
@@ -237,6 +238,10 @@ void fdt_desc_init_x86(struct fdt_vm_desc *d, unsigned n_cpus, const char *boota
 {
 	memset(d, 0, sizeof(*d));
 	d->arch = &fdt_arch_x86;
+	/* "manufacturer,model" (DT spec 3.2).  Nothing in Linux matches it on
+	 * x86; it only has to be present (see fdt.h). */
+	d->compatible = FDT_X86_COMPATIBLE;
+	d->model = FDT_X86_MODEL;
 	d->n_cpus = n_cpus;
 	d->bootargs = bootargs;
 	d->serial.present = true;

@@ -35,6 +35,10 @@
 #define FDT_MAX_CPUS      256
 #define FDT_MAX_IRQ_CELLS 4
 
+/* The root node's identity on x86 (fdt_desc_init_x86). */
+#define FDT_X86_COMPATIBLE "vmm,microvm"
+#define FDT_X86_MODEL      "vmm microVM (x86-64)"
+
 /* An interrupt line of a device: `irq` is the controller input (x86:
  * IO-APIC pin); `level` asks for level-triggered active-high, otherwise
  * edge-triggered rising.  The arch turns it into the specifier cells. */
@@ -66,7 +70,13 @@ struct fdt_vm_desc {
 	const struct fdt_arch *arch;   /* required */
 	unsigned n_cpus;               /* 1..FDT_MAX_CPUS; cpu@i has reg = i */
 	const char *bootargs;          /* /chosen/bootargs; NULL: none */
-	const char *compatible;        /* root compatible; NULL: none */
+	/* Root compatible and model: the Devicetree Specification (v0.4,
+	 * 3.2) requires both, and Linux >= 6.7 treats a tree whose root has
+	 * no compatible as absent (of_have_populated_dt()): on x86 it then
+	 * ignores the IO-APIC, the CPUs and every device in it.  compatible
+	 * is required (fdt_build() refuses NULL); model may be NULL. */
+	const char *compatible;
+	const char *model;
 	struct {
 		bool present;
 		bool io_port;   /* port I/O (x86): node under /isa; else MMIO at / */

@@ -131,9 +131,15 @@ START_TEST(x86_tree)
 	ck_assert_int_eq(fdt_check_full(buf, fdt_totalsize(buf)), 0);
 	ck_assert_uint_le(fdt_totalsize(buf), BUF_SIZE);
 
+	/* DT spec 3.2: the root has #address-cells, #size-cells, model and
+	 * compatible; Linux >= 6.7 ignores a tree without compatible. */
 	root = node(buf, "/");
+	ck_assert_int_eq(root, 0);
+	ck_assert_str_eq(fdt_get_name(buf, root, NULL), "");
 	check_u32(buf, root, "#address-cells", 2);
 	check_u32(buf, root, "#size-cells", 2);
+	check_str(buf, root, "compatible", "vmm,microvm");
+	check_str(buf, root, "model", "vmm microVM (x86-64)");
 	check_str(buf, node(buf, "/chosen"), "bootargs", "console=ttyS0 panic=1");
 
 	off = node(buf, "/memory@0");
@@ -266,6 +272,9 @@ START_TEST(bad_descriptions)
 	d.arch = NULL;
 	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), -EINVAL);
 	d.arch = &fdt_arch_x86;
+	d.compatible = NULL; /* the root must have one (DT spec 3.2, Linux >= 6.7) */
+	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), -EINVAL);
+	d.compatible = FDT_X86_COMPATIBLE;
 	d.serial.base = 0xfffc; /* 8 ports past 0xffff */
 	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), -EINVAL);
 	d.serial.base = 0x3f8;
@@ -386,6 +395,7 @@ START_TEST(other_arch)
 
 	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), 0);
 	check_str(buf, node(buf, "/"), "compatible", "linux,dummy-virt");
+	ck_assert_ptr_null(fdt_getprop(buf, node(buf, "/"), "model", NULL));
 	check_str(buf, node(buf, "/cpus/cpu@1"), "compatible", "arm,arm-v8");
 	off = node(buf, "/serial@9000000");
 	check_reg64(buf, off, 0x9000000, 0x1000);
