@@ -50,7 +50,7 @@ static void filter_cpuid(struct kvm_cpuid2 *c, unsigned apic_id)
 			break;
 		case 0x80000001:
 			/* Hide 1 GiB pages: guests that map with them triple-fault
-			 * on some hosts (shared/docs/test-hosts.md) and we gain
+			 * on some hosts (docs/test-hosts.md) and we gain
 			 * nothing from them in a microVM. */
 			e->edx &= ~CPUID_80000001_EDX_PDPE1GB;
 			break;
@@ -68,7 +68,7 @@ static void filter_cpuid(struct kvm_cpuid2 *c, unsigned apic_id)
  *   PV_SCHED_YIELD  KVM_HC_SCHED_YIELD  yield to a preempted IPI target
  *   HC_MAP_GPA_RANGE KVM_HC_MAP_GPA_RANGE  (SEV guests)
  * On some hosts a guest VMCALL never completes: the PVM flavour of KVM
- * (kvm_pvm, shared/docs/test-hosts.md) emulates it over and over without ever
+ * (kvm_pvm, docs/test-hosts.md) emulates it over and over without ever
  * running the hypercall (its insn_emulation count climbs, hypercalls stays
  * 0, RIP stays on the VMCALL).  A Linux 6.1 guest with 2+ vCPUs then hangs
  * in its first PV IPI, which is sent by the first AP

@@ -1,53 +1,64 @@
 #!/bin/bash
-# Build the vmm Linux guest: an uncompressed vmlinux (Debian linux-source-6.1,
-# tinyconfig + config-fragment + patches/) and a busybox initramfs.
+# Build a vmm Linux guest: an uncompressed vmlinux (Debian linux-source-VERSION,
+# tinyconfig + config-fragment + config-fragment-VERSION + the patches named
+# in patches/series-VERSION) and a busybox initramfs.  VERSION is 6.1 or 6.12.
 #
 # Outputs (relative to the repository root):
-#   build/guest-linux/vmlinux             ELF, entered via the 64-bit boot protocol
-#   build/guest-linux/initramfs.cpio.gz   gzip cpio (the kernel has RD_GZIP)
-#   build/guest-linux/initramfs.cpio      the same archive, uncompressed
-#   build/guest-linux/initramfs-min.cpio  only a tiny static /init (no busybox)
-#   build/guest-linux/config, System.map  for debugging
+#   build/guest-linux/VERSION/vmlinux            ELF, entered via the 64-bit boot protocol
+#   build/guest-linux/VERSION/bzImage            the same kernel compressed (QEMU's
+#                                                -dtb needs one; see README.md)
+#   build/guest-linux/VERSION/initramfs.cpio.gz  gzip cpio (the kernel has RD_GZIP)
+#   build/guest-linux/VERSION/initramfs.cpio     the same archive, uncompressed
+#   build/guest-linux/VERSION/initramfs-min.cpio only a tiny static /init (no busybox)
+#   build/guest-linux/VERSION/config, System.map for debugging
 #
 # Everything is cached by a hash of its inputs under
 #   ${VMM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmm}/guest-linux/
 # so a second run, or a fresh clone on the same machine, takes seconds.
 # See README.md next to this script.
 #
-# Usage: build.sh [--rebuild] [--print-hash] [--help]
+# Usage: build.sh [--rebuild] [--print-hash] [--help] [VERSION]
 # Environment: VMM_CACHE_DIR, GUEST_LINUX_TARBALL (default
-#   /usr/src/linux-source-6.1.tar.xz), GUEST_LINUX_JOBS (default 2),
-#   GUEST_LINUX_OUT (default <repo>/build/guest-linux), BUSYBOX (default
-#   /bin/busybox from busybox-static).
+#   /usr/src/linux-source-VERSION.tar.xz), GUEST_LINUX_JOBS (default 2),
+#   GUEST_LINUX_OUT (default <repo>/build/guest-linux/VERSION), BUSYBOX
+#   (default /bin/busybox from busybox-static).
 set -euo pipefail
 
 # Format version of this script's cache layout and build recipe; bump to
 # invalidate every cached build.
-RECIPE=1
+RECIPE=2
 
 die() { echo "guest-linux: error: $*" >&2; exit 1; }
 msg() { echo "guest-linux: $*"; }
 
-rebuild=0 print_hash=0
+rebuild=0 print_hash=0 ver=6.1
 for a in "$@"; do
 	case "$a" in
 	--rebuild) rebuild=1 ;;
 	--print-hash) print_hash=1 ;;
-	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown argument '$a' (try --help)" ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) die "unknown argument '$a' (try --help)" ;;
+	*) ver=$a ;;
 	esac
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
-out=${GUEST_LINUX_OUT:-$repo/build/guest-linux}
+case "$ver" in
+6.1|6.12) ;;
+*) die "unknown kernel version '$ver' (known: 6.1, 6.12)" ;;
+esac
+pkg=linux-source-$ver
+out=${GUEST_LINUX_OUT:-$repo/build/guest-linux/$ver}
 cache_base=${VMM_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/vmm}
 cache=$cache_base/guest-linux
-tarball=${GUEST_LINUX_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+tarball=${GUEST_LINUX_TARBALL:-/usr/src/$pkg.tar.xz}
 busybox=${BUSYBOX:-/bin/busybox}
 jobs=${GUEST_LINUX_JOBS:-2}
-fragment=$here/config-fragment
+# The common fragment, then this version's delta (merged in that order).
+fragments=("$here/config-fragment" "$here/config-fragment-$ver")
 patchdir=$here/patches
+series=$patchdir/series-$ver
 initdir=$here/initramfs
 # Built-in AF_VSOCK self test (drivers/misc/vsocktest, CONFIG_VMM_VSOCKTEST)
 # and the user-space agent for ordinary KVM hosts (/bin/vsock-agent).
@@ -74,13 +85,13 @@ done
 [ ${#missing[@]} -eq 0 ] || die "missing build tools: ${missing[*]}
   Debian: apt-get install build-essential flex bison bc libelf-dev xz-utils patch busybox-static"
 [ -r "$tarball" ] || die "kernel source $tarball not found
-  Debian: apt-get install linux-source-6.1 (or set GUEST_LINUX_TARBALL)"
+  Debian: apt-get install $pkg (or set GUEST_LINUX_TARBALL)"
 [ -x "$busybox" ] || die "busybox $busybox not found (apt-get install busybox-static, or set BUSYBOX)"
 if ! readelf -h "$busybox" >/dev/null 2>&1 || readelf -l "$busybox" 2>/dev/null | grep -q INTERP; then
 	die "$busybox is not a static executable (install busybox-static)"
 fi
-[ -r "$fragment" ] || die "$fragment missing"
-[ -r "$patchdir/series" ] || die "$patchdir/series missing"
+for f in "${fragments[@]}"; do [ -r "$f" ] || die "$f missing"; done
+[ -r "$series" ] || die "$series missing"
 [ -r "$initdir/init" ] || die "$initdir/init missing"
 [ -r "$vsocktestdir/vsocktest.c" ] || die "$vsocktestdir/vsocktest.c missing"
 [ -r "$agentdir/vsock-agent.c" ] || die "$agentdir/vsock-agent.c missing"
@@ -94,19 +105,19 @@ while read -r p; do
 	[ -n "$p" ] || continue
 	[ -r "$patchdir/$p" ] || die "patch $p listed in series not found in $patchdir"
 	patches+=("$patchdir/$p")
-done < "$patchdir/series"
+done < "$series"
 
 # ------------------------------------------------------------ input hash ---
 # Source identity: Debian package version + size (hashing 130 MB each run would
 # cost a second); a tarball not from the package is hashed.
-if pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) &&
-	[ -n "$pkgver" ] && [ "$(dpkg -S "$tarball" 2>/dev/null | cut -d: -f1)" = linux-source-6.1 ]; then
-	src_id="linux-source-6.1 $pkgver size $(stat -c %s "$tarball")"
-	src_name=linux-source-6.1_${pkgver//[^A-Za-z0-9.+-]/_}
+if pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null) &&
+	[ -n "$pkgver" ] && [ "$(dpkg -S "$tarball" 2>/dev/null | cut -d: -f1)" = "$pkg" ]; then
+	src_id="$pkg $pkgver size $(stat -c %s "$tarball")"
+	src_name=${pkg}_${pkgver//[^A-Za-z0-9.+-]/_}
 else
 	sum=$(sha256sum < "$tarball" | cut -c1-64)
-	src_id="tarball sha256 $sum"
-	src_name=tarball-${sum:0:16}
+	src_id="tarball $ver sha256 $sum"
+	src_name=tarball-$ver-${sum:0:16}
 fi
 
 hash_files() { cat "$@" | sha256sum | cut -c1-64; }
@@ -114,9 +125,10 @@ hash_dir() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum |
 cc_id=$(gcc --version | head -n1); ld_id=$(ld --version | head -n1)
 kernel_inputs=$(
 	echo "recipe $RECIPE"
+	echo "version $ver"
 	echo "source $src_id"
 	echo "compiler $cc_id / $ld_id"
-	echo "fragment $(hash_files "$fragment")"
+	for f in "${fragments[@]}"; do echo "fragment $(basename "$f") $(hash_files "$f")"; done
 	for p in "${patches[@]}"; do echo "patch $(basename "$p") $(hash_files "$p")"; done
 	echo "vsocktest $(hash_dir "$vsocktestdir")"
 	echo "build.sh $(hash_files "$here/build.sh")"
@@ -149,7 +161,7 @@ fi
 final=$cache/$hash
 kdir=$cache/kernel/$khash
 idir=$cache/initramfs/$ihash
-kfiles=(vmlinux config System.map)
+kfiles=(vmlinux bzImage config System.map)
 ifiles=(initramfs.cpio initramfs.cpio.gz initramfs-min.cpio)
 
 complete() {  # dir files...: all present and the dir has its stamp
@@ -178,14 +190,14 @@ mkdir -p "$scratch_base"
 
 # ------------------------------------------------ pristine source (once) ---
 src_root=$cache/src/$src_name
-srctree=$src_root/linux-source-6.1
+srctree=$src_root/$pkg
 if [ ! -f "$src_root/.complete" ]; then
 	msg "extracting $tarball (once) into $src_root"
 	rm -rf "$src_root" "$src_root.tmp"
 	mkdir -p "$src_root.tmp"
 	tar -xJf "$tarball" -C "$src_root.tmp" || die "extracting $tarball failed"
-	[ -f "$src_root.tmp/linux-source-6.1/Makefile" ] ||
-		die "$tarball does not contain linux-source-6.1/"
+	[ -f "$src_root.tmp/$pkg/Makefile" ] ||
+		die "$tarball does not contain $pkg/"
 	echo "$src_id" > "$src_root.tmp/.complete"
 	mv "$src_root.tmp" "$src_root"
 fi
@@ -195,7 +207,7 @@ build_kernel() {
 	local s=$scratch_base/kernel-$khash
 	local log=$s/build.log
 	rm -rf "$s"; mkdir -p "$s"
-	msg "building kernel $khash with -j$jobs (about 3 min on 2 cores; log: $log)"
+	msg "building Linux $ver kernel $khash with -j$jobs (3-6 min on 2 cores; log: $log)"
 
 	# A hard-link copy of the pristine tree; patch(1) replaces the files it
 	# changes (new inode), so the pristine tree is never modified.
@@ -215,9 +227,9 @@ build_kernel() {
 	{
 		echo "== tinyconfig"
 		"${mk[@]}" tinyconfig
-		echo "== merge_config.sh $fragment"
+		echo "== merge_config.sh ${fragments[*]}"
 		(cd "$s/src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$s/obj" \
-			"$s/obj/.config" "$fragment")
+			"$s/obj/.config" "${fragments[@]}")
 		echo "== olddefconfig"
 		"${mk[@]}" olddefconfig
 	} >> "$log" 2>&1 || { tail -n 30 "$log" >&2; die "kernel configuration failed (log: $log)"; }
@@ -234,14 +246,14 @@ build_kernel() {
 			! grep -qE "^$sym=" "$s/obj/.config" ||
 				bad+=("$sym must be off (got: $(grep -E "^$sym=" "$s/obj/.config"))")
 		fi
-	done < "$fragment"
+	done < <(cat "${fragments[@]}")
 	if [ ${#bad[@]} -gt 0 ]; then
 		printf '  %s\n' "${bad[@]}" >&2
 		die "config fragment not honoured: the symbols above did not end up as requested (missing dependency?); .config: $s/obj/.config"
 	fi
 
-	echo "== make vmlinux" >> "$log"
-	if ! "${mk[@]}" vmlinux >> "$log" 2>&1; then
+	echo "== make vmlinux bzImage" >> "$log"
+	if ! "${mk[@]}" vmlinux bzImage >> "$log" 2>&1; then
 		grep -E 'error|Error' "$log" | tail -n 20 >&2 || true
 		tail -n 15 "$log" >&2
 		die "kernel build failed (log: $log)"
@@ -251,6 +263,7 @@ build_kernel() {
 	local t=$kdir.tmp
 	rm -rf "$t" "$kdir"; mkdir -p "$t"
 	cp "$s/obj/vmlinux" "$t/vmlinux"
+	cp "$s/obj/arch/x86/boot/bzImage" "$t/bzImage"
 	cp "$s/obj/.config" "$t/config"
 	cp "$s/obj/System.map" "$t/System.map"
 	echo "$kernel_inputs" > "$t/inputs.txt"

@@ -52,7 +52,13 @@
 #include <linux/virtio.h>
 #include <linux/virtio_vsock.h>
 #include <linux/workqueue.h>
+/* 6.12 moved the unaligned accessors to <linux/unaligned.h>; 6.1 has only
+ * <asm/unaligned.h>. */
+#if __has_include(<linux/unaligned.h>)
+#include <linux/unaligned.h>
+#else
 #include <asm/unaligned.h>
+#endif
 #include <linux/vm_sockets.h>
 #include <net/af_vsock.h>
 #include <net/net_namespace.h>
