@@ -39,7 +39,7 @@ import time
 import pytest
 
 from conftest import VMM, needs_kvm, is_pvm_host, linux_cmdline, linux_guest  # noqa: F401
-from vsockhost import (Listener, crc32, prng_bytes, host_connect_once, recv_to_eof,
+from vsockhost import (Listener, crc32, prng_bytes, host_connect_once, recv_all, recv_to_eof,
                        h_echo, sockdir)  # noqa: F401 (sockdir is a fixture)
 
 pytestmark = needs_kvm
