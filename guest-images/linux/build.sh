@@ -220,7 +220,7 @@ build_kernel() {
 	# The vsock self test's sources (patches/0003 hooks them into kbuild).
 	echo "== copy $vsocktestdir -> drivers/misc/vsocktest" >> "$log"
 	mkdir -p "$s/src/drivers/misc/vsocktest"
-	cp "$vsocktestdir"/Kconfig "$vsocktestdir"/Makefile "$vsocktestdir"/vsocktest.c \
+	cp "$vsocktestdir"/Kconfig "$vsocktestdir"/Makefile "$vsocktestdir"/*.c "$vsocktestdir"/*.h \
 		"$s/src/drivers/misc/vsocktest/"
 
 	local mk=(make -C "$s/src" O="$s/obj" ARCH=x86_64 -j"$jobs")

@@ -65,11 +65,21 @@
 #include <net/sock.h>
 #include <uapi/linux/virtio_ids.h>
 
+#include "vsocktest.h"
+
+/*
+ * The driver is linked from several objects (Makefile), so kbuild names it
+ * after the composite object; keep the documented "vsocktest." prefix of
+ * the command-line parameters.
+ */
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "vsocktest."
+
 static char *scenarios = "";
 module_param(scenarios, charp, 0444);
 MODULE_PARM_DESC(scenarios, "comma-separated scenarios to run (empty: do nothing)");
-static unsigned int port = 5000;
-module_param(port, uint, 0444);
+unsigned int vt_port = 5000;
+module_param_named(port, vt_port, uint, 0444);
 static unsigned int echo_bytes = 1 << 20;
 module_param(echo_bytes, uint, 0444);
 static unsigned int listen_bytes = 256 << 10;
@@ -83,42 +93,31 @@ module_param(slow_bytes, uint, 0444);
 static unsigned int slow_pause_ms = 2000;
 module_param(slow_pause_ms, uint, 0444);
 /* Bound on every blocking socket call (send, recv, accept, connect). */
-static unsigned int timeout_s = 60;
-module_param(timeout_s, uint, 0444);
+unsigned int vt_timeout_s = 60;
+module_param_named(timeout_s, vt_timeout_s, uint, 0444);
 static bool reboot = true;
 module_param(reboot, bool, 0444);
 
-#define CHUNK (64 << 10)	/* a multiple of 8 (the PRNG's step) */
-
 /* ------------------------------------------------------------ helpers --- */
 
-struct csum {
-	u32 s;
-	u64 n;
-};
-
-static void cs_init(struct csum *c)
+void vt_cs_init(struct csum *c)
 {
 	c->s = ~0u;
 	c->n = 0;
 }
 
-static void cs_add(struct csum *c, const void *p, size_t n)
+void vt_cs_add(struct csum *c, const void *p, size_t n)
 {
 	c->s = crc32_le(c->s, p, n);
 	c->n += n;
 }
 
-static u32 cs_val(const struct csum *c)
+u32 vt_cs_val(const struct csum *c)
 {
 	return ~c->s;	/* zlib.crc32 */
 }
 
-struct prng {
-	u64 s;
-};
-
-static void prng_init(struct prng *p, u64 seed)
+void vt_prng_init(struct prng *p, u64 seed)
 {
 	p->s = seed ^ 0x9E3779B97F4A7C15ULL;
 	if (!p->s)
@@ -126,7 +125,7 @@ static void prng_init(struct prng *p, u64 seed)
 }
 
 /* n must be a multiple of 8 except at the very end of a stream. */
-static void prng_fill(struct prng *p, u8 *buf, size_t n)
+void vt_prng_fill(struct prng *p, u8 *buf, size_t n)
 {
 	size_t i;
 
@@ -144,24 +143,24 @@ static void prng_fill(struct prng *p, u8 *buf, size_t n)
 	}
 }
 
-static u64 ms_since(ktime_t t0)
+u64 vt_ms_since(ktime_t t0)
 {
 	return ktime_ms_delta(ktime_get(), t0);
 }
 
-static int vt_socket(int type, struct socket **out)
+int vt_socket(int type, struct socket **out)
 {
 	int err = sock_create_kern(&init_net, AF_VSOCK, type, 0, out);
 
 	if (err)
 		return err;
-	(*out)->sk->sk_rcvtimeo = (long)timeout_s * HZ;
-	(*out)->sk->sk_sndtimeo = (long)timeout_s * HZ;
+	(*out)->sk->sk_rcvtimeo = (long)vt_timeout_s * HZ;
+	(*out)->sk->sk_sndtimeo = (long)vt_timeout_s * HZ;
 	vsock_sk((*out)->sk)->connect_timeout = 10 * HZ;
 	return 0;
 }
 
-static int vt_connect(struct socket *s, u32 p)
+int vt_connect(struct socket *s, u32 p)
 {
 	struct sockaddr_vm a = {
 		.svm_family = AF_VSOCK,
@@ -172,7 +171,7 @@ static int vt_connect(struct socket *s, u32 p)
 	return kernel_connect(s, (struct sockaddr *)&a, sizeof(a), 0);
 }
 
-static int vt_open(int type, u32 p, struct socket **out)
+int vt_open(int type, u32 p, struct socket **out)
 {
 	int err = vt_socket(type, out);
 
@@ -186,7 +185,7 @@ static int vt_open(int type, u32 p, struct socket **out)
 	return err;
 }
 
-static int send_all(struct socket *s, const void *buf, size_t n, int flags)
+int vt_send_all(struct socket *s, const void *buf, size_t n, int flags)
 {
 	size_t done = 0;
 
@@ -204,7 +203,7 @@ static int send_all(struct socket *s, const void *buf, size_t n, int flags)
 	return 0;
 }
 
-static int recv_some(struct socket *s, void *buf, size_t n, int flags, int *mflags)
+int vt_recv_some(struct socket *s, void *buf, size_t n, int flags, int *mflags)
 {
 	struct kvec v = { .iov_base = buf, .iov_len = n };
 	struct msghdr m = {};
@@ -216,10 +215,10 @@ static int recv_some(struct socket *s, void *buf, size_t n, int flags, int *mfla
 }
 
 /* Receive until EOF (0) into the checksum; keep a copy in keep (<= cap). */
-static int recv_to_eof(struct socket *s, u8 *buf, struct csum *c, u8 *keep, size_t cap)
+int vt_recv_to_eof(struct socket *s, u8 *buf, struct csum *c, u8 *keep, size_t cap)
 {
 	for (;;) {
-		int r = recv_some(s, buf, CHUNK, 0, NULL);
+		int r = vt_recv_some(s, buf, CHUNK, 0, NULL);
 
 		if (r < 0)
 			return r;
@@ -230,12 +229,9 @@ static int recv_to_eof(struct socket *s, u8 *buf, struct csum *c, u8 *keep, size
 				return -EMSGSIZE;
 			memcpy(keep + c->n, buf, r);
 		}
-		cs_add(c, buf, r);
+		vt_cs_add(c, buf, r);
 	}
 }
-
-#define OK(name, fmt, ...) pr_info("%s ok " fmt "\n", name, ##__VA_ARGS__)
-#define FAIL(name, fmt, ...) pr_info("%s fail " fmt "\n", name, ##__VA_ARGS__)
 
 /* --------------------------------------------------------------- echo --- */
 
@@ -266,14 +262,14 @@ static void sender_fn(struct work_struct *w)
 	u8 *buf = kvmalloc(CHUNK, GFP_KERNEL);
 	int err = buf ? 0 : -ENOMEM;
 
-	prng_init(&p, t->seed);
-	cs_init(&t->c);
+	vt_prng_init(&p, t->seed);
+	vt_cs_init(&t->c);
 	while (!err && left) {
 		size_t k = min_t(size_t, left, CHUNK);
 
-		prng_fill(&p, buf, k);
-		cs_add(&t->c, buf, k);
-		err = send_all(t->s, buf, k, 0);
+		vt_prng_fill(&p, buf, k);
+		vt_cs_add(&t->c, buf, k);
+		err = vt_send_all(t->s, buf, k, 0);
 		left -= k;
 	}
 	if (!err)
@@ -283,7 +279,7 @@ static void sender_fn(struct work_struct *w)
 	complete(&t->done);
 }
 
-static bool sc_echo(const char *name)
+static enum vt_result sc_echo(const char *name)
 {
 	struct socket *s;
 	struct sender *t;
@@ -299,7 +295,7 @@ static bool sc_echo(const char *name)
 		FAIL(name, "reason=nomem");
 		goto out_free;
 	}
-	err = vt_open(SOCK_STREAM, port + 0, &s);
+	err = vt_open(SOCK_STREAM, vt_port + 0, &s);
 	if (err) {
 		FAIL(name, "reason=connect err=%d", err);
 		goto out_free;
@@ -311,18 +307,18 @@ static bool sc_echo(const char *name)
 	INIT_WORK(&t->work, sender_fn);
 	queue_work(vt_wq, &t->work);
 	/* Receive concurrently with the sender (no deadlock on credit). */
-	cs_init(&rc);
+	vt_cs_init(&rc);
 	err = 0;
 	while (rc.n < echo_bytes) {
-		r = recv_some(s, buf, CHUNK, 0, NULL);
+		r = vt_recv_some(s, buf, CHUNK, 0, NULL);
 		if (r <= 0) {
 			err = r ? r : -EPIPE;	/* EOF before all came back */
 			break;
 		}
-		cs_add(&rc, buf, r);
+		vt_cs_add(&rc, buf, r);
 	}
 	if (!err) {
-		r = recv_some(s, buf, CHUNK, 0, NULL);	/* the host closes: EOF */
+		r = vt_recv_some(s, buf, CHUNK, 0, NULL);	/* the host closes: EOF */
 		if (r != 0)
 			err = r < 0 ? r : -E2BIG;
 	}
@@ -334,26 +330,26 @@ static bool sc_echo(const char *name)
 		FAIL(name, "reason=send err=%d sent=%llu received=%llu", t->err, t->c.n, rc.n);
 	else if (err)
 		FAIL(name, "reason=recv err=%d sent=%llu received=%llu", err, t->c.n, rc.n);
-	else if (cs_val(&rc) != cs_val(&t->c))
+	else if (vt_cs_val(&rc) != vt_cs_val(&t->c))
 		FAIL(name, "reason=crc bytes=%llu crc=0x%08x sent_crc=0x%08x",
-		     rc.n, cs_val(&rc), cs_val(&t->c));
+		     rc.n, vt_cs_val(&rc), vt_cs_val(&t->c));
 	else {
 		ok = true;
-		OK(name, "bytes=%llu crc=0x%08x ms=%llu", rc.n, cs_val(&rc), ms_since(t0));
+		OK(name, "bytes=%llu crc=0x%08x ms=%llu", rc.n, vt_cs_val(&rc), vt_ms_since(t0));
 	}
 	sock_release(s);
 out_free:
 	kfree(t);
 	kvfree(buf);
-	return ok;
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* ------------------------------------------------------------- listen --- */
 
-static bool sc_listen(const char *name)
+static enum vt_result sc_listen(const char *name)
 {
 	struct sockaddr_vm a = {
-		.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port + 1,
+		.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = vt_port + 1,
 	};
 	struct sockaddr_vm peer = {};
 	struct socket *ls, *c = NULL;
@@ -365,7 +361,7 @@ static bool sc_listen(const char *name)
 
 	if (!buf) {
 		FAIL(name, "reason=nomem");
-		return false;
+		return VT_FAIL;
 	}
 	err = vt_socket(SOCK_STREAM, &ls);
 	if (err) {
@@ -379,7 +375,7 @@ static bool sc_listen(const char *name)
 		FAIL(name, "reason=listen err=%d", err);
 		goto out_ls;
 	}
-	pr_info("listening port=%u\n", port + 1);
+	pr_info("listening port=%u\n", vt_port + 1);
 	t0 = ktime_get();
 	err = kernel_accept(ls, &c, 0);	/* bounded by the listener's rcvtimeo */
 	if (err) {
@@ -389,16 +385,16 @@ static bool sc_listen(const char *name)
 	c->sk->sk_rcvtimeo = ls->sk->sk_rcvtimeo;
 	c->sk->sk_sndtimeo = ls->sk->sk_sndtimeo;
 	kernel_getpeername(c, (struct sockaddr *)&peer);
-	cs_init(&rc);
+	vt_cs_init(&rc);
 	/* Echo chunk by chunk until the host's EOF, then our EOF. */
 	for (;;) {
-		r = recv_some(c, buf, CHUNK, 0, NULL);
+		r = vt_recv_some(c, buf, CHUNK, 0, NULL);
 		if (r <= 0) {
 			err = r;
 			break;
 		}
-		cs_add(&rc, buf, r);
-		err = send_all(c, buf, r, 0);
+		vt_cs_add(&rc, buf, r);
+		err = vt_send_all(c, buf, r, 0);
 		if (err)
 			break;
 	}
@@ -411,19 +407,19 @@ static bool sc_listen(const char *name)
 	else {
 		ok = true;
 		OK(name, "bytes=%llu crc=0x%08x peer_cid=%u peer_port=%u ms=%llu",
-		   rc.n, cs_val(&rc), peer.svm_cid, peer.svm_port, ms_since(t0));
+		   rc.n, vt_cs_val(&rc), peer.svm_cid, peer.svm_port, vt_ms_since(t0));
 	}
 	sock_release(c);
 out_ls:
 	sock_release(ls);
 out_free:
 	kvfree(buf);
-	return ok;
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* ---------------------------------------------------------- halfclose --- */
 
-static bool sc_halfclose(const char *name)
+static enum vt_result sc_halfclose(const char *name)
 {
 	struct socket *s;
 	struct csum tx, rx, rx2, tx2;
@@ -440,19 +436,19 @@ static bool sc_halfclose(const char *name)
 		goto out_free;
 	}
 	/* 1. The guest shuts down its write side and still gets the reply. */
-	err = vt_open(SOCK_STREAM, port + 2, &s);
+	err = vt_open(SOCK_STREAM, vt_port + 2, &s);
 	if (err) {
 		FAIL(name, "reason=connect1 err=%d", err);
 		goto out_free;
 	}
-	prng_init(&p, 3);
-	cs_init(&tx);
+	vt_prng_init(&p, 3);
+	vt_cs_init(&tx);
 	for (left = half_bytes; left && !err; ) {
 		size_t k = min_t(size_t, left, CHUNK);
 
-		prng_fill(&p, buf, k);
-		cs_add(&tx, buf, k);
-		err = send_all(s, buf, k, 0);
+		vt_prng_fill(&p, buf, k);
+		vt_cs_add(&tx, buf, k);
+		err = vt_send_all(s, buf, k, 0);
 		left -= k;
 	}
 	if (err) {
@@ -466,31 +462,31 @@ static bool sc_halfclose(const char *name)
 		sock_release(s);
 		goto out_free;
 	}
-	cs_init(&rx);
-	err = recv_to_eof(s, buf, &rx, NULL, 0);
+	vt_cs_init(&rx);
+	err = vt_recv_to_eof(s, buf, &rx, NULL, 0);
 	sock_release(s);
-	if (err || rx.n != tx.n || cs_val(&rx) != cs_val(&tx)) {
+	if (err || rx.n != tx.n || vt_cs_val(&rx) != vt_cs_val(&tx)) {
 		FAIL(name, "reason=guest_shut err=%d bytes=%llu want=%llu crc=0x%08x want_crc=0x%08x",
-		     err, rx.n, tx.n, cs_val(&rx), cs_val(&tx));
+		     err, rx.n, tx.n, vt_cs_val(&rx), vt_cs_val(&tx));
 		goto out_free;
 	}
 
 	/* 2. The host shuts down its write side: EOF here, then we reply. */
-	err = vt_open(SOCK_STREAM, port + 3, &s);
+	err = vt_open(SOCK_STREAM, vt_port + 3, &s);
 	if (err) {
 		FAIL(name, "reason=connect2 err=%d", err);
 		goto out_free;
 	}
-	cs_init(&rx2);
-	err = recv_to_eof(s, buf, &rx2, keep, half_bytes);
+	vt_cs_init(&rx2);
+	err = vt_recv_to_eof(s, buf, &rx2, keep, half_bytes);
 	if (err) {
 		FAIL(name, "reason=host_shut_recv err=%d bytes=%llu", err, rx2.n);
 		sock_release(s);
 		goto out_free;
 	}
-	cs_init(&tx2);
-	cs_add(&tx2, keep, rx2.n);
-	err = send_all(s, keep, rx2.n, 0);	/* after EOF: must still work */
+	vt_cs_init(&tx2);
+	vt_cs_add(&tx2, keep, rx2.n);
+	err = vt_send_all(s, keep, rx2.n, 0);	/* after EOF: must still work */
 	if (!err)
 		err = kernel_sock_shutdown(s, SHUT_WR);
 	sock_release(s);
@@ -500,11 +496,11 @@ static bool sc_halfclose(const char *name)
 	}
 	ok = true;
 	OK(name, "guest_shut_bytes=%llu guest_shut_crc=0x%08x host_shut_bytes=%llu host_shut_crc=0x%08x ms=%llu",
-	   rx.n, cs_val(&rx), rx2.n, cs_val(&rx2), ms_since(t0));
+	   rx.n, vt_cs_val(&rx), rx2.n, vt_cs_val(&rx2), vt_ms_since(t0));
 out_free:
 	kvfree(keep);
 	kvfree(buf);
-	return ok;
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* ---------------------------------------------------------- seqpacket --- */
@@ -512,7 +508,7 @@ out_free:
 static const unsigned int seq_sizes[] = { 1, 100, 4096, 10000, 60000 };
 #define NSEQ ARRAY_SIZE(seq_sizes)
 
-static bool sc_seqpacket(const char *name)
+static enum vt_result sc_seqpacket(const char *name)
 {
 	struct socket *s;
 	struct prng p;
@@ -528,18 +524,18 @@ static bool sc_seqpacket(const char *name)
 		FAIL(name, "reason=nomem");
 		goto out_free;
 	}
-	err = vt_open(SOCK_SEQPACKET, port + 4, &s);
+	err = vt_open(SOCK_SEQPACKET, vt_port + 4, &s);
 	if (err) {
 		FAIL(name, "reason=connect err=%d", err);
 		goto out_free;
 	}
-	prng_init(&p, 4);
+	vt_prng_init(&p, 4);
 	/* round 0: one message at a time; round 1: all sent, then all read. */
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < NSEQ; i++) {
-			prng_fill(&p, out, seq_sizes[i]);
+			vt_prng_fill(&p, out, seq_sizes[i]);
 			want[i] = crc32_le(~0u, out, seq_sizes[i]);
-			err = send_all(s, out, seq_sizes[i], MSG_EOR);
+			err = vt_send_all(s, out, seq_sizes[i], MSG_EOR);
 			if (err) {
 				FAIL(name, "reason=send err=%d round=%u size=%u", err, round, seq_sizes[i]);
 				goto out_sock;
@@ -548,7 +544,7 @@ static bool sc_seqpacket(const char *name)
 				unsigned int j = round == 0 ? i : 0;
 
 				for (; j <= i; j++) {
-					r = recv_some(s, in, CHUNK + 1, 0, &fl);
+					r = vt_recv_some(s, in, CHUNK + 1, 0, &fl);
 					if (r < 0 || (u32)r != seq_sizes[j] || (fl & MSG_TRUNC) ||
 					    crc32_le(~0u, in, r) != want[j]) {
 						FAIL(name, "reason=message round=%u msg=%u want_len=%u len=%d flags=0x%x",
@@ -563,20 +559,20 @@ static bool sc_seqpacket(const char *name)
 		}
 	}
 	ok = true;
-	OK(name, "msgs=%u sizes=1,100,4096,10000,60000 eor_seen=%u ms=%llu", msgs, eor, ms_since(t0));
+	OK(name, "msgs=%u sizes=1,100,4096,10000,60000 eor_seen=%u ms=%llu", msgs, eor, vt_ms_since(t0));
 out_sock:
 	sock_release(s);
 out_free:
 	kvfree(in);
 	kvfree(out);
-	return ok;
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* --------------------------------------------------------------- many --- */
 
 #define MANY_MSG 64
 
-static bool sc_many(const char *name)
+static enum vt_result sc_many(const char *name)
 {
 	struct socket **ss;
 	u8 msg[MANY_MSG], in[MANY_MSG];
@@ -590,21 +586,21 @@ static bool sc_many(const char *name)
 	ss = kcalloc(many ? many : 1, sizeof(*ss), GFP_KERNEL);
 	if (!ss) {
 		FAIL(name, "reason=nomem");
-		return false;
+		return VT_FAIL;
 	}
 	for (i = 0; i < many; i++) {
-		err = vt_open(SOCK_STREAM, port + 5, &ss[i]);
+		err = vt_open(SOCK_STREAM, vt_port + 5, &ss[i]);
 		if (err) {
 			FAIL(name, "reason=connect err=%d conn=%u", err, i);
 			goto out;
 		}
 		opened++;
 	}
-	connect_ms = ms_since(t0);
+	connect_ms = vt_ms_since(t0);
 	for (i = 0; i < many; i++) {
-		prng_init(&p, 100 + i);
-		prng_fill(&p, msg, MANY_MSG);
-		err = send_all(ss[i], msg, MANY_MSG, 0);
+		vt_prng_init(&p, 100 + i);
+		vt_prng_fill(&p, msg, MANY_MSG);
+		err = vt_send_all(ss[i], msg, MANY_MSG, 0);
 		if (err) {
 			FAIL(name, "reason=send err=%d conn=%u", err, i);
 			goto out;
@@ -614,15 +610,15 @@ static bool sc_many(const char *name)
 		size_t got = 0;
 
 		while (got < MANY_MSG) {
-			r = recv_some(ss[i], in + got, MANY_MSG - got, 0, NULL);
+			r = vt_recv_some(ss[i], in + got, MANY_MSG - got, 0, NULL);
 			if (r <= 0) {
 				FAIL(name, "reason=recv err=%d conn=%u got=%zu", r, i, got);
 				goto out;
 			}
 			got += r;
 		}
-		prng_init(&p, 100 + i);
-		prng_fill(&p, msg, MANY_MSG);
+		vt_prng_init(&p, 100 + i);
+		vt_prng_fill(&p, msg, MANY_MSG);
 		if (memcmp(in, msg, MANY_MSG)) {
 			FAIL(name, "reason=data conn=%u", i);
 			goto out;
@@ -634,13 +630,13 @@ out:
 		sock_release(ss[i]);
 	kfree(ss);
 	if (ok)
-		OK(name, "conns=%u connect_ms=%llu ms=%llu", many, connect_ms, ms_since(t0));
-	return ok;
+		OK(name, "conns=%u connect_ms=%llu ms=%llu", many, connect_ms, vt_ms_since(t0));
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* ------------------------------------------------------------ refused --- */
 
-static bool sc_refused(const char *name)
+static enum vt_result sc_refused(const char *name)
 {
 	struct socket *s;
 	ktime_t t0;
@@ -649,23 +645,23 @@ static bool sc_refused(const char *name)
 
 	if (err) {
 		FAIL(name, "reason=socket err=%d", err);
-		return false;
+		return VT_FAIL;
 	}
 	t0 = ktime_get();
-	err = vt_connect(s, port + 6);
-	ms = ms_since(t0);
+	err = vt_connect(s, vt_port + 6);
+	ms = vt_ms_since(t0);
 	sock_release(s);
 	if (err != -ECONNRESET) {
 		FAIL(name, "reason=connect err=%d want=%d ms=%llu", err, -ECONNRESET, ms);
-		return false;
+		return VT_FAIL;
 	}
 	OK(name, "err=%d ms=%llu", err, ms);
-	return true;
+	return VT_OK;
 }
 
 /* ----------------------------------------------------------- slowread --- */
 
-static bool sc_slowread(const char *name)
+static enum vt_result sc_slowread(const char *name)
 {
 	struct socket *s;
 	struct csum rc;
@@ -676,9 +672,9 @@ static bool sc_slowread(const char *name)
 
 	if (!buf) {
 		FAIL(name, "reason=nomem");
-		return false;
+		return VT_FAIL;
 	}
-	err = vt_open(SOCK_STREAM, port + 7, &s);
+	err = vt_open(SOCK_STREAM, vt_port + 7, &s);
 	if (err) {
 		FAIL(name, "reason=connect err=%d", err);
 		goto out_free;
@@ -688,8 +684,8 @@ static bool sc_slowread(const char *name)
 	msleep(slow_pause_ms);
 	pr_info("slowread reading\n");
 	t1 = ktime_get();
-	cs_init(&rc);
-	err = recv_to_eof(s, buf, &rc, NULL, 0);
+	vt_cs_init(&rc);
+	err = vt_recv_to_eof(s, buf, &rc, NULL, 0);
 	sock_release(s);
 	if (err)
 		FAIL(name, "reason=recv err=%d bytes=%llu", err, rc.n);
@@ -698,12 +694,12 @@ static bool sc_slowread(const char *name)
 	else {
 		ok = true;
 		OK(name, "bytes=%llu crc=0x%08x pause_ms=%u read_ms=%llu",
-		   rc.n, cs_val(&rc), slow_pause_ms, ms_since(t1));
+		   rc.n, vt_cs_val(&rc), slow_pause_ms, vt_ms_since(t1));
 	}
 	(void)t0;
 out_free:
 	kvfree(buf);
-	return ok;
+	return ok ? VT_OK : VT_FAIL;
 }
 
 /* ------------------------------------------------ device and transport --- */
@@ -753,7 +749,7 @@ static int vt_wait_transport(void)
 			return err;
 		vsk = vsock_sk(s->sk);
 		lock_sock(s->sk);
-		vsock_addr_init(&vsk->remote_addr, VMADDR_CID_HOST, port);
+		vsock_addr_init(&vsk->remote_addr, VMADDR_CID_HOST, vt_port);
 		err = vsock_assign_transport(vsk, NULL);
 		t = vsk->transport;
 		if (!err && t) {
@@ -776,10 +772,7 @@ static int vt_wait_transport(void)
 
 /* --------------------------------------------------------------- main --- */
 
-static const struct {
-	const char *name;
-	bool (*fn)(const char *name);
-} vt_scenarios[] = {
+static const struct vt_scenario vt_scenarios[] = {
 	{ "echo", sc_echo },
 	{ "listen", sc_listen },
 	{ "halfclose", sc_halfclose },
@@ -789,21 +782,48 @@ static const struct {
 	{ "slowread", sc_slowread },
 };
 
+/* Run scenario `name` from either table; false if there is none. */
+static bool vt_run(const char *name, int *passed, int *failed, int *skipped)
+{
+	const struct vt_scenario *sc = NULL;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vt_scenarios) && !sc; i++)
+		if (!strcmp(name, vt_scenarios[i].name))
+			sc = &vt_scenarios[i];
+	for (i = 0; i < vt_ncases && !sc; i++)
+		if (!strcmp(name, vt_cases[i].name))
+			sc = &vt_cases[i];
+	if (!sc)
+		return false;
+	switch (sc->fn(name)) {
+	case VT_OK:
+		(*passed)++;
+		break;
+	case VT_SKIP:
+		(*skipped)++;
+		break;
+	default:
+		(*failed)++;
+		break;
+	}
+	return true;
+}
+
 static DECLARE_COMPLETION(vt_done);
 
 static int vt_main(void *unused)
 {
 	static const char check[] = "123456789";
 	char *list, *cur, *tok;
-	int passed = 0, failed = 0, no_transport = 0;
-	unsigned int i;
+	int passed = 0, failed = 0, skipped = 0, no_transport = 0;
 	ktime_t t0 = ktime_get();
 	u8 *buf;
 	u64 us = 0;
 	u32 crc = 0;
 
 	/* CRC-32 as zlib: crc32(b"123456789") == 0xcbf43926. */
-	pr_info("start scenarios=%s port=%u crc_selftest=%s\n", scenarios, port,
+	pr_info("start scenarios=%s port=%u crc_selftest=%s\n", scenarios, vt_port,
 		~crc32_le(~0u, check, 9) == 0xcbf43926 ? "ok" : "BAD");
 	buf = kvzalloc(CHUNK, GFP_KERNEL);
 	if (buf) {
@@ -828,26 +848,16 @@ static int vt_main(void *unused)
 	list = kstrdup(scenarios, GFP_KERNEL);
 	cur = list;
 	while (!no_transport && cur && (tok = strsep(&cur, ",")) != NULL) {
-		bool known = false;
-
 		if (!*tok)
 			continue;
-		for (i = 0; i < ARRAY_SIZE(vt_scenarios); i++) {
-			if (strcmp(tok, vt_scenarios[i].name))
-				continue;
-			known = true;
-			if (vt_scenarios[i].fn(tok))
-				passed++;
-			else
-				failed++;
-		}
-		if (!known) {
+		if (!vt_run(tok, &passed, &failed, &skipped)) {
 			FAIL(tok, "reason=unknown_scenario");
 			failed++;
 		}
 	}
 	kfree(list);
-	pr_info("done passed=%d failed=%d ms=%llu\n", passed, failed, ms_since(t0));
+	pr_info("done passed=%d failed=%d skipped=%d ms=%llu\n", passed, failed, skipped,
+		vt_ms_since(t0));
 	complete(&vt_done);
 	if (reboot) {
 		pr_info("rebooting\n");
