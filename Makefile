@@ -38,11 +38,7 @@ LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c devices/*.c virtio/*.c vs
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
-# Small programs the integration tests use (tests/tools/*.c, one each).
-TOOL_SRCS := $(wildcard tests/tools/*.c)
-TOOL_BINS := $(TOOL_SRCS:%.c=$(B)/%)
-
-all: $(B)/vmm testguest $(TOOL_BINS)
+all: $(B)/vmm testguest
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,11 +57,6 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libvmm.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC+LD   $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvmm.a $(LIBS) $(CHECK_LIBS)
-
-$(B)/tests/tools/%: tests/tools/%.c $(B)/libvmm.a
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC+LD   $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvmm.a $(LIBS)
 
 -include guest-images/testguest/testguest.mk
 -include tests/fuzz/fuzz.mk

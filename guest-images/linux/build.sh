@@ -5,8 +5,7 @@
 #
 # Outputs (relative to the repository root):
 #   build/guest-linux/VERSION/vmlinux            ELF, entered via the 64-bit boot protocol
-#   build/guest-linux/VERSION/bzImage            the same kernel compressed (QEMU's
-#                                                -dtb needs one; see README.md)
+#   build/guest-linux/VERSION/bzImage            the same kernel compressed
 #   build/guest-linux/VERSION/initramfs.cpio.gz  gzip cpio (the kernel has RD_GZIP)
 #   build/guest-linux/VERSION/initramfs.cpio     the same archive, uncompressed
 #   build/guest-linux/VERSION/initramfs-min.cpio only a tiny static /init (no busybox)
