@@ -737,6 +737,69 @@ static void fence(uint32_t gport)
 	rx_expect(&f, VIRTIO_VSOCK_OP_RST);
 }
 
+/* hdr.len beyond the chain's payload: LEN_CHAIN, answered with RST; the
+ * flow is gone on both sides (the host peer sees EOF) and none of the
+ * payload reached the host. */
+START_TEST(len_beyond_chain_rst)
+{
+	struct gconn c = { .gport = 1100, .hport = 6100 };
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+	int lfd, fd;
+	char b;
+
+	txl = &tx_layouts[_i];
+	rx_fill(&rx_plain);
+	lfd = listen_at(c.hport);
+	fd = guest_connect(&c, lfd);
+	h = gh(&c, VIRTIO_VSOCK_OP_RW, 151, 0);
+	tx_pkt(&h, data, 150);
+	rx_expect(&c, VIRTIO_VSOCK_OP_RST);
+	ck_assert_msg(readable(fd, WAIT_MS), "%s: host peer not told", txl->name);
+	ck_assert_int_eq(read(fd, &b, 1), 0);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_LEN_CHAIN], 1);
+	ck_assert_uint_eq(st.tx_bytes, 0);
+	ck_assert_uint_eq(st.conns_open, 0);
+	fence(1101);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* A wrong dst_cid names no flow of ours (the RST comes "from" that CID,
+ * and matches no guest socket): RST, and the open flow carries on. */
+START_TEST(bad_dst_cid_keeps_flow)
+{
+	struct gconn c = { .gport = 1105, .hport = 6105 };
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+	int lfd, fd;
+	char b[4];
+
+	rx_fill(&rx_plain);
+	lfd = listen_at(c.hport);
+	fd = guest_connect(&c, lfd);
+	h = gh(&c, VIRTIO_VSOCK_OP_RW, 4, 0);
+	h.dst_cid = 7;
+	tx_pkt(&h, "lost", 4);
+	h = rx_get_ok(NULL, 0);
+	ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RST);
+	ck_assert_uint_eq(h.src_cid, 7);
+	ck_assert_uint_eq(h.dst_port, c.gport);
+	h = gh(&c, VIRTIO_VSOCK_OP_RW, 4, 0);
+	tx_pkt(&h, "kept", 4);
+	ck_assert(readable(fd, WAIT_MS));
+	ck_assert_int_eq(read(fd, b, 4), 4);
+	ck_assert_mem_eq(b, "kept", 4);
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.pkt_err[VSOCK_PKT_ERR_DST_CID], 1);
+	ck_assert_uint_eq(st.conns_open, 1);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 /* hdr.len below the chain's payload: only hdr.len bytes are payload, the
  * rest of the chain is ignored. */
 START_TEST(len_below_chain_ignores_rest)
@@ -837,6 +900,8 @@ static Suite *layouts_suite(void)
 	tc = tcase_create("hostile");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, len_beyond_chain_rst, 0, N_TX_LAYOUTS);
+	tcase_add_test(tc, bad_dst_cid_keeps_flow);
 	tcase_add_loop_test(tc, len_below_chain_ignores_rest, 0, N_TX_LAYOUTS);
 	tcase_add_loop_test(tc, header_short_dropped, 0, N_TX_LAYOUTS);
 	tcase_add_test(tc, writable_payload_not_counted);
