@@ -284,6 +284,32 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 	vd_after_event(d, hc, vsock_conn_host_connected(&hc->c));
 }
 
+/*
+ * Answer a refused guest packet with an RST.  The RST carries the packet's
+ * port pair and type: if that names a flow the guest knows (a bad op or
+ * length on an open connection, e.g. hdr.len beyond the chain), the guest
+ * tears its socket down on it, so the flow must end here too, through its
+ * own RST, or the host peer would wait for ever on a connection the guest
+ * has forgotten.  Not for a wrong type or dst_cid (such an RST matches no
+ * guest socket; Linux drops it), nor for a host-initiated flow whose
+ * REQUEST has not left yet (the guest cannot know it).
+ */
+static void refuse_rst(struct vsock_dev *d, enum vsock_pkt_err e,
+		       const struct vsock_hdr *h)
+{
+	struct hconn *hc = NULL;
+
+	if (e != VSOCK_PKT_ERR_TYPE && e != VSOCK_PKT_ERR_DST_CID)
+		hc = vsock_conntab_get(&d->conns, h->dst_port, h->src_port);
+	if (hc && hc->c.type == h->type && hc->c.state != VSOCK_CONN_CLOSED &&
+	    !(hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&
+	      (hc->c.ctrl & VSOCK_CTRL_REQUEST))) {
+		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		return;
+	}
+	queue_rst(d, h);
+}
+
 static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 {
 	struct vsock_hdr h;
@@ -296,7 +322,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 	if (e != VSOCK_PKT_OK) {
 		d->st.pkt_err[e]++;
 		if (vsock_pkt_err_wants_rst(e, &h))
-			queue_rst(d, &h);
+			refuse_rst(d, e, &h);
 		return;
 	}
 	hc = vsock_conntab_get(&d->conns, h.dst_port, h.src_port);
