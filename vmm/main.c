@@ -338,8 +338,8 @@ int main(int argc, char **argv)
 		cli_version(stdout);
 		return 0;
 	case CLI_ERROR:
+		/* One line, as for every error (docs/config.md). */
 		fprintf(stderr, "vmm: error: %s\n", err);
-		fprintf(stderr, "Try 'vmm --help'.\n");
 		return VMM_EXIT_SETUP;
 	case CLI_RUN:
 		break;

@@ -91,3 +91,28 @@ def test_json_config_boots(tmp_path):
     r = run_vmm(["run", "--config", str(cfg), "--vcpus", "3"], timeout=60)
     assert r.returncode == 0, r.stderr
     assert "testguest: hello cpus=3" in r.stdout
+
+
+def only_line(r):
+    """The whole of stderr is one `vmm: error:` line (docs/config.md)."""
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmm: error: "), r.stderr
+    return lines[0]
+
+
+def test_every_error_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"machine-config": {"vcpus": 2}}')
+    cases = [
+        ["run", "--bogus"],
+        ["run", "--kernel"],
+        ["run", "--kernel", TESTGUEST, "--vcpus", "2x"],
+        ["fly"],
+        ["run", "--config", str(bad)],
+        ["run", "--config", str(tmp_path / "missing.json")],
+        ["run"],
+        ["run", "--kernel", str(tmp_path / "missing")],
+    ]
+    for args in cases:
+        only_line(run_vmm(args))
