@@ -285,9 +285,8 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg,
 	size_t len, ilen;
 	int ret;
 
-	ret = loader_read_file(cfg->kernel_path, &img, &len);
-	if (ret)
-		die("kernel %s: %s", cfg->kernel_path, strerror(-ret));
+	if (loader_read_file(cfg->kernel_path, &img, &len, err, sizeof(err)))
+		die("kernel %s: %s", cfg->kernel_path, err);
 	if (loader_load(&vm->mem, img, len, &k, err, sizeof(err)))
 		die("kernel %s: %s", cfg->kernel_path, err);
 	free(img);
@@ -295,9 +294,8 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg,
 	if (cfg->initrd_path) {
 		uint64_t max = loader_initrd_max(&k);
 
-		ret = loader_read_file(cfg->initrd_path, &initrd, &ilen);
-		if (ret)
-			die("initrd %s: %s", cfg->initrd_path, strerror(-ret));
+		if (loader_read_file(cfg->initrd_path, &initrd, &ilen, err, sizeof(err)))
+			die("initrd %s: %s", cfg->initrd_path, err);
 		if (loader_place_initrd(&vm->mem, k.load_end, ilen, max, &bi.initrd_gpa))
 			die("initrd %s (%zu bytes) does not fit in guest RAM", cfg->initrd_path, ilen);
 		if (gm_write(&vm->mem, bi.initrd_gpa, initrd, ilen))

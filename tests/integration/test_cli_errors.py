@@ -1,6 +1,7 @@
 """Bad input gives one clear message and a non-zero exit, never a crash."""
 import json
 import os
+import socket
 import struct
 import pytest
 from conftest import run_vmm, needs_kvm, TESTGUEST
@@ -116,3 +117,37 @@ def test_every_error_is_one_line(tmp_path):
     ]
     for args in cases:
         only_line(run_vmm(args))
+
+
+def test_image_errors_say_what_is_wrong(tmp_path):
+    """Empty files, devices, FIFOs, sockets and garbage each get their own
+    reason; a FIFO nobody writes to is refused at once (run_vmm's timeout
+    would fail the test if open() blocked)."""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fELG" + b"x" * 4096)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp_path / "sock"))
+    cases = [
+        (str(empty), "empty file"),
+        ("/dev/zero", "not a regular file (a character device)"),
+        ("/dev/null", "not a regular file (a character device)"),
+        ("/dev/urandom", "not a regular file (a character device)"),
+        (str(fifo), "not a regular file (a FIFO)"),
+        (str(tmp_path / "sock"), "not a regular file (a socket)"),
+        (str(tmp_path), "not a regular file (a directory)"),
+        (str(garbage), "neither ELF nor bzImage"),
+    ]
+    try:
+        for path, why in cases:
+            line = only_line(run_vmm(["run", "--kernel", path], timeout=10))
+            assert line.startswith(f"vmm: error: kernel {path}: {why}"), line
+            if why.startswith("neither"):
+                continue
+            line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--initrd", path], timeout=10))
+            assert line == f"vmm: error: initrd {path}: {why}", line
+    finally:
+        sock.close()
