@@ -151,3 +151,20 @@ def test_image_errors_say_what_is_wrong(tmp_path):
             assert line == f"vmm: error: initrd {path}: {why}", line
     finally:
         sock.close()
+
+
+def test_forward_in_same_file_as_uds_path(tmp_path):
+    """Paths are compared by the file they name, not their text."""
+    d = str(tmp_path)
+    uds = f"{d}/v.sock"
+    other = f"{d}/../{os.path.basename(d)}/v.sock"
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                              "--vsock-uds", uds, "--vsock-forward-in", f"unix:{other}=5"]))
+    assert line == (f"vmm: error: vsock forward unix:{other}: clashes with the vsock "
+                    f"uds_path {uds} (and its {uds}_* sockets)"), line
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                              "--vsock-forward-in", f"unix:{d}/a.sock=5",
+                              "--vsock-forward-in", f"unix:{d}/./a.sock=6"]))
+    assert line == (f"vmm: error: vsock forward unix:{d}/./a.sock: the same socket file "
+                    f"as vsock forward unix:{d}/a.sock"), line
+    assert sorted(os.listdir(d)) == []
