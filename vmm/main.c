@@ -3,7 +3,7 @@
  * vmm: boot a Linux-protocol guest kernel on KVM.
  *
  * Initialisation order (explicit, no constructors):
- *   1. parse flags and the JSON config, validate
+ *   1. parse flags and the JSON config, validate; lock the socket paths
  *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
  *      page tables, GDT (bad images are reported before KVM is touched)
  *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
@@ -343,6 +343,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (config_validate(&cfg, err, sizeof(err)))
+		die("%s", err);
+	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)

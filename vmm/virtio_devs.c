@@ -6,6 +6,7 @@
 #include "virtio/mmio.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
+#include "vsock/sock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +39,35 @@ int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size
 			return -ENAMETOOLONG;
 		len += (size_t)n;
 	}
+	return 0;
+}
+
+static int lock_path(const char *what, const char *path, char *err, size_t errlen)
+{
+	int fd = vsock_sock_lock(path);
+
+	if (fd == -EWOULDBLOCK)
+		return errmsg(err, errlen, "%s%s is in use by another vmm (lock %s.lock)",
+			      what, path, path);
+	if (fd == -EEXIST)
+		return errmsg(err, errlen, "%s%s: lock %s.lock is not a regular file",
+			      what, path, path);
+	if (fd < 0)
+		return errmsg(err, errlen, "%s%s: lock %s.lock: %s", what, path, path,
+			      strerror(-fd));
+	return 0; /* fd stays open: the lock lasts as long as the process */
+}
+
+int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->has_vsock)
+		return 0;
+	if (cfg->uds_path && lock_path("vsock uds_path ", cfg->uds_path, err, errlen))
+		return -1;
+	for (unsigned i = 0; i < cfg->n_fwd_in; i++)
+		if (cfg->fwd_in[i].kind == CONFIG_FWD_UNIX &&
+		    lock_path("vsock forward unix:", cfg->fwd_in[i].path, err, errlen))
+			return -1;
 	return 0;
 }
 

@@ -40,6 +40,14 @@ void virtio_devs_plan(struct virtio_devs *vd, const struct vm_config *cfg);
  * terminated in a buffer of `size`). 0 or -ENAMETOOLONG. */
 int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size);
 
+/* Claim every Unix socket path the devices will listen on (uds_path, which
+ * covers its _seqpacket twin, and each forward_in Unix path) with its lock
+ * file "<path>.lock", held until the process ends.  Done first, before the
+ * guest is loaded: a second VMM on the same path stops here, and no VMM
+ * ever probes, replaces or removes a socket file another one is setting
+ * up.  0 or -1 with a message in err. */
+int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen);
+
 /* Create the devices on vm's MMIO bus and wire irqfd/ioeventfd. 0 or -1
  * with a message in err. */
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,

@@ -274,16 +274,14 @@ static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
 		l->path = NULL;
 		return -ENOMEM;
 	}
-	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG);
+	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG, &l->file);
 	if (l->fd < 0) {
 		ret = l->fd;
 		l->fd = -1;
 		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 		return ret;
 	}
-	ret = vsock_sock_file_note(&l->file, l->path);
-	if (!ret)
-		ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
+	ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
 	if (ret) {
 		close(l->fd);
 		vsock_sock_file_remove(&l->file);

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "vsock/sock.h"
+
+#define LOCK_SUFFIX ".lock"
 
 static int unix_addr(struct sockaddr_un *sa, const char *path)
 {
@@ -87,12 +90,27 @@ static bool unix_in_use(const struct sockaddr_un *sa, int type)
 	return used;
 }
 
-int vsock_sock_unix_listen(const char *path, int type, int backlog)
+/* Note the file just bound at `path`: that inode is ours to remove. */
+static void file_note(struct vsock_sock_file *f, const char *path)
+{
+	struct stat st;
+
+	f->path[0] = '\0';
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return; /* gone or replaced already: not ours to remove */
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	strcpy(f->path, path); /* fits: it fitted sun_path */
+}
+
+int vsock_sock_unix_listen(const char *path, int type, int backlog,
+			   struct vsock_sock_file *f)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd, err;
 
+	f->path[0] = '\0';
 	err = unix_addr(&sa, path);
 	if (err)
 		return err;
@@ -108,6 +126,9 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 			err = -EEXIST; /* a file, not ours to remove */
 			goto fail;
 		}
+		/* A VMM between its bind() and listen() also refuses the
+		 * probe; the lock file (vsock_sock_lock) keeps other VMMs
+		 * from being there for this path. */
 		if (unix_in_use(&sa, type))
 			goto fail; /* -EADDRINUSE */
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -119,9 +140,12 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 			goto fail;
 		}
 	}
+	/* The inode right after bind(), not later: by then another process
+	 * may have replaced the file, and that one is not ours to delete. */
+	file_note(f, path);
 	if (listen(fd, backlog) < 0) {
 		err = -errno;
-		unlink(path);
+		vsock_sock_file_remove(f);
 		goto fail;
 	}
 	return fd;
@@ -130,34 +154,56 @@ fail:
 	return err;
 }
 
-int vsock_sock_file_note(struct vsock_sock_file *f, const char *path)
-{
-	struct stat st;
-
-	f->path = strdup(path);
-	if (!f->path) {
-		unlink(path);
-		return -ENOMEM;
-	}
-	f->dev = f->ino = 0;
-	if (lstat(path, &st) == 0) {
-		f->dev = (unsigned long)st.st_dev;
-		f->ino = (unsigned long)st.st_ino;
-	}
-	return 0;
-}
-
 void vsock_sock_file_remove(struct vsock_sock_file *f)
 {
 	struct stat st;
 
-	if (!f->path)
+	if (!f->path[0])
 		return;
 	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    (unsigned long)st.st_dev == f->dev && (unsigned long)st.st_ino == f->ino)
+	    st.st_dev == f->dev && st.st_ino == f->ino)
 		unlink(f->path);
-	free(f->path);
-	f->path = NULL;
+	f->path[0] = '\0';
+}
+
+int vsock_sock_lock(const char *path)
+{
+	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(LOCK_SUFFIX)];
+	struct stat st, now;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	snprintf(lock, sizeof(lock), "%s%s", path, LOCK_SUFFIX);
+	for (;;) {
+		/* Read-only is enough for flock(); O_NOFOLLOW and the type
+		 * check: never lock (or create) through a planted symlink
+		 * or on a FIFO. */
+		fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+			  O_NOCTTY, 0644);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0) {
+			err = -errno;
+			goto fail;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			err = -EEXIST;
+			goto fail;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+			goto fail;
+		}
+		/* Still the file at that name?  If someone removed it while
+		 * we waited, another VMM may hold a new one: retry there. */
+		if (stat(lock, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+			return fd;
+		close(fd);
+	}
+fail:
+	close(fd);
+	return err;
 }
 
 static void nodelay(int fd)

@@ -17,9 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -29,6 +31,7 @@
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/sock.h"
 
 #define BASE     0xd0000000ull
 #define IRQ      5
@@ -1812,6 +1815,144 @@ START_TEST(notify_suppression_no_stall)
 }
 END_TEST
 
+/* --- one owner per socket path ----------------------------------------- */
+
+static char lock_dir[40];
+
+static void lock_setup(void)
+{
+	snprintf(lock_dir, sizeof(lock_dir), "/tmp/vsock-lock-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(lock_dir));
+}
+
+static void lock_teardown(void)
+{
+	char cmd[80];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lock_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The lock is exclusive per open file (also within one process), is not
+ * taken through a symlink or on a non-regular file, and goes with the fd. */
+START_TEST(lock_exclusive)
+{
+	char path[80], lock[96], other[96];
+	int a, b;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	a = vsock_sock_lock(path);
+	ck_assert_int_ge(a, 0);
+	ck_assert(exists(lock));
+	ck_assert_int_eq(vsock_sock_lock(path), -EWOULDBLOCK);
+	close(a);
+	b = vsock_sock_lock(path);
+	ck_assert_int_ge(b, 0);
+	close(b);
+	ck_assert(exists(lock)); /* left in place, see vsock_sock_lock */
+	unlink(lock);
+	snprintf(other, sizeof(other), "%s/elsewhere", lock_dir);
+	ck_assert_int_eq(symlink(other, lock), 0);
+	ck_assert_int_eq(vsock_sock_lock(path), -ELOOP);
+	ck_assert(!exists(other));
+	unlink(lock);
+	ck_assert_int_eq(mkfifo(lock, 0600), 0);
+	ck_assert_int_eq(vsock_sock_lock(path), -EEXIST);
+}
+END_TEST
+
+#define RACERS 50
+
+/* One racer: a VMM's start-up for the path (lock, then the device's
+ * listeners).  Reports 'y' (owns the path; then holds it until `hold`
+ * closes, tears down, exits 0) or 'n' (refused by the lock, exit 1); any
+ * other failure exits 2 without a report. */
+static void racer(const char *path, int go, int done, int hold)
+{
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path };
+	struct vsock_dev *d;
+	struct evloop *e;
+	char c = 'n';
+	int lk;
+
+	if (read(go, &c, 1) != 0) /* all start together when go closes */
+		_exit(2);
+	lk = vsock_sock_lock(path);
+	if (lk == -EWOULDBLOCK)
+		_exit(write(done, "n", 1) == 1 ? 1 : 2);
+	if (lk < 0 || evloop_create(&e))
+		_exit(2);
+	dp.ev = e;
+	if (vsock_dev_create(&dp, &d))
+		_exit(2);
+	if (write(done, "y", 1) != 1)
+		_exit(2);
+	(void)!read(hold, &c, 1);
+	vsock_dev_destroy(d);
+	_exit(0);
+}
+
+START_TEST(lock_race_one_owner)
+{
+	char path[80], seq[96];
+	int go[2], done[2], hold[2], status, ok = 0, refused = 0;
+	pid_t pid[RACERS];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	for (int i = 0; i < RACERS; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(go[1]);
+			close(done[0]);
+			close(hold[1]);
+			racer(path, go[0], done[1], hold[0]);
+		}
+	}
+	close(go[0]);
+	close(done[1]);
+	close(hold[0]);
+	close(go[1]); /* go */
+	for (int i = 0; i < RACERS; i++) {
+		ck_assert_msg(readable(done[0], 10000), "%d of %d racers reported", i, RACERS);
+		ck_assert_int_eq(read(done[0], &c, 1), 1);
+		if (c == 'y')
+			ok++;
+		else
+			refused++;
+	}
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(refused, RACERS - 1);
+	/* The owner's socket files are there and answer. */
+	ck_assert(exists(path));
+	ck_assert(exists(seq));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	close(hold[1]); /* the owner tears down */
+	ok = refused = 0;
+	for (int i = 0; i < RACERS; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_le(WEXITSTATUS(status), 1);
+		ok += WEXITSTATUS(status) == 0;
+	}
+	ck_assert_int_eq(ok, 1);
+	ck_assert(!exists(path));
+	ck_assert(!exists(seq));
+	close(done[0]);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -1899,6 +2040,13 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, long_uds_path_keeps_stream_listener);
 	tcase_add_test(tc, foreign_socket_file_not_removed);
 	tcase_add_test(tc, forward_create_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lock");
+	tcase_add_checked_fixture(tc, lock_setup, lock_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, lock_exclusive);
+	tcase_add_test(tc, lock_race_one_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }
