@@ -89,10 +89,9 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 	return v;
 }
 
-int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
-		       const struct vm_config *cfg, char *err, size_t errlen)
+int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
+		     const struct vm_config *cfg, char *err, size_t errlen)
 {
-	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
 	struct vsock_fwd *fo, *fi;
 	char msg[256] = "";
 	int ret;
@@ -104,7 +103,7 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	struct vsock_dev_params p = {
 		.guest_cid = cfg->guest_cid,
 		.uds_path = cfg->uds_path,
-		.ev = vm->ev,
+		.ev = ev,
 		.max_conns = cfg->max_conns,
 		.fwd_out = fo,
 		.n_fwd_out = cfg->n_fwd_out,
@@ -121,6 +120,17 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	if (ret)
 		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
 			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
+	return 0;
+}
+
+int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
+		       const struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
+	int ret;
+
+	if (!vd->vsock)
+		return 0;
 	struct vmmio_params mp = {
 		.base = vd->slot[0].base,
 		.irq = vd->slot[0].irq,

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,18 @@ static bool unix_in_use(const struct sockaddr_un *sa, int type)
 	return used;
 }
 
+/*
+ * The socket files this process created and has not removed yet, newest
+ * first, for vsock_sock_files_remove_all().  A signal handler may walk the
+ * list at any moment, interrupting the thread that is changing it (a VMM
+ * starts up and tears down on one thread and blocks these signals while
+ * it runs), so an entry is complete before one pointer store links it in,
+ * and one pointer store unlinks it before it is reused.  The mutex only
+ * serialises changers (unit tests create devices on several threads).
+ */
+static struct vsock_sock_file *files;
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Note the file just bound at `path`: that inode is ours to remove. */
 static void file_note(struct vsock_sock_file *f, const char *path)
 {
@@ -101,6 +115,44 @@ static void file_note(struct vsock_sock_file *f, const char *path)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	strcpy(f->path, path); /* fits: it fitted sun_path */
+	pthread_mutex_lock(&files_lock);
+	f->next = files;
+	__atomic_store_n(&files, f, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&files_lock);
+}
+
+static void file_forget(struct vsock_sock_file *f)
+{
+	struct vsock_sock_file **pp;
+
+	pthread_mutex_lock(&files_lock);
+	for (pp = &files; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			__atomic_store_n(pp, f->next, __ATOMIC_RELEASE);
+			break;
+		}
+	pthread_mutex_unlock(&files_lock);
+	f->path[0] = '\0';
+}
+
+/* Unlink f's path if the file there is still the one we bound. */
+static void file_unlink(const struct vsock_sock_file *f)
+{
+	struct stat st;
+
+	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == f->dev && st.st_ino == f->ino)
+		unlink(f->path);
+}
+
+void vsock_sock_files_remove_all(void)
+{
+	const struct vsock_sock_file *f;
+
+	/* lstat() and unlink() only: async-signal-safe. */
+	for (f = __atomic_load_n(&files, __ATOMIC_ACQUIRE); f;
+	     f = __atomic_load_n(&f->next, __ATOMIC_ACQUIRE))
+		file_unlink(f);
 }
 
 int vsock_sock_unix_listen(const char *path, int type, int backlog,
@@ -108,6 +160,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 {
 	struct sockaddr_un sa;
 	struct stat st;
+	sigset_t all, old;
 	int fd, err;
 
 	f->path[0] = '\0';
@@ -118,6 +171,10 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* No signal between bind() and file_note(): a handler that ends the
+	 * process then would leave a socket file it does not know of. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		if (err != -EADDRINUSE)
@@ -143,27 +200,27 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	/* The inode right after bind(), not later: by then another process
 	 * may have replaced the file, and that one is not ours to delete. */
 	file_note(f, path);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (listen(fd, backlog) < 0) {
 		err = -errno;
 		vsock_sock_file_remove(f);
-		goto fail;
+		close(fd);
+		return err;
 	}
 	return fd;
 fail:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(fd);
 	return err;
 }
 
 void vsock_sock_file_remove(struct vsock_sock_file *f)
 {
-	struct stat st;
-
 	if (!f->path[0])
 		return;
-	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    st.st_dev == f->dev && st.st_ino == f->ino)
-		unlink(f->path);
-	f->path[0] = '\0';
+	/* Unlink first: a signal in between finds the file gone. */
+	file_unlink(f);
+	file_forget(f);
 }
 
 int vsock_sock_lock(const char *path)

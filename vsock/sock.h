@@ -25,6 +25,7 @@ struct vsock_sock_file {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* "": none */
 	dev_t dev;
 	ino_t ino;
+	struct vsock_sock_file *next; /* the process's list, see below */
 };
 
 /*
@@ -42,6 +43,12 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 
 /* Unlink the file if it is still ours (same device and inode); forget it. */
 void vsock_sock_file_remove(struct vsock_sock_file *f);
+
+/* Unlink every socket file this process created and has not removed yet
+ * (if still ours), leaving the listeners as they are: for a process about
+ * to end without tearing down (exit() during start-up, a fatal signal).
+ * Async-signal-safe. */
+void vsock_sock_files_remove_all(void);
 
 /*
  * Claim the Unix socket path `path` for this process: an exclusive flock()

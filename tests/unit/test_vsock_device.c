@@ -1862,6 +1862,52 @@ START_TEST(lock_exclusive)
 }
 END_TEST
 
+/* vsock_sock_files_remove_all() (the VMM's exit and fatal-signal path)
+ * removes the socket files of every live listener, only if still ours,
+ * and leaves the listeners to their owner. */
+START_TEST(remove_all_socket_files)
+{
+	char path[80], seq[96], in[96];
+	struct vsock_fwd fi = { .port = 5 };
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path,
+		.fwd_in = &fi, .n_fwd_in = 1 };
+	struct vsock_dev *d;
+	struct evloop *e;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	snprintf(in, sizeof(in), "%s/in.sock", lock_dir);
+	fi.path = in;
+	ck_assert_int_eq(evloop_create(&e), 0);
+	dp.ev = e;
+	ck_assert_int_eq(vsock_dev_create(&dp, &d), 0);
+	ck_assert(exists(path) && exists(seq) && exists(in));
+	/* Someone else's socket now sits at `in`: it stays. */
+	ck_assert_int_eq(unlink(in), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", in);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	vsock_sock_files_remove_all();
+	ck_assert(!exists(path));
+	ck_assert(!exists(seq));
+	ck_assert(exists(in));
+	vsock_dev_destroy(d);
+	ck_assert(exists(in));
+	/* Destroyed devices are forgotten: a file at their old path stays. */
+	close(fd);
+	unlink(in);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	vsock_sock_files_remove_all();
+	ck_assert(exists(path));
+	close(fd);
+	evloop_destroy(e);
+}
+END_TEST
+
 #define RACERS 50
 
 /* One racer: a VMM's start-up for the path (lock, then the device's
@@ -2047,6 +2093,7 @@ static Suite *device_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, lock_exclusive);
 	tcase_add_test(tc, lock_race_one_owner);
+	tcase_add_test(tc, remove_all_socket_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
