@@ -26,6 +26,9 @@
  * about five; the cap bounds the pairwise overlap check on hostile input. */
 #define ELF_MAX_LOAD_SEGMENTS 64
 
+/* loader_read_file() reads at most this much per read() call. */
+#define READ_SLICE (8u << 20)
+
 /* boot.rst, "THE REAL-MODE KERNEL HEADER": offsets in the bzImage file. */
 #define BZ_HDR_OFFSET     0x1f1      /* struct setup_header starts here */
 #define BZ_JUMP_OFFSET    0x200      /* 2-byte short jump; 0x201 = its offset */
@@ -394,7 +397,10 @@ int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_
 		goto out;
 	}
 	while (got < size) {
-		ssize_t n = read(fd, p + got, size - got);
+		/* In slices: a signal is handled when read() returns, and one
+		 * read() of a whole large initrd can take seconds. */
+		size_t want = size - got < READ_SLICE ? size - got : READ_SLICE;
+		ssize_t n = read(fd, p + got, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
