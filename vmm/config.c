@@ -1144,6 +1144,61 @@ static uint64_t host_ram_bytes(void)
 	return (uint64_t)pages * (uint64_t)psize;
 }
 
+/* Where a socket path lives: its directory's identity and its last
+ * component.  Different spellings of one file ("/x/v.sock", "/x/../x/v.sock",
+ * "v.sock" run from /x, a symlinked directory) give equal names.  False if
+ * the directory cannot be looked up (the caller then compares the text;
+ * binding there fails anyway). */
+struct sock_name {
+	dev_t dev;
+	ino_t ino;
+	const char *base;
+};
+
+static bool sock_name(const char *path, struct sock_name *n)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	if (!slash) {
+		strcpy(dir, ".");
+		n->base = path;
+	} else {
+		size_t len = slash == path ? 1 : (size_t)(slash - path);
+
+		if (len >= sizeof(dir))
+			return false;
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+		n->base = slash + 1;
+	}
+	if (stat(dir, &st) < 0)
+		return false;
+	n->dev = st.st_dev;
+	n->ino = st.st_ino;
+	return true;
+}
+
+/* Does socket path a name the file b names (or, with `suffixes`, one of
+ * b's "<b>_*" files: _seqpacket, _<port>)? */
+static bool sock_paths_clash(const char *a, const char *b, bool suffixes)
+{
+	struct sock_name na, nb;
+	size_t bl;
+
+	if (sock_name(a, &na) && sock_name(b, &nb)) {
+		if (na.dev != nb.dev || na.ino != nb.ino)
+			return false;
+	} else {
+		na.base = a; /* fall back to the text */
+		nb.base = b;
+	}
+	bl = strlen(nb.base);
+	return strcmp(na.base, nb.base) == 0 ||
+	       (suffixes && strncmp(na.base, nb.base, bl) == 0 && na.base[bl] == '_');
+}
+
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
 {
 	uint64_t host = host_ram_bytes();
@@ -1213,20 +1268,27 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		}
 	}
 	for (unsigned i = 0; i < c->n_fwd_in; i++) {
-		const char *p = c->fwd_in[i].path;
-		size_t ul = c->uds_path ? strlen(c->uds_path) : 0;
-		char name[160];
+		const struct config_fwd *f = &c->fwd_in[i];
+		char name[160], name2[160];
 
-		if (c->fwd_in[i].kind != CONFIG_FWD_UNIX || !c->uds_path)
+		if (f->kind != CONFIG_FWD_UNIX)
 			continue;
-		if (strcmp(p, c->uds_path) == 0 ||
-		    (strncmp(p, c->uds_path, ul) == 0 && p[ul] == '_')) {
+		if (c->uds_path && sock_paths_clash(f->path, c->uds_path, true)) {
 			set_err(err, errlen, "vsock forward %s: clashes with the vsock "
 				"uds_path %s (and its %s_* sockets)",
-				config_fwd_name(&c->fwd_in[i], name, sizeof(name)),
+				config_fwd_name(f, name, sizeof(name)),
 				c->uds_path, c->uds_path);
 			return -1;
 		}
+		for (unsigned j = 0; j < i; j++)
+			if (c->fwd_in[j].kind == CONFIG_FWD_UNIX &&
+			    sock_paths_clash(f->path, c->fwd_in[j].path, false)) {
+				set_err(err, errlen, "vsock forward %s: the same socket "
+					"file as vsock forward %s",
+					config_fwd_name(f, name, sizeof(name)),
+					config_fwd_name(&c->fwd_in[j], name2, sizeof(name2)));
+				return -1;
+			}
 	}
 	return 0;
 }

@@ -26,6 +26,9 @@
  * about five; the cap bounds the pairwise overlap check on hostile input. */
 #define ELF_MAX_LOAD_SEGMENTS 64
 
+/* loader_read_file() reads at most this much per read() call. */
+#define READ_SLICE (8u << 20)
+
 /* boot.rst, "THE REAL-MODE KERNEL HEADER": offsets in the bzImage file. */
 #define BZ_HDR_OFFSET     0x1f1      /* struct setup_header starts here */
 #define BZ_JUMP_OFFSET    0x200      /* 2-byte short jump; 0x201 = its offset */
@@ -308,15 +311,49 @@ int loader_load(const struct guest_mem *gm, const void *img, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	if (!p || len < SELFMAG)
-		return errmsg(err, errlen, "kernel image too short (%zu bytes)", len);
+		return errmsg(err, errlen, "neither ELF nor bzImage (only %zu bytes)", len);
 	if (memcmp(p, ELFMAG, SELFMAG) == 0)
 		return load_elf(gm, p, len, out, err, errlen);
 	if (len >= BZ_MAGIC_OFFSET + 4 && memcmp(p + BZ_MAGIC_OFFSET, "HdrS", 4) == 0)
 		return load_bzimage(gm, p, len, out, err, errlen);
-	return errmsg(err, errlen, "not an ELF or bzImage (no ELF magic, no \"HdrS\" at 0x202)");
+	return errmsg(err, errlen, "neither ELF nor bzImage (no ELF magic, no \"HdrS\" at 0x202)");
 }
 
-int loader_read_file(const char *path, void **buf, size_t *len)
+/* "a FIFO", ... for a file that is not a regular one. */
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a plain file";
+}
+
+/* Only regular files: a FIFO would block open() and read() until some
+ * writer shows up, a device gives endless or no bytes.  The type is
+ * checked before opening (devices are never opened) and again on the
+ * open file, which O_NONBLOCK keeps from blocking if the path was
+ * swapped for a FIFO in between. */
+static int check_regular(const struct stat *st, char *err, size_t errlen)
+{
+	if (!S_ISREG(st->st_mode)) {
+		errmsg(err, errlen, "not a regular file (%s)", file_kind(st->st_mode));
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	}
+	if (st->st_size <= 0) {
+		errmsg(err, errlen, "empty file");
+		return -ENODATA;
+	}
+	return 0;
+}
+
+int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *p = NULL;
@@ -325,42 +362,56 @@ int loader_read_file(const char *path, void **buf, size_t *len)
 
 	*buf = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (stat(path, &st) < 0) {
+		ret = -errno;
+		errmsg(err, errlen, "%s", strerror(-ret));
+		return ret;
+	}
+	ret = check_regular(&st, err, errlen);
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		ret = -errno;
+		errmsg(err, errlen, "%s", strerror(-ret));
+		return ret;
+	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
+		errmsg(err, errlen, "%s", strerror(-ret));
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
+	ret = check_regular(&st, err, errlen);
+	if (ret)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
-		ret = -EINVAL; /* device, fifo, socket, or empty */
-		goto out;
-	}
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		ret = -EFBIG;
+		errmsg(err, errlen, "%s", strerror(EFBIG));
 		goto out;
 	}
 	size = (size_t)st.st_size;
 	p = malloc(size);
 	if (!p) {
 		ret = -ENOMEM;
+		errmsg(err, errlen, "cannot allocate %zu bytes to read it", size);
 		goto out;
 	}
 	while (got < size) {
-		ssize_t n = read(fd, p + got, size - got);
+		/* In slices: a signal is handled when read() returns, and one
+		 * read() of a whole large initrd can take seconds. */
+		size_t want = size - got < READ_SLICE ? size - got : READ_SLICE;
+		ssize_t n = read(fd, p + got, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			ret = -errno;
+			errmsg(err, errlen, "read: %s", strerror(-ret));
 			goto out;
 		}
-		if (n == 0) { /* the file shrank under us */
+		if (n == 0) {
 			ret = -EIO;
+			errmsg(err, errlen, "shrank while being read (%zu of %zu bytes)", got, size);
 			goto out;
 		}
 		got += (size_t)n;

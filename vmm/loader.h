@@ -24,12 +24,15 @@ struct kernel_image {
 };
 
 /* Load `img` (len bytes) into guest RAM.  0, or -1 with a one-line reason in
- * err ("not an ELF or bzImage", "truncated program header", ...). */
+ * err ("neither ELF nor bzImage", "truncated program header", ...). */
 int loader_load(const struct guest_mem *gm, const void *img, size_t len,
 		struct kernel_image *out, char *err, size_t errlen);
 
-/* Read a whole file (kernel, initrd) into a malloc'd buffer. 0 or -errno. */
-int loader_read_file(const char *path, void **buf, size_t *len);
+/* Read a whole regular file (kernel, initrd) into a malloc'd buffer, never
+ * blocking on a FIFO.  0, or -errno with a one-line reason in err: "empty
+ * file" (-ENODATA), "not a regular file (a FIFO)" (-EINVAL, -EISDIR for a
+ * directory), or the system's text ("No such file or directory"). */
+int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_t errlen);
 
 /* Choose where the initrd goes: as high as possible, page aligned, below
  * min(RAM below 4 GiB, max_addr + 1) and above kernel_end.  0 with *gpa set,

@@ -3,13 +3,16 @@
  * vmm: boot a Linux-protocol guest kernel on KVM.
  *
  * Initialisation order (explicit, no constructors):
- *   1. parse flags and the JSON config, validate
+ *   0. until step 6, a terminating signal ends the VMM at once with 128+N
+ *      after removing the socket files made so far
+ *   1. parse flags and the JSON config, validate; lock the socket paths
  *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
- *      page tables, GDT (bad images are reported before KVM is touched)
+ *      page tables, GDT (bad images are reported before KVM is touched);
+ *      the virtio devices' host sockets (vsock listeners)
  *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
- *      (serial, i8042, POST port); virtio devices (vsock)
+ *      (serial, i8042, POST port); virtio transports
  *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
- *   6. I/O thread sources (stdin, signals), start vCPUs, run the loop
+ *   6. I/O thread sources (signals, stdin), start vCPUs, run the loop
  *   7. the first exit request ends the process with its code
  */
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include "mptable.h"
 #include "trace.h"
 #include "virtio_devs.h"
+#include "vsock/sock.h"
 #include "fdt.h"
 #include "vm.h"
 #include "x86_boot.h"
@@ -169,7 +173,63 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* ---- signals: clean shutdown ----------------------------------------- */
+/* ---- signals: every ending we can observe removes the socket files ---- */
+
+/*
+ * The signals whose default action ends a process and that someone may
+ * send us.  Not SIGKILL/SIGSTOP (cannot be caught), SIGPIPE (ignored: a
+ * closed output pipe must not kill us mid-exit), nor the faults (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT: a bug, not a request).
+ * Once the vCPUs run, SIGUSR1 kicks them (vcpu.c) and SIGQUIT dumps their
+ * state (debug.c); until then they end the VMM like the others.
+ */
+static void exit_sigset(sigset_t *set, bool running)
+{
+	static const int sigs[] = {
+		SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2,
+		SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGIO, SIGPWR, SIGSTKFLT,
+	};
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+		sigaddset(set, s);
+	if (running) {
+		sigdelset(set, SIGUSR1);
+		sigdelset(set, SIGQUIT);
+	}
+}
+
+/* During start-up: nothing to stop yet, so remove the socket files made so
+ * far and end at once, wherever start-up is (a read of a huge initrd, a
+ * blocked write to stderr).  Async-signal-safe. */
+static void startup_signal(int sig)
+{
+	vsock_sock_files_remove_all();
+	_exit(128 + sig);
+}
+
+/* First thing in main: terminating signals end the VMM promptly with
+ * 128+N, also when they arrive blocked (a parent's mask is inherited).  A
+ * signal inherited as ignored stays ignored (nohup, background jobs of a
+ * shell), as it does once the loop runs (signalfd never sees it). */
+static void signals_startup(void)
+{
+	struct sigaction sa = { .sa_handler = startup_signal }, old;
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	exit_sigset(&set, false);
+	sa.sa_mask = set;
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&set, s) == 1 && sigaction(s, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(s, &sa, NULL);
+	/* Anything that fails past here (exit(1)) removes them too. */
+	atexit(vsock_sock_files_remove_all);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
 
 static struct ev_source sig_src;
 static int sig_fd = -1;
@@ -184,23 +244,20 @@ static void signal_cb(void *opaque, uint32_t events)
 				si.ssi_signo);
 }
 
-/* Block the signals we handle in every thread (vCPU threads inherit the
- * mask) and receive them on the I/O thread through a signalfd. */
-static int signals_init(struct vm *vm)
+/* Right before the vCPU threads start: block the terminating signals in
+ * every thread (vCPU threads inherit the mask) and take them on the I/O
+ * thread through a signalfd, so the VMM stops its vCPUs and tears down in
+ * order.  One that arrived before is pending and read at once. */
+static int signals_running(struct vm *vm)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	exit_sigset(&set, true);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sig_fd < 0)
 		return -errno;
-	/* A closed stdout/stderr pipe must not kill us mid-exit. */
-	signal(SIGPIPE, SIG_IGN);
 	return ev_add(vm->ev, &sig_src, sig_fd, EPOLLIN, signal_cb, vm);
 }
 
@@ -285,9 +342,8 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg,
 	size_t len, ilen;
 	int ret;
 
-	ret = loader_read_file(cfg->kernel_path, &img, &len);
-	if (ret)
-		die("kernel %s: %s", cfg->kernel_path, strerror(-ret));
+	if (loader_read_file(cfg->kernel_path, &img, &len, err, sizeof(err)))
+		die("kernel %s: %s", cfg->kernel_path, err);
 	if (loader_load(&vm->mem, img, len, &k, err, sizeof(err)))
 		die("kernel %s: %s", cfg->kernel_path, err);
 	free(img);
@@ -295,9 +351,8 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg,
 	if (cfg->initrd_path) {
 		uint64_t max = loader_initrd_max(&k);
 
-		ret = loader_read_file(cfg->initrd_path, &initrd, &ilen);
-		if (ret)
-			die("initrd %s: %s", cfg->initrd_path, strerror(-ret));
+		if (loader_read_file(cfg->initrd_path, &initrd, &ilen, err, sizeof(err)))
+			die("initrd %s: %s", cfg->initrd_path, err);
 		if (loader_place_initrd(&vm->mem, k.load_end, ilen, max, &bi.initrd_gpa))
 			die("initrd %s (%zu bytes) does not fit in guest RAM", cfg->initrd_path, ilen);
 		if (gm_write(&vm->mem, bi.initrd_gpa, initrd, ilen))
@@ -329,6 +384,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	vm->t_main = vm_now_ns();
+	signals_startup();
 	config_defaults(&cfg);
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_HELP:
@@ -338,13 +394,15 @@ int main(int argc, char **argv)
 		cli_version(stdout);
 		return 0;
 	case CLI_ERROR:
+		/* One line, as for every error (docs/config.md). */
 		fprintf(stderr, "vmm: error: %s\n", err);
-		fprintf(stderr, "Try 'vmm --help'.\n");
 		return VMM_EXIT_SETUP;
 	case CLI_RUN:
 		break;
 	}
 	if (config_validate(&cfg, err, sizeof(err)))
+		die("%s", err);
+	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)
@@ -354,9 +412,6 @@ int main(int argc, char **argv)
 	ret = evloop_create(&vm->ev);
 	if (ret)
 		die("event loop: %s", strerror(-ret));
-	ret = signals_init(vm);
-	if (ret)
-		die("signals: %s", strerror(-ret));
 	/* Guest RAM and the guest image first: bad input is reported before
 	 * KVM is touched. */
 	ret = gm_init(&vm->mem, cfg.mem_mib << 20);
@@ -365,6 +420,9 @@ int main(int argc, char **argv)
 		    (unsigned long long)cfg.mem_mib, strerror(-ret));
 	virtio_devs_plan(&vdevs, &cfg);
 	load_guest(vm, &cfg, &vdevs, &entry);
+	/* The host sockets before KVM too: a path in use is reported first. */
+	if (virtio_devs_open(&vdevs, vm->ev, &cfg, err, sizeof(err)))
+		die("%s", err);
 	if (vm_create(vm, err, sizeof(err)))
 		die("%s", err);
 	devices_init(vm);
@@ -372,6 +430,9 @@ int main(int argc, char **argv)
 		die("%s", err);
 	if (vm_create_vcpus(vm, cfg.vcpus, entry, err, sizeof(err)))
 		die("%s", err);
+	ret = signals_running(vm);
+	if (ret)
+		die("signals: %s", strerror(-ret));
 	console_init(&con, vm);
 
 	ret = vm_start_vcpus(vm);

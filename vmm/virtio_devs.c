@@ -6,6 +6,7 @@
 #include "virtio/mmio.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
+#include "vsock/sock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +42,35 @@ int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size
 	return 0;
 }
 
+static int lock_path(const char *what, const char *path, char *err, size_t errlen)
+{
+	int fd = vsock_sock_lock(path);
+
+	if (fd == -EWOULDBLOCK)
+		return errmsg(err, errlen, "%s%s is in use by another vmm (lock %s.lock)",
+			      what, path, path);
+	if (fd == -EEXIST)
+		return errmsg(err, errlen, "%s%s: lock %s.lock is not a regular file",
+			      what, path, path);
+	if (fd < 0)
+		return errmsg(err, errlen, "%s%s: lock %s.lock: %s", what, path, path,
+			      strerror(-fd));
+	return 0; /* fd stays open: the lock lasts as long as the process */
+}
+
+int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->has_vsock)
+		return 0;
+	if (cfg->uds_path && lock_path("vsock uds_path ", cfg->uds_path, err, errlen))
+		return -1;
+	for (unsigned i = 0; i < cfg->n_fwd_in; i++)
+		if (cfg->fwd_in[i].kind == CONFIG_FWD_UNIX &&
+		    lock_path("vsock forward unix:", cfg->fwd_in[i].path, err, errlen))
+			return -1;
+	return 0;
+}
+
 /* The config's forwards as the device wants them (pointers into cfg). */
 static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 {
@@ -59,10 +89,9 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 	return v;
 }
 
-int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
-		       const struct vm_config *cfg, char *err, size_t errlen)
+int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
+		     const struct vm_config *cfg, char *err, size_t errlen)
 {
-	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
 	struct vsock_fwd *fo, *fi;
 	char msg[256] = "";
 	int ret;
@@ -74,7 +103,7 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	struct vsock_dev_params p = {
 		.guest_cid = cfg->guest_cid,
 		.uds_path = cfg->uds_path,
-		.ev = vm->ev,
+		.ev = ev,
 		.max_conns = cfg->max_conns,
 		.fwd_out = fo,
 		.n_fwd_out = cfg->n_fwd_out,
@@ -91,6 +120,17 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	if (ret)
 		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
 			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
+	return 0;
+}
+
+int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
+		       const struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
+	int ret;
+
+	if (!vd->vsock)
+		return 0;
 	struct vmmio_params mp = {
 		.base = vd->slot[0].base,
 		.irq = vd->slot[0].irq,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The VM's virtio-mmio devices: which slots exist (known before the guest is
- * loaded, so discovery can describe them), and their creation once the KVM
- * VM exists.  Slot i sits at LAYOUT_VIRTIO_MMIO + i * 4 KiB on IO-APIC pin
+ * loaded, so discovery can describe them), their host side (sockets) before
+ * KVM, and their transports once the KVM VM exists.  Slot i sits at LAYOUT_VIRTIO_MMIO + i * 4 KiB on IO-APIC pin
  * LAYOUT_VIRTIO_IRQ_BASE + i.  Today the only device is vsock.
  */
 #ifndef VMM_VIRTIO_DEVS_H
@@ -16,6 +16,7 @@
 #define VIRTIO_DEVS_MAX 4
 
 struct vm;
+struct evloop;
 struct vsock_dev;
 struct virtio_dev;
 struct vmmio_kvm;
@@ -40,8 +41,22 @@ void virtio_devs_plan(struct virtio_devs *vd, const struct vm_config *cfg);
  * terminated in a buffer of `size`). 0 or -ENAMETOOLONG. */
 int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size);
 
-/* Create the devices on vm's MMIO bus and wire irqfd/ioeventfd. 0 or -1
- * with a message in err. */
+/* Claim every Unix socket path the devices will listen on (uds_path, which
+ * covers its _seqpacket twin, and each forward_in Unix path) with its lock
+ * file "<path>.lock", held until the process ends.  Done first, before the
+ * guest is loaded: a second VMM on the same path stops here, and no VMM
+ * ever probes, replaces or removes a socket file another one is setting
+ * up.  0 or -1 with a message in err. */
+int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* The devices' host side, before KVM: the vsock device with its listening
+ * sockets (registered with `ev`, served once the loop runs; a client that
+ * comes before the guest driver is closed).  0 or -1 with a message in err. */
+int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
+		     const struct vm_config *cfg, char *err, size_t errlen);
+
+/* Put the opened devices on vm's MMIO bus and wire irqfd/ioeventfd. 0 or
+ * -1 with a message in err. */
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		       const struct vm_config *cfg, char *err, size_t errlen);
 

@@ -492,6 +492,14 @@ static int sock_error(int fd)
 	return err;
 }
 
+/* Unread bytes from the host (a peek, nothing consumed). */
+static bool host_has_data(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 static void host_cb(void *opaque, uint32_t events)
 {
 	struct hconn *hc = opaque;
@@ -524,6 +532,15 @@ static void host_cb(void *opaque, uint32_t events)
 		hc->hup = true;
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		hc->rdhup = true;
+	if (hc->hup && hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&
+	    (hc->hybrid_ok || !host_has_data(hc->fd))) {
+		/* The client is gone before the guest accepted: withdraw the
+		 * REQUEST, or reset it at once if it left.  A hybrid client
+		 * could never read its OK; a forward_in client that sent
+		 * nothing has nothing for the guest. */
+		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+		goto rx;
+	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
 		hc->readable = true;
 		rx_kick(d, hc);

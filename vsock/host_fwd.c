@@ -136,17 +136,12 @@ static int open_listener(struct fwd_be *f, struct fwd_listener *l,
 			return ret;
 		}
 	} else {
-		l->fd = vsock_sock_unix_listen(spec->path, SOCK_STREAM, LISTEN_BACKLOG);
+		l->fd = vsock_sock_unix_listen(spec->path, SOCK_STREAM, LISTEN_BACKLOG, &l->file);
 		if (l->fd < 0) {
 			ret = l->fd;
 			l->fd = -1;
 			vsock_listen_error(err, errlen, "forward unix", spec->path, ret);
 			return ret;
-		}
-		if (vsock_sock_file_note(&l->file, spec->path)) {
-			close(l->fd);
-			l->fd = -1;
-			return -ENOMEM;
 		}
 	}
 	ret = ev_add(f->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);

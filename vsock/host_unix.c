@@ -12,29 +12,42 @@
  * "CONNECT <port>\n" first.  On the stream listener bytes are peeked and
  * only the line is consumed, so data the client sends right behind it
  * stays in the socket for the guest; on the seqpacket listener the line is
- * one whole message (its "\n" may be left out).  At most MAX_PENDING
- * clients may sit in the handshake; a new one evicts the oldest, so silent
- * clients cannot pile up.
+ * one whole message (its "\n" may be left out).
+ *
+ * A client in the handshake costs one fd and an 80-byte struct pending.
+ * Each has HANDSHAKE_NS from its accept to send its line, then it is
+ * closed (one timerfd for all: the list is in accept order, so the oldest
+ * is always the next to expire).  Room is bounded by pending_cap() (4096,
+ * fewer if the fd limit is low); when full, a new client evicts the oldest.
+ * So a flood of idle connections holds rate x 2 s slots: up to 2048 a
+ * second it evicts nobody, and a client that sends its line within the
+ * deadline is served.  A client that hangs up (both directions) right
+ * after its line is not handed to the guest.
  *
  * Everything here runs on the I/O thread (listener and handshake callbacks)
  * except connect, which the device calls under its lock from any thread and
  * which touches only immutable fields.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "vmm/clock.h"
 #include "vmm/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/sock.h"
 
-#define MAX_PENDING    64
+#define MAX_PENDING    4096
+#define HANDSHAKE_NS   (2ull * 1000000000ull) /* as the device's connect deadline */
 #define ACCEPT_BATCH   32
 #define LISTEN_BACKLOG 128
 #define SEQ_SUFFIX     "_seqpacket"
@@ -58,6 +71,7 @@ struct pending {
 	int type;
 	struct ev_source src;
 	struct vsock_connect_parser parser;
+	uint64_t deadline;              /* monotonic ns: line by then */
 	struct pending *prev, *next;    /* newest first */
 };
 
@@ -68,7 +82,9 @@ struct unix_be {
 	struct vsock_dev *dev;
 	struct unix_listener l[2];      /* stream, seqpacket */
 	struct pending *head, *tail;
-	unsigned npending;
+	unsigned npending, max_pending;
+	int timerfd;                    /* fires at tail->deadline */
+	struct ev_source timer_src;
 };
 
 static int vtype_to_sock(uint16_t type)
@@ -167,6 +183,41 @@ static enum vsock_connect_status handshake_seq(struct pending *p, bool *again)
 	return st;
 }
 
+/* The client closed (or shut down both ways): POLLHUP.  A half-close
+ * (SHUT_WR) is not: such a client still reads the OK and the guest's data. */
+static bool hung_up(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/* The timer goes off at the oldest client's deadline. */
+static void timer_arm(struct unix_be *be)
+{
+	struct itimerspec its = { 0 };
+
+	if (!be->tail)
+		return; /* a stale expiry finds nothing to do */
+	its.it_value.tv_sec = (time_t)(be->tail->deadline / 1000000000ull);
+	its.it_value.tv_nsec = (long)(be->tail->deadline % 1000000000ull);
+	timerfd_settime(be->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void timer_cb(void *opaque, uint32_t events)
+{
+	struct unix_be *be = opaque;
+	uint64_t ticks, now = vm_now_ns();
+
+	(void)events;
+	if (read(be->timerfd, &ticks, sizeof(ticks)) < 0) {
+		/* EAGAIN: re-armed since it fired */
+	}
+	while (be->tail && be->tail->deadline <= now)
+		pending_drop(be, be->tail); /* no line in time: closed, no reply */
+	timer_arm(be);
+}
+
 static void pending_cb(void *opaque, uint32_t events)
 {
 	struct pending *p = opaque;
@@ -186,8 +237,9 @@ static void pending_cb(void *opaque, uint32_t events)
 	}
 	if (again || st == VSOCK_CONNECT_MORE)
 		return;
-	if (st != VSOCK_CONNECT_DONE) {
-		/* Bad line or EOF: no reply. */
+	if (st != VSOCK_CONNECT_DONE || hung_up(p->fd)) {
+		/* Bad line or EOF: no reply.  Hung up right after its line: it
+		 * can never read the OK, so the guest is not bothered. */
 		pending_drop(be, p);
 		return;
 	}
@@ -213,7 +265,7 @@ static void accept_cb(void *opaque, uint32_t events)
 
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error (EMFILE, ...) */
-		if (be->npending >= MAX_PENDING)
+		if (be->npending >= be->max_pending)
 			pending_drop(be, be->tail);
 		p = calloc(1, sizeof(*p));
 		if (!p) {
@@ -223,6 +275,7 @@ static void accept_cb(void *opaque, uint32_t events)
 		p->be = be;
 		p->fd = fd;
 		p->type = l->type;
+		p->deadline = vm_now_ns() + HANDSHAKE_NS;
 		vsock_connect_init(&p->parser);
 		if (ev_add(be->ev, &p->src, fd, EPOLLIN | EPOLLRDHUP, pending_cb, p) < 0) {
 			close(fd);
@@ -230,10 +283,12 @@ static void accept_cb(void *opaque, uint32_t events)
 			continue;
 		}
 		p->next = be->head;
-		if (be->head)
+		if (be->head) {
 			be->head->prev = p;
-		else
+		} else {
 			be->tail = p;
+			timer_arm(be);
+		}
 		be->head = p;
 		be->npending++;
 	}
@@ -259,6 +314,10 @@ static void unix_destroy(struct vsock_backend *base)
 		pending_drop(be, be->head);
 	for (int i = 0; i < 2; i++)
 		listener_close(be, &be->l[i]);
+	if (be->timerfd >= 0) {
+		ev_del(be->ev, &be->timer_src);
+		close(be->timerfd);
+	}
 	free(be->path);
 	free(be);
 }
@@ -274,16 +333,14 @@ static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
 		l->path = NULL;
 		return -ENOMEM;
 	}
-	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG);
+	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG, &l->file);
 	if (l->fd < 0) {
 		ret = l->fd;
 		l->fd = -1;
 		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 		return ret;
 	}
-	ret = vsock_sock_file_note(&l->file, l->path);
-	if (!ret)
-		ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
+	ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
 	if (ret) {
 		close(l->fd);
 		vsock_sock_file_remove(&l->file);
@@ -291,6 +348,18 @@ static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
 		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
 	}
 	return ret;
+}
+
+/* Handshake slots: MAX_PENDING, but at most a quarter of the fds we may
+ * open (the rest are for connections and the guest's own flows). */
+static unsigned pending_cap(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY &&
+	    r.rlim_cur / 4 < MAX_PENDING)
+		return r.rlim_cur / 4 < 64 ? 64 : (unsigned)(r.rlim_cur / 4);
+	return MAX_PENDING;
 }
 
 int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
@@ -308,10 +377,23 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 	be->ev = ev;
 	be->dev = dev;
 	be->l[0].fd = be->l[1].fd = -1;
+	be->max_pending = pending_cap();
 	be->path = strdup(uds_path);
-	if (!be->path) {
+	be->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!be->path || be->timerfd < 0) {
+		ret = be->path ? -errno : -ENOMEM;
+		if (be->timerfd >= 0)
+			close(be->timerfd);
+		free(be->path);
 		free(be);
-		return -ENOMEM;
+		return ret;
+	}
+	ret = ev_add(ev, &be->timer_src, be->timerfd, EPOLLIN, timer_cb, be);
+	if (ret) {
+		close(be->timerfd);
+		be->timerfd = -1;
+		unix_destroy(&be->base);
+		return ret;
 	}
 	ret = listener_open(be, &be->l[0], SOCK_STREAM, "", err, errlen);
 	/* A uds_path that fits sun_path only without the suffix keeps its

@@ -7,14 +7,19 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "vsock/sock.h"
+
+#define LOCK_SUFFIX ".lock"
 
 static int unix_addr(struct sockaddr_un *sa, const char *path)
 {
@@ -87,12 +92,78 @@ static bool unix_in_use(const struct sockaddr_un *sa, int type)
 	return used;
 }
 
-int vsock_sock_unix_listen(const char *path, int type, int backlog)
+/*
+ * The socket files this process created and has not removed yet, newest
+ * first, for vsock_sock_files_remove_all().  A signal handler may walk the
+ * list at any moment, interrupting the thread that is changing it (a VMM
+ * starts up and tears down on one thread and blocks these signals while
+ * it runs), so an entry is complete before one pointer store links it in,
+ * and one pointer store unlinks it before it is reused.  The mutex only
+ * serialises changers (unit tests create devices on several threads).
+ */
+static struct vsock_sock_file *files;
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Note the file just bound at `path`: that inode is ours to remove. */
+static void file_note(struct vsock_sock_file *f, const char *path)
+{
+	struct stat st;
+
+	f->path[0] = '\0';
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return; /* gone or replaced already: not ours to remove */
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	strcpy(f->path, path); /* fits: it fitted sun_path */
+	pthread_mutex_lock(&files_lock);
+	f->next = files;
+	__atomic_store_n(&files, f, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&files_lock);
+}
+
+static void file_forget(struct vsock_sock_file *f)
+{
+	struct vsock_sock_file **pp;
+
+	pthread_mutex_lock(&files_lock);
+	for (pp = &files; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			__atomic_store_n(pp, f->next, __ATOMIC_RELEASE);
+			break;
+		}
+	pthread_mutex_unlock(&files_lock);
+	f->path[0] = '\0';
+}
+
+/* Unlink f's path if the file there is still the one we bound. */
+static void file_unlink(const struct vsock_sock_file *f)
+{
+	struct stat st;
+
+	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == f->dev && st.st_ino == f->ino)
+		unlink(f->path);
+}
+
+void vsock_sock_files_remove_all(void)
+{
+	const struct vsock_sock_file *f;
+
+	/* lstat() and unlink() only: async-signal-safe. */
+	for (f = __atomic_load_n(&files, __ATOMIC_ACQUIRE); f;
+	     f = __atomic_load_n(&f->next, __ATOMIC_ACQUIRE))
+		file_unlink(f);
+}
+
+int vsock_sock_unix_listen(const char *path, int type, int backlog,
+			   struct vsock_sock_file *f)
 {
 	struct sockaddr_un sa;
 	struct stat st;
+	sigset_t all, old;
 	int fd, err;
 
+	f->path[0] = '\0';
 	err = unix_addr(&sa, path);
 	if (err)
 		return err;
@@ -100,6 +171,10 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* No signal between bind() and file_note(): a handler that ends the
+	 * process then would leave a socket file it does not know of. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		if (err != -EADDRINUSE)
@@ -108,6 +183,9 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 			err = -EEXIST; /* a file, not ours to remove */
 			goto fail;
 		}
+		/* A VMM between its bind() and listen() also refuses the
+		 * probe; the lock file (vsock_sock_lock) keeps other VMMs
+		 * from being there for this path. */
 		if (unix_in_use(&sa, type))
 			goto fail; /* -EADDRINUSE */
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -119,45 +197,70 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog)
 			goto fail;
 		}
 	}
+	/* The inode right after bind(), not later: by then another process
+	 * may have replaced the file, and that one is not ours to delete. */
+	file_note(f, path);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (listen(fd, backlog) < 0) {
 		err = -errno;
-		unlink(path);
-		goto fail;
+		vsock_sock_file_remove(f);
+		close(fd);
+		return err;
 	}
 	return fd;
 fail:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(fd);
 	return err;
 }
 
-int vsock_sock_file_note(struct vsock_sock_file *f, const char *path)
-{
-	struct stat st;
-
-	f->path = strdup(path);
-	if (!f->path) {
-		unlink(path);
-		return -ENOMEM;
-	}
-	f->dev = f->ino = 0;
-	if (lstat(path, &st) == 0) {
-		f->dev = (unsigned long)st.st_dev;
-		f->ino = (unsigned long)st.st_ino;
-	}
-	return 0;
-}
-
 void vsock_sock_file_remove(struct vsock_sock_file *f)
 {
-	struct stat st;
-
-	if (!f->path)
+	if (!f->path[0])
 		return;
-	if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    (unsigned long)st.st_dev == f->dev && (unsigned long)st.st_ino == f->ino)
-		unlink(f->path);
-	free(f->path);
-	f->path = NULL;
+	/* Unlink first: a signal in between finds the file gone. */
+	file_unlink(f);
+	file_forget(f);
+}
+
+int vsock_sock_lock(const char *path)
+{
+	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + sizeof(LOCK_SUFFIX)];
+	struct stat st, now;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	snprintf(lock, sizeof(lock), "%s%s", path, LOCK_SUFFIX);
+	for (;;) {
+		/* Read-only is enough for flock(); O_NOFOLLOW and the type
+		 * check: never lock (or create) through a planted symlink
+		 * or on a FIFO. */
+		fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+			  O_NOCTTY, 0644);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0) {
+			err = -errno;
+			goto fail;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			err = -EEXIST;
+			goto fail;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+			goto fail;
+		}
+		/* Still the file at that name?  If someone removed it while
+		 * we waited, another VMM may hold a new one: retry there. */
+		if (stat(lock, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+			return fd;
+		close(fd);
+	}
+fail:
+	close(fd);
+	return err;
 }
 
 static void nodelay(int fd)

@@ -11,34 +11,54 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
 
 /* A Unix socket of `type` (SOCK_STREAM or SOCK_SEQPACKET) connected (or,
  * *in_progress, connecting) to `path`.  -ENOENT / -ECONNREFUSED: nobody
  * listens; -EAGAIN: the listener's backlog is full. */
 int vsock_sock_unix_connect(const char *path, int type, bool *in_progress);
 
-/*
- * A listening Unix socket of `type` at `path`.  A socket file left there
- * by a process that died is replaced, but only when nothing listens on it
- * (a probe connect() fails with ECONNREFUSED); -EADDRINUSE if something
- * does, -EEXIST if the path is not a socket.  The caller unlinks `path`
- * when done with it.
- */
-int vsock_sock_unix_listen(const char *path, int type, int backlog);
-
 /* The socket file a listener bound, to remove it later only if it is
  * still the same file (another process may have replaced it). */
 struct vsock_sock_file {
-	char *path;       /* NULL: none */
-	unsigned long dev, ino;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* "": none */
+	dev_t dev;
+	ino_t ino;
+	struct vsock_sock_file *next; /* the process's list, see below */
 };
 
-/* Note path's identity after a successful vsock_sock_unix_listen (copies
- * the path).  0 or -ENOMEM (then removed at once). */
-int vsock_sock_file_note(struct vsock_sock_file *f, const char *path);
+/*
+ * A listening Unix socket of `type` at `path`; the file's identity is noted
+ * in *f right after bind() (f->path empty if the file is not ours).  A
+ * socket file left there by a process that died is replaced, but only when
+ * nothing listens on it (a probe connect() fails with ECONNREFUSED);
+ * -EADDRINUSE if something does, -EEXIST if the path is not a socket.  The
+ * caller removes the file with vsock_sock_file_remove() when done.  Hold
+ * the path's lock (vsock_sock_lock) first: another VMM between its bind()
+ * and listen() refuses the probe too and would lose its socket.
+ */
+int vsock_sock_unix_listen(const char *path, int type, int backlog,
+			   struct vsock_sock_file *f);
 
-/* Unlink the file if it is still ours; forget it. */
+/* Unlink the file if it is still ours (same device and inode); forget it. */
 void vsock_sock_file_remove(struct vsock_sock_file *f);
+
+/* Unlink every socket file this process created and has not removed yet
+ * (if still ours), leaving the listeners as they are: for a process about
+ * to end without tearing down (exit() during start-up, a fatal signal).
+ * Async-signal-safe. */
+void vsock_sock_files_remove_all(void);
+
+/*
+ * Claim the Unix socket path `path` for this process: an exclusive flock()
+ * on "<path>.lock" (created if missing, never removed: unlinking a lock
+ * file another process is about to lock would let two owners in).  Returns
+ * the fd, to keep open for as long as the path is used (the lock goes with
+ * the process), or -EWOULDBLOCK if another process holds it, -EEXIST if
+ * the lock path is not a regular file, or another -errno.
+ */
+int vsock_sock_lock(const char *path);
 
 /* A TCP connection to sa (numeric IPv4/IPv6), TCP_NODELAY, connected or
  * (*in_progress) connecting. */

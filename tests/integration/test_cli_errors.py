@@ -1,6 +1,7 @@
 """Bad input gives one clear message and a non-zero exit, never a crash."""
 import json
 import os
+import socket
 import struct
 import pytest
 from conftest import run_vmm, needs_kvm, TESTGUEST
@@ -91,3 +92,79 @@ def test_json_config_boots(tmp_path):
     r = run_vmm(["run", "--config", str(cfg), "--vcpus", "3"], timeout=60)
     assert r.returncode == 0, r.stderr
     assert "testguest: hello cpus=3" in r.stdout
+
+
+def only_line(r):
+    """The whole of stderr is one `vmm: error:` line (docs/config.md)."""
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmm: error: "), r.stderr
+    return lines[0]
+
+
+def test_every_error_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"machine-config": {"vcpus": 2}}')
+    cases = [
+        ["run", "--bogus"],
+        ["run", "--kernel"],
+        ["run", "--kernel", TESTGUEST, "--vcpus", "2x"],
+        ["fly"],
+        ["run", "--config", str(bad)],
+        ["run", "--config", str(tmp_path / "missing.json")],
+        ["run"],
+        ["run", "--kernel", str(tmp_path / "missing")],
+    ]
+    for args in cases:
+        only_line(run_vmm(args))
+
+
+def test_image_errors_say_what_is_wrong(tmp_path):
+    """Empty files, devices, FIFOs, sockets and garbage each get their own
+    reason; a FIFO nobody writes to is refused at once (run_vmm's timeout
+    would fail the test if open() blocked)."""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fELG" + b"x" * 4096)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp_path / "sock"))
+    cases = [
+        (str(empty), "empty file"),
+        ("/dev/zero", "not a regular file (a character device)"),
+        ("/dev/null", "not a regular file (a character device)"),
+        ("/dev/urandom", "not a regular file (a character device)"),
+        (str(fifo), "not a regular file (a FIFO)"),
+        (str(tmp_path / "sock"), "not a regular file (a socket)"),
+        (str(tmp_path), "not a regular file (a directory)"),
+        (str(garbage), "neither ELF nor bzImage"),
+    ]
+    try:
+        for path, why in cases:
+            line = only_line(run_vmm(["run", "--kernel", path], timeout=10))
+            assert line.startswith(f"vmm: error: kernel {path}: {why}"), line
+            if why.startswith("neither"):
+                continue
+            line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--initrd", path], timeout=10))
+            assert line == f"vmm: error: initrd {path}: {why}", line
+    finally:
+        sock.close()
+
+
+def test_forward_in_same_file_as_uds_path(tmp_path):
+    """Paths are compared by the file they name, not their text."""
+    d = str(tmp_path)
+    uds = f"{d}/v.sock"
+    other = f"{d}/../{os.path.basename(d)}/v.sock"
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                              "--vsock-uds", uds, "--vsock-forward-in", f"unix:{other}=5"]))
+    assert line == (f"vmm: error: vsock forward unix:{other}: clashes with the vsock "
+                    f"uds_path {uds} (and its {uds}_* sockets)"), line
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                              "--vsock-forward-in", f"unix:{d}/a.sock=5",
+                              "--vsock-forward-in", f"unix:{d}/./a.sock=6"]))
+    assert line == (f"vmm: error: vsock forward unix:{d}/./a.sock: the same socket file "
+                    f"as vsock forward unix:{d}/a.sock"), line
+    assert sorted(os.listdir(d)) == []

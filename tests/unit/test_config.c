@@ -996,6 +996,54 @@ START_TEST(validate_after_json)
 }
 END_TEST
 
+/* A forward_in Unix path is compared with uds_path (and the other
+ * forward_in paths) by the file it names, not by its spelling. */
+START_TEST(validate_forward_in_same_file)
+{
+	char uds[128], p[128], p2[128], p3[128], want[400], link[128];
+	struct config_fwd f = { .port = 1, .kind = CONFIG_FWD_UNIX };
+	const char *base = strrchr(tmpdir, '/') + 1;
+	const char *clash[] = { p, p2, p3 };
+
+	valid_base();
+	c.has_vsock = true;
+	c.guest_cid = 3;
+	snprintf(uds, sizeof(uds), "%s/v.sock", tmpdir);
+	c.uds_path = strdup(uds);
+	/* "/tmp/x/../x/v.sock", "/tmp/x/./v.sock_seqpacket", through a
+	 * symlinked directory: all clash. */
+	snprintf(p, sizeof(p), "%s/../%s/v.sock", tmpdir, base);
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	ck_assert_int_eq(symlink(".", link), 0);
+	snprintf(p2, sizeof(p2), "%s/./v.sock_seqpacket", tmpdir);
+	snprintf(p3, sizeof(p3), "%s/link/v.sock_5000", tmpdir);
+	for (unsigned i = 0; i < 3; i++) {
+		f.path = (char *)clash[i];
+		ck_assert_int_eq(config_fwd_append(&c.fwd_in, &c.n_fwd_in, &f), 0);
+		snprintf(want, sizeof(want), "vsock forward unix:%s: clashes with the vsock "
+			 "uds_path %s (and its %s_* sockets)", clash[i], uds, uds);
+		ck_invalid(want);
+		free(c.fwd_in[0].path);
+		free(c.fwd_in);
+		c.fwd_in = NULL;
+		c.n_fwd_in = 0;
+	}
+	/* Another name in the same directory is fine... */
+	snprintf(p, sizeof(p), "%s/../%s/w.sock", tmpdir, base);
+	f.path = p;
+	ck_assert_int_eq(config_fwd_append(&c.fwd_in, &c.n_fwd_in, &f), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	/* ...but not twice, spelled another way. */
+	snprintf(p2, sizeof(p2), "%s/link/w.sock", tmpdir);
+	f.path = p2;
+	f.port = 2;
+	ck_assert_int_eq(config_fwd_append(&c.fwd_in, &c.n_fwd_in, &f), 0);
+	snprintf(want, sizeof(want), "vsock forward unix:%s: the same socket file as "
+		 "vsock forward unix:%s", p2, p);
+	ck_invalid(want);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1045,6 +1093,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, file_errors);
 	tcase_add_test(tc, file_unreadable);
 	tcase_add_test(tc, file_too_large);
+	tcase_add_test(tc, validate_forward_in_same_file);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("validate");

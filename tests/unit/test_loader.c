@@ -253,8 +253,8 @@ START_TEST(elf_truncated_messages)
 	size_t len;
 	uint8_t *img = std_elf(&len);
 
-	expect_fail(img, 0, "too short");
-	expect_fail(img, 3, "too short");
+	expect_fail(img, 0, "neither ELF nor bzImage (only 0 bytes)");
+	expect_fail(img, 3, "neither ELF nor bzImage (only 3 bytes)");
 	expect_fail(img, 4, "ELF: file too short");
 	expect_fail(img, sizeof(Elf64_Ehdr) - 1, "ELF: file too short");
 	/* Header complete, program header table cut. */
@@ -279,7 +279,7 @@ START_TEST(elf_bad_ident_and_header)
 		expect_fail(copy, len, what); \
 	} while (0)
 
-	MUTATE(m[1] = 'F', "not an ELF or bzImage");
+	MUTATE(m[1] = 'F', "neither ELF nor bzImage");
 	MUTATE(ehdr(m)->e_ident[EI_CLASS] = ELFCLASS32, "not a 64-bit ELF");
 	MUTATE(ehdr(m)->e_ident[EI_CLASS] = ELFCLASSNONE, "not a 64-bit ELF");
 	MUTATE(ehdr(m)->e_ident[EI_DATA] = ELFDATA2MSB, "not little-endian");
@@ -551,7 +551,7 @@ START_TEST(bz_rejects)
 		ck_assert(untouched(0x100000, BZ_PAYLOAD)); \
 	} while (0)
 
-	MUTATE(h->header = 0x53726449, "not an ELF or bzImage");
+	MUTATE(h->header = 0x53726449, "neither ELF nor bzImage");
 	MUTATE(h->boot_flag = 0x55aa, "bad boot_flag 0x55aa");
 	MUTATE(h->version = 0x0205, "boot protocol 2.05 too old");
 	MUTATE(h->version = 0x0100, "too old");
@@ -582,7 +582,7 @@ START_TEST(bz_truncated)
 	uint8_t *img = mk_bz(BZ_SECTS, BZ_PAYLOAD, &len);
 
 	/* Too short to even see "HdrS". */
-	expect_fail(img, 0x205, "not an ELF or bzImage");
+	expect_fail(img, 0x205, "neither ELF nor bzImage");
 	/* "HdrS" visible but the setup header is cut. */
 	expect_fail(img, 0x206, "too short (518 bytes) for the setup header");
 	expect_fail(img, BZ_HDR + sizeof(struct setup_header) - 1, "for the setup header");
@@ -633,34 +633,55 @@ static char *tmp_file(const char *name, const void *data, size_t n)
 	return path;
 }
 
+/* loader_read_file() into buf/len with its message in rf_err. */
+static char rf_err[128];
+
+static int read_file(const char *path, void **buf, size_t *len)
+{
+	rf_err[0] = '\0';
+	return loader_read_file(path, buf, len, rf_err, sizeof(rf_err));
+}
+
 START_TEST(read_file_cases)
 {
 	uint8_t data[70000];
 	void *buf = (void *)1;
 	size_t len = 1;
-	char *p;
+	char *p, fifo[300];
 
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i ^ (i >> 8));
 	p = tmp_file("kernel", data, sizeof(data));
-	ck_assert_int_eq(loader_read_file(p, &buf, &len), 0);
+	ck_assert_int_eq(read_file(p, &buf, &len), 0);
 	ck_assert_uint_eq(len, sizeof(data));
 	ck_assert_mem_eq(buf, data, sizeof(data));
 	free(buf);
 	unlink(p);
 
 	p = tmp_file("empty", data, 0);
-	ck_assert_int_eq(loader_read_file(p, &buf, &len), -EINVAL);
+	ck_assert_int_eq(read_file(p, &buf, &len), -ENODATA);
+	ck_assert_str_eq(rf_err, "empty file");
 	ck_assert_ptr_null(buf);
 	ck_assert_uint_eq(len, 0);
 	unlink(p);
 
-	ck_assert_int_eq(loader_read_file(tmpdir, &buf, &len), -EISDIR);
-	ck_assert_int_eq(loader_read_file("/dev/null", &buf, &len), -EINVAL);
+	ck_assert_int_eq(read_file(tmpdir, &buf, &len), -EISDIR);
+	ck_assert_str_eq(rf_err, "not a regular file (a directory)");
+	ck_assert_int_eq(read_file("/dev/null", &buf, &len), -EINVAL);
+	ck_assert_str_eq(rf_err, "not a regular file (a character device)");
+	ck_assert_int_eq(read_file("/dev/zero", &buf, &len), -EINVAL);
+	ck_assert_str_eq(rf_err, "not a regular file (a character device)");
+	/* A FIFO nobody writes to: refused at once, not a blocked open(). */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(read_file(fifo, &buf, &len), -EINVAL);
+	ck_assert_str_eq(rf_err, "not a regular file (a FIFO)");
+	unlink(fifo);
 	p = tmp_file("gone", data, 1);
 	unlink(p);
-	ck_assert_int_eq(loader_read_file(p, &buf, &len), -ENOENT);
+	ck_assert_int_eq(read_file(p, &buf, &len), -ENOENT);
+	ck_assert_str_eq(rf_err, "No such file or directory");
 	rmdir(tmpdir);
 }
 END_TEST

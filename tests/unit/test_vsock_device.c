@@ -11,15 +11,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -29,6 +32,8 @@
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/sock.h"
+#include "vmm/clock.h"
 
 #define BASE     0xd0000000ull
 #define IRQ      5
@@ -1404,6 +1409,44 @@ END_TEST
 
 /* Past max_conns new flows are refused cleanly and counted, and the
  * existing ones keep working. */
+/* A forward_in client that sends bytes and hangs up before the guest
+ * accepts still reaches the guest (fire and forget); one that sends
+ * nothing and hangs up is withdrawn: no flow the guest would accept. */
+START_TEST(unix_forward_in_hang_up_before_accept)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_dev_stats st;
+	struct vsock_hdr req, h;
+	char buf[RXBUF];
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fwd_unix_in);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(write(fd, "bye", 3), 3);
+	close(fd);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RESPONSE, 7000, req.src_port, 0);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 3);
+	ck_assert_mem_eq(buf, "bye", 3);
+	rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 7000, req.src_port, 0);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	/* Either nothing, or a REQUEST and its RST right behind it. */
+	if (rx_try(&req, buf, sizeof(buf), 300)) {
+		ck_assert_uint_eq(req.op, VIRTIO_VSOCK_OP_REQUEST);
+		rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
+	}
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn.connect_timeout, 0);
+	ck_assert_uint_eq(st.conns_open, 0);
+}
+END_TEST
+
 START_TEST(connection_limit)
 {
 	int lfd = listen_at(5300), fds[3], cfd;
@@ -1812,6 +1855,405 @@ START_TEST(notify_suppression_no_stall)
 }
 END_TEST
 
+/* --- the CONNECT handshake under abuse ------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Clients that write their CONNECT line and close at once are never
+ * connected into the guest: no REQUEST, or an RST right behind it without
+ * the guest doing anything (not the 2 s connect timeout). */
+START_TEST(connect_then_close_not_handed_over)
+{
+	enum { N = 2000 };
+	static uint8_t requested[N], reset[N];
+	struct vsock_dev_stats st;
+	struct vsock_hdr h;
+	char buf[RXBUF];
+	unsigned nreq = 0, nrst = 0;
+	uint64_t quiet;
+
+	memset(requested, 0, sizeof(requested));
+	memset(reset, 0, sizeof(reset));
+	for (unsigned i = 0; i < N; i++) {
+		int fd = connect_uds();
+
+		ck_assert_int_eq(write(fd, "CONNECT 1234\n", 13), 13);
+		close(fd);
+		/* The guest reads as it goes but never answers. */
+		while (rx_try(&h, buf, sizeof(buf), 0)) {
+			uint32_t k = h.src_port - VSOCK_HOST_PORT_FIRST;
+
+			ck_assert_uint_lt(k, N);
+			if (h.op == VIRTIO_VSOCK_OP_REQUEST)
+				requested[k] = 1;
+			else if (h.op == VIRTIO_VSOCK_OP_RST)
+				reset[k] = 1;
+		}
+	}
+	/* Then until nothing came for 300 ms (well before the 2 s timeout). */
+	for (quiet = now_ms() + 300; now_ms() < quiet; ) {
+		if (!rx_try(&h, buf, sizeof(buf), 10))
+			continue;
+		ck_assert_uint_lt(h.src_port - VSOCK_HOST_PORT_FIRST, N);
+		if (h.op == VIRTIO_VSOCK_OP_REQUEST)
+			requested[h.src_port - VSOCK_HOST_PORT_FIRST] = 1;
+		else if (h.op == VIRTIO_VSOCK_OP_RST)
+			reset[h.src_port - VSOCK_HOST_PORT_FIRST] = 1;
+		quiet = now_ms() + 300;
+	}
+	for (unsigned i = 0; i < N; i++) {
+		nreq += requested[i];
+		nrst += reset[i];
+		ck_assert_msg(requested[i] == reset[i], "port %u: REQUEST without RST", i);
+	}
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.conn.connect_timeout, 0);
+	ck_assert_uint_eq(st.conns_open, 0);
+	fprintf(stderr, "vsock: %u write-and-close clients: %u REQUESTs reached the guest, "
+		"each reset at once (%u RSTs)\n", N, nreq, nrst);
+}
+END_TEST
+
+/* A client that never sends its line is closed at the handshake deadline;
+ * one that half-closes after its line still gets its OK. */
+START_TEST(handshake_deadline_and_half_close)
+{
+	int silent = connect_uds(), half = connect_uds();
+	struct vsock_hdr req;
+	char line[32], want[32];
+	uint64_t t0 = now_ms();
+
+	ck_assert_int_eq(write(half, "CONNECT 55\n", 11), 11);
+	ck_assert_int_eq(shutdown(half, SHUT_WR), 0);
+	req = rx_op(VIRTIO_VSOCK_OP_REQUEST, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RESPONSE, 55, req.src_port, 0);
+	snprintf(want, sizeof(want), "OK %u\n", req.src_port);
+	read_n(half, line, strlen(want));
+	ck_assert_mem_eq(line, want, strlen(want));
+	ck_assert(readable(silent, 10000));
+	ck_assert_int_eq(read(silent, line, 1), 0); /* closed, no reply */
+	ck_assert_uint_ge(now_ms() - t0, 1500);      /* by the deadline, not at once */
+	close(silent);
+	close(half);
+	rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	txh(VIRTIO_VSOCK_OP_RST, 55, req.src_port, 0);
+}
+END_TEST
+
+/* An attacker opening idle connections at a steady rate, each kept open
+ * 3 s (longer than the handshake deadline). */
+#define FLOOD_HOLD 3000
+static struct {
+	atomic_bool stop;
+	unsigned rate;            /* per second */
+	unsigned opened, refused; /* connect() done / failed (backlog full) */
+	int ring[FLOOD_HOLD];
+} flood;
+
+static void *flood_main(void *arg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t start = vm_now_ns(), n = 0;
+
+	(void)arg;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+	for (unsigned i = 0; i < FLOOD_HOLD; i++)
+		flood.ring[i] = -1;
+	while (!atomic_load(&flood.stop)) {
+		uint64_t due = start + n * 1000000000ull / flood.rate, t = vm_now_ns();
+		int fd, *slot = &flood.ring[n % FLOOD_HOLD];
+
+		if (t < due) {
+			struct timespec ts = { 0, (long)(due - t) };
+
+			nanosleep(&ts, NULL);
+		}
+		if (*slot >= 0)
+			close(*slot);
+		*slot = -1;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			*slot = fd;
+			flood.opened++;
+		} else {
+			if (fd >= 0)
+				close(fd);
+			flood.refused++;
+		}
+		n++;
+	}
+	for (unsigned i = 0; i < FLOOD_HOLD; i++)
+		if (flood.ring[i] >= 0)
+			close(flood.ring[i]);
+	return NULL;
+}
+
+/* Raise the fd limit (as the VMM does) before the device sizes its
+ * handshake room; the flood needs ~6000 fds in this one process. */
+static bool flood_fds_ok;
+
+static void setup_flood(void)
+{
+	struct rlimit r;
+
+	flood_fds_ok = getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_max >= 16384;
+	if (flood_fds_ok) {
+		r.rlim_cur = r.rlim_max;
+		flood_fds_ok = setrlimit(RLIMIT_NOFILE, &r) == 0;
+	}
+	setup_one();
+}
+
+/* 1,000 idle connections a second do not evict a client that writes its
+ * line 0.5 s after connecting: it gets its OK (5 of 5).  With 64 slots and
+ * oldest-evicted, every such client was evicted. */
+START_TEST(handshake_survives_idle_flood)
+{
+	enum { TRIES = 5, WAIT = 500 };
+	pthread_t t;
+	unsigned ok = 0;
+	uint64_t worst = 0;
+
+	if (!flood_fds_ok) {
+		fprintf(stderr, "handshake_survives_idle_flood: skipped: needs a hard fd limit >= 16384\n");
+		return;
+	}
+	memset(&flood, 0, sizeof(flood));
+	flood.rate = 1000;
+	ck_assert_int_eq(pthread_create(&t, NULL, flood_main, NULL), 0);
+	sleep_ms(2500); /* the pending set at its steady size (rate x deadline) */
+	for (int i = 0; i < TRIES; i++) {
+		int fd = connect_uds();
+		struct vsock_hdr req;
+		char line[32], want[32];
+		uint64_t t0;
+
+		sleep_ms(WAIT);
+		t0 = now_ms();
+		if (send(fd, "CONNECT 99\n", 11, MSG_NOSIGNAL) != 11 ||
+		    !rx_try(&req, NULL, 0, WAIT_MS) || req.op != VIRTIO_VSOCK_OP_REQUEST) {
+			close(fd);
+			continue; /* evicted: EPIPE, or the line went nowhere */
+		}
+		txh(VIRTIO_VSOCK_OP_RESPONSE, 99, req.src_port, 0);
+		snprintf(want, sizeof(want), "OK %u\n", req.src_port);
+		if (readable(fd, WAIT_MS) && read(fd, line, strlen(want)) == (ssize_t)strlen(want) &&
+		    memcmp(line, want, strlen(want)) == 0) {
+			ok++;
+			if (now_ms() - t0 > worst)
+				worst = now_ms() - t0;
+		}
+		close(fd);
+		rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+		txh(VIRTIO_VSOCK_OP_RST, 99, req.src_port, 0);
+	}
+	atomic_store(&flood.stop, true);
+	pthread_join(t, NULL);
+	fprintf(stderr, "vsock: under %u idle connections/s (%u opened, %u refused), "
+		"%u of %d clients writing their line after %d ms got OK (slowest %llu ms)\n",
+		flood.rate, flood.opened, flood.refused, ok, TRIES, WAIT,
+		(unsigned long long)worst);
+	ck_assert_uint_eq(ok, TRIES);
+}
+END_TEST
+
+/* --- one owner per socket path ----------------------------------------- */
+
+static char lock_dir[40];
+
+static void lock_setup(void)
+{
+	snprintf(lock_dir, sizeof(lock_dir), "/tmp/vsock-lock-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(lock_dir));
+}
+
+static void lock_teardown(void)
+{
+	char cmd[80];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lock_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The lock is exclusive per open file (also within one process), is not
+ * taken through a symlink or on a non-regular file, and goes with the fd. */
+START_TEST(lock_exclusive)
+{
+	char path[80], lock[96], other[96];
+	int a, b;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	a = vsock_sock_lock(path);
+	ck_assert_int_ge(a, 0);
+	ck_assert(exists(lock));
+	ck_assert_int_eq(vsock_sock_lock(path), -EWOULDBLOCK);
+	close(a);
+	b = vsock_sock_lock(path);
+	ck_assert_int_ge(b, 0);
+	close(b);
+	ck_assert(exists(lock)); /* left in place, see vsock_sock_lock */
+	unlink(lock);
+	snprintf(other, sizeof(other), "%s/elsewhere", lock_dir);
+	ck_assert_int_eq(symlink(other, lock), 0);
+	ck_assert_int_eq(vsock_sock_lock(path), -ELOOP);
+	ck_assert(!exists(other));
+	unlink(lock);
+	ck_assert_int_eq(mkfifo(lock, 0600), 0);
+	ck_assert_int_eq(vsock_sock_lock(path), -EEXIST);
+}
+END_TEST
+
+/* vsock_sock_files_remove_all() (the VMM's exit and fatal-signal path)
+ * removes the socket files of every live listener, only if still ours,
+ * and leaves the listeners to their owner. */
+START_TEST(remove_all_socket_files)
+{
+	char path[80], seq[96], in[96];
+	struct vsock_fwd fi = { .port = 5 };
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path,
+		.fwd_in = &fi, .n_fwd_in = 1 };
+	struct vsock_dev *d;
+	struct evloop *e;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	snprintf(in, sizeof(in), "%s/in.sock", lock_dir);
+	fi.path = in;
+	ck_assert_int_eq(evloop_create(&e), 0);
+	dp.ev = e;
+	ck_assert_int_eq(vsock_dev_create(&dp, &d), 0);
+	ck_assert(exists(path) && exists(seq) && exists(in));
+	/* Someone else's socket now sits at `in`: it stays. */
+	ck_assert_int_eq(unlink(in), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", in);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	vsock_sock_files_remove_all();
+	ck_assert(!exists(path));
+	ck_assert(!exists(seq));
+	ck_assert(exists(in));
+	vsock_dev_destroy(d);
+	ck_assert(exists(in));
+	/* Destroyed devices are forgotten: a file at their old path stays. */
+	close(fd);
+	unlink(in);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	vsock_sock_files_remove_all();
+	ck_assert(exists(path));
+	close(fd);
+	evloop_destroy(e);
+}
+END_TEST
+
+#define RACERS 50
+
+/* One racer: a VMM's start-up for the path (lock, then the device's
+ * listeners).  Reports 'y' (owns the path; then holds it until `hold`
+ * closes, tears down, exits 0) or 'n' (refused by the lock, exit 1); any
+ * other failure exits 2 without a report. */
+static void racer(const char *path, int go, int done, int hold)
+{
+	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path };
+	struct vsock_dev *d;
+	struct evloop *e;
+	char c = 'n';
+	int lk;
+
+	if (read(go, &c, 1) != 0) /* all start together when go closes */
+		_exit(2);
+	lk = vsock_sock_lock(path);
+	if (lk == -EWOULDBLOCK)
+		_exit(write(done, "n", 1) == 1 ? 1 : 2);
+	if (lk < 0 || evloop_create(&e))
+		_exit(2);
+	dp.ev = e;
+	if (vsock_dev_create(&dp, &d))
+		_exit(2);
+	if (write(done, "y", 1) != 1)
+		_exit(2);
+	(void)!read(hold, &c, 1);
+	vsock_dev_destroy(d);
+	_exit(0);
+}
+
+START_TEST(lock_race_one_owner)
+{
+	char path[80], seq[96];
+	int go[2], done[2], hold[2], status, ok = 0, refused = 0;
+	pid_t pid[RACERS];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/v.sock", lock_dir);
+	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	for (int i = 0; i < RACERS; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(go[1]);
+			close(done[0]);
+			close(hold[1]);
+			racer(path, go[0], done[1], hold[0]);
+		}
+	}
+	close(go[0]);
+	close(done[1]);
+	close(hold[0]);
+	close(go[1]); /* go */
+	for (int i = 0; i < RACERS; i++) {
+		ck_assert_msg(readable(done[0], 10000), "%d of %d racers reported", i, RACERS);
+		ck_assert_int_eq(read(done[0], &c, 1), 1);
+		if (c == 'y')
+			ok++;
+		else
+			refused++;
+	}
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(refused, RACERS - 1);
+	/* The owner's socket files are there and answer. */
+	ck_assert(exists(path));
+	ck_assert(exists(seq));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	close(hold[1]); /* the owner tears down */
+	ok = refused = 0;
+	for (int i = 0; i < RACERS; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_le(WEXITSTATUS(status), 1);
+		ok += WEXITSTATUS(status) == 0;
+	}
+	ck_assert_int_eq(ok, 1);
+	ck_assert(!exists(path));
+	ck_assert(!exists(seq));
+	close(done[0]);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -1893,12 +2335,33 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, tcp_forward_out_refused);
 	tcase_add_test(tc, unix_forward_out_path);
 	tcase_add_test(tc, unix_forward_in_no_handshake);
+	tcase_add_test(tc, unix_forward_in_hang_up_before_accept);
 	tcase_add_test(tc, connection_limit);
 	tcase_add_test(tc, socket_files_removed_and_stale_replaced);
 	tcase_add_test(tc, forward_in_address_in_use);
 	tcase_add_test(tc, long_uds_path_keeps_stream_listener);
 	tcase_add_test(tc, foreign_socket_file_not_removed);
 	tcase_add_test(tc, forward_create_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("handshake");
+	tcase_add_checked_fixture(tc, setup_one, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, connect_then_close_not_handed_over);
+	tcase_add_test(tc, handshake_deadline_and_half_close);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("handshake_flood");
+	tcase_add_checked_fixture(tc, setup_flood, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, handshake_survives_idle_flood);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lock");
+	tcase_add_checked_fixture(tc, lock_setup, lock_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, lock_exclusive);
+	tcase_add_test(tc, lock_race_one_owner);
+	tcase_add_test(tc, remove_all_socket_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
