@@ -5,9 +5,13 @@
  *
  * The device supplies one `const struct virtio_device_ops` (designated
  * initialisers, never modified) and an opaque pointer passed back to every
- * op.  The transport (virtio/mmio.h) owns every register, feature
- * negotiation, the status machine and the queue configuration; the device
- * never decodes register offsets.
+ * op.  The transport owns feature negotiation, the status machine and the
+ * queue configuration; the device never decodes register offsets or
+ * protocol messages and does not know which transport it is on.  There are
+ * two: virtio-mmio (virtio/mmio.h: a KVM guest's register window) and
+ * vhost-user (virtio/vhost_user.h: a front-end such as QEMU drives the
+ * device over a Unix socket).  The functions at the end of this header
+ * dispatch to the transport's table (virtio/transport.h).
  *
  * Life cycle, per driver session:
  *   driver: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queue setup,
@@ -19,7 +23,8 @@
  *   - Each transport instance has one mutex (the "transport lock") that
  *     serialises register writes that change state.  ops->activate() and
  *     ops->reset() are called WITH the transport lock held, from a vCPU
- *     thread.  So the lock order is: transport lock → device lock.
+ *     thread (virtio-mmio) or the I/O thread (vhost-user).  So the lock
+ *     order is: transport lock → device lock.
  *   - ops->queue_notify(), ops->config_read() and ops->config_write() are
  *     called WITHOUT the transport lock, from any vCPU thread (MMIO exit on
  *     QueueNotify) or from the I/O thread (ioeventfd); the same entry point in
