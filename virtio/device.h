@@ -23,8 +23,9 @@
  *   - Each transport instance has one mutex (the "transport lock") that
  *     serialises register writes that change state.  ops->activate() and
  *     ops->reset() are called WITH the transport lock held, from a vCPU
- *     thread (virtio-mmio) or the I/O thread (vhost-user).  So the lock
- *     order is: transport lock → device lock.
+ *     thread.  So the lock order is: transport lock → device lock.
+ *     (vhost-user runs everything of its transport on the I/O thread,
+ *     which plays the part of the transport lock; see vhost_user.h.)
  *   - ops->queue_notify(), ops->config_read() and ops->config_write() are
  *     called WITHOUT the transport lock, from any vCPU thread (MMIO exit on
  *     QueueNotify) or from the I/O thread (ioeventfd); the same entry point in

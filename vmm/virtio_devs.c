@@ -59,22 +59,19 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 	return v;
 }
 
-int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
-		       const struct vm_config *cfg, char *err, size_t errlen)
+int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
+			     struct vsock_dev **out, char *err, size_t errlen)
 {
-	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
 	struct vsock_fwd *fo, *fi;
 	char msg[256] = "";
 	int ret;
 
-	if (!cfg->has_vsock)
-		return 0;
 	fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
 	fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
 	struct vsock_dev_params p = {
 		.guest_cid = cfg->guest_cid,
 		.uds_path = cfg->uds_path,
-		.ev = vm->ev,
+		.ev = ev,
 		.max_conns = cfg->max_conns,
 		.fwd_out = fo,
 		.n_fwd_out = cfg->n_fwd_out,
@@ -83,7 +80,7 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		.err = msg,
 		.errlen = sizeof(msg),
 	};
-	ret = fo && fi ? vsock_dev_create(&p, &vd->vsock) : -ENOMEM;
+	ret = fo && fi ? vsock_dev_create(&p, out) : -ENOMEM;
 	free(fo);
 	free(fi);
 	if (ret && msg[0])
@@ -91,6 +88,19 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	if (ret)
 		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
 			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
+	return 0;
+}
+
+int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
+		       const struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned flags = cfg->notify == NOTIFY_IOEVENTFD ? VMMIO_KVM_IOEVENTFD : 0;
+	int ret;
+
+	if (!cfg->has_vsock)
+		return 0;
+	if (virtio_devs_vsock_create(cfg, vm->ev, &vd->vsock, err, errlen))
+		return -1;
 	struct vmmio_params mp = {
 		.base = vd->slot[0].base,
 		.irq = vd->slot[0].irq,
