@@ -419,9 +419,9 @@ static void take_fds(struct vhu_msg *m, struct msghdr *mh)
 		m->fds_dropped = true; /* the kernel dropped (closed) the rest */
 }
 
-/* Read exactly len bytes (collecting fds).  *got counts what arrived; 0
- * or -errno (-ECONNRESET for EOF, -ETIMEDOUT, -EAGAIN if nothing at all
- * was there and `first`). */
+/* Read exactly len bytes (collecting fds).  0 or -errno: -ECONNRESET for
+ * EOF before a message, -EPROTO for EOF inside one, -ETIMEDOUT, -EAGAIN if
+ * nothing at all was there and `first`. */
 static int read_full(int fd, void *buf, size_t len, struct vhu_msg *m,
 		     bool first, int64_t deadline)
 {
@@ -445,7 +445,9 @@ static int read_full(int fd, void *buf, size_t len, struct vhu_msg *m,
 			continue;
 		}
 		if (n == 0)
-			return -ECONNRESET;
+			/* EOF between messages is the front-end leaving; inside
+			 * one, a protocol error. */
+			return first && off == 0 ? -ECONNRESET : -EPROTO;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
@@ -875,7 +877,7 @@ static int h_get_config(struct vhost_user *vu, struct vhu_msg *m)
 	} __attribute__((packed)) out;
 	uint32_t n;
 
-	if (m->hdr.size < sizeof(out.h) || m->hdr.size > sizeof(out))
+	if (m->hdr.size < sizeof(out.h))
 		return FATAL;
 	out.h = m->p.cfg.h;
 	if (!config_range_ok(vu, m)) {
