@@ -50,6 +50,8 @@ bool virtio_device_ops_valid(const struct virtio_device_ops *ops, uint32_t max_c
 	       ops->num_queues >= 1 && ops->num_queues <= VIRTIO_MAX_QUEUES &&
 	       ops->queue_max_size && !(ops->queue_max_size & (ops->queue_max_size - 1)) &&
 	       ops->queue_max_size <= VIRTQ_MAX_SIZE &&
+	       !(ops->queue_num_max & (ops->queue_num_max - 1)) &&
+	       ops->queue_num_max <= ops->queue_max_size &&
 	       ops->queue_notify && ops->reset &&
 	       (ops->config_size == 0 || ops->config_read) &&
 	       ops->config_size <= max_config_size;

@@ -82,6 +82,10 @@ struct virtio_device_ops {
 	uint64_t features;
 	uint16_t num_queues;       /* 1..VIRTIO_MAX_QUEUES */
 	uint16_t queue_max_size;   /* per queue; power of two <= 32768 */
+	/* The size virtio-mmio offers (QueueNumMax; Linux takes it as is):
+	 * power of two <= queue_max_size, 0 = queue_max_size.  A vhost-user
+	 * front-end picks its own size, up to queue_max_size. */
+	uint16_t queue_num_max;
 	uint32_t config_size;      /* bytes of device config space at 0x100 */
 
 	/* Config space access; off + len <= config_size is guaranteed, len is

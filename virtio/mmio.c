@@ -266,6 +266,12 @@ static void status_write(struct vmmio *t, uint32_t val)
 
 /* --- queue registers --------------------------------------------------- */
 
+/* QueueNumMax: the largest QueueNum a driver may write. */
+static uint16_t num_max(const struct vmmio *t)
+{
+	return t->ops->queue_num_max ? t->ops->queue_num_max : t->ops->queue_max_size;
+}
+
 /* The selected queue if it may be configured now, else NULL (counted). */
 static struct vmmio_queue *sel_queue_writable(struct vmmio *t)
 {
@@ -319,7 +325,7 @@ static void queue_ready_write(struct vmmio *t, uint32_t val)
 		.event_idx = t->driver_features & (1ull << VIRTIO_F_EVENT_IDX),
 		.indirect = t->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC),
 	};
-	rc = virtq_enable(&q->vq, t->gm, &cfg, t->ops->queue_max_size);
+	rc = virtq_enable(&q->vq, t->gm, &cfg, num_max(t));
 	if (rc < 0)
 		goto refuse;
 	__atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
@@ -440,7 +446,7 @@ static uint32_t reg_read(struct vmmio *t, uint64_t off)
 			return (uint32_t)(t->offered >> 32);
 		return 0;
 	case VMMIO_QUEUE_NUM_MAX:
-		return q ? t->ops->queue_max_size : 0;
+		return q ? num_max(t) : 0;
 	case VMMIO_QUEUE_READY:
 		return q ? q->ready : 0;
 	case VMMIO_STATUS:

@@ -720,8 +720,12 @@ static int h_set_vring_num(struct vhost_user *vu, struct vhu_msg *m)
 	if (!has_size(m, sizeof(m->p.state)) || !(r = ring_of(vu, m->p.state.index)))
 		return -EINVAL;
 	num = m->p.state.num;
-	if (r->live || !num || (num & (num - 1)) || num > vu->ops->queue_max_size)
+	if (r->live || !num || (num & (num - 1)) || num > vu->ops->queue_max_size) {
+		log_info("vhost-user: ring %u: size %u refused (%s, at most %u)", r->index, num,
+			 r->live ? "ring running" : "not a power of two",
+			 vu->ops->queue_max_size);
 		return -EINVAL;
+	}
 	r->num = num;
 	return 0;
 }
