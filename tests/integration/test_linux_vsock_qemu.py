@@ -9,8 +9,9 @@ as `vmm run`:
   build/vmm vhost-user --socket SOCK --vsock-cid 3 --vsock-uds UDS
 
 The guest side is the built-in kernel test driver (vsocktest.scenarios=...,
-guest-images/linux/vsocktest/vsocktest.c) and the host side of every
-scenario is test_linux_vsock.py's (same listeners, same checks).  QEMU's
+guest-images/linux/vsocktest/vsocktest.c) and, since guest user space runs
+under TCG, also the user-space agent (/bin/vsock-agent); the host side of
+every scenario is test_linux_vsock.py's (same listeners, same checks).  QEMU's
 microvm adds virtio_mmio.device=... to the command line itself (with
 acpi=off; the guests have no ACPI).  QEMU's vhost-user-vsock-device uses
 1024-entry rings and negotiates no VERSION_1 over its legacy virtio-mmio.
@@ -44,7 +45,7 @@ class QemuVhostUser(LinuxVmm):
     """`vmm vhost-user` (the back-end), then QEMU (the guest: its console is
     this object's `lines`).  Behaves like LinuxVmm for run_boot."""
 
-    def __init__(self, sockdir, guest, uds, guest_cmd, deadline):
+    def __init__(self, sockdir, guest, initrd, uds, guest_cmd, deadline):
         self.sock = os.path.join(sockdir, "vhost-user.sock")
         self.be_err, self.be_lock = [], threading.Lock()
         self.be = subprocess.Popen([VMM, "vhost-user", "--socket", self.sock,
@@ -70,7 +71,7 @@ class QemuVhostUser(LinuxVmm):
                 "-machine", "memory-backend=mem",
                 "-chardev", f"socket,id=vs,path={self.sock}",
                 "-device", "vhost-user-vsock-device,chardev=vs",
-                "-kernel", kernel, "-initrd", guest.initrd_min,
+                "-kernel", kernel, "-initrd", initrd,
                 "-append", f"{CMDLINE} {guest_cmd}"]
         super().__init__(None, deadline, argv=argv)
 
@@ -102,18 +103,22 @@ class QemuVhostUser(LinuxVmm):
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed "
                     "(Debian package qemu-system-x86)")
-def test_linux_vsock_over_vhost_user(linux_guest, sockdir):
+@pytest.mark.parametrize("prefix", ["vsocktest", "vsock-agent"])
+def test_linux_vsock_over_vhost_user(linux_guest, prefix, sockdir):
+    """vsocktest: the built-in kernel driver (tiny initramfs); vsock-agent:
+    the same scenarios from guest user space (/bin/vsock-agent in the
+    busybox initramfs; user space runs fine under TCG)."""
     g = linux_guest.require("vsocktest_init")
+    initrd = g.initrd_min if prefix == "vsocktest" else g.initrd_gz
     vms = []
 
     def launch(uds, cmd, deadline):
-        vms.append(QemuVhostUser(sockdir, g, uds, cmd, deadline))
+        vms.append(QemuVhostUser(sockdir, g, initrd, uds, cmd, deadline))
         return vms[-1]
 
     try:
         results, vm, ls, client, times, done = run_boot(
-            sockdir, g, "qemu-tcg", "vsocktest", guest_args("vsocktest"), g.initrd_min,
-            launch=launch)
+            sockdir, g, "qemu-tcg", prefix, guest_args(prefix), initrd, launch=launch)
         assert vm.proc.returncode == 0, f"qemu exit {vm.proc.returncode}\n{vm.console()}"
         # The front-end went away with the guest: the back-end exits 0.
         try:
@@ -123,12 +128,15 @@ def test_linux_vsock_over_vhost_user(linux_guest, sockdir):
         vm.be_thread.join(5)
         assert rc == 0, f"vmm vhost-user exit {rc}\n{vm.backend_text()}"
         out = "\n".join(l for _, l in vm.lines)
-        dev = re.search(r"vsocktest: device (\S+) virtio=\S+ id=19 driver=(\S+)", out)
-        assert dev and dev.group(2) == "vmw_vsock_virtio_transport", out[-3000:]
-        assert re.search(r"vsocktest: transport=virtio local_cid=3\b", out), out[-3000:]
+        if prefix == "vsocktest":
+            dev = re.search(r"vsocktest: device (\S+) virtio=\S+ id=19 driver=(\S+)", out)
+            assert dev and dev.group(2) == "vmw_vsock_virtio_transport", out[-3000:]
+            assert re.search(r"vsocktest: transport=virtio local_cid=3\b", out), out[-3000:]
+        else:
+            assert re.search(r"vsock-agent: transport=vsock local_cid=3\b", out), out[-3000:]
         assert "vhost-user: device 19 driver ready" in vm.backend_text(), vm.backend_text()
-        print(f"linux {g.version} under QEMU TCG + vmm vhost-user:")
-        report("qemu-tcg", "vsocktest", results, vm, ls, client, times, done)
+        print(f"linux {g.version} under QEMU TCG + vmm vhost-user ({prefix}):")
+        report("qemu-tcg", prefix, results, vm, ls, client, times, done)
         for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
             assert bad not in out, f"{bad}\n{vm.console()}"
     finally:
