@@ -5,9 +5,13 @@
  *
  * The device supplies one `const struct virtio_device_ops` (designated
  * initialisers, never modified) and an opaque pointer passed back to every
- * op.  The transport (virtio/mmio.h) owns every register, feature
- * negotiation, the status machine and the queue configuration; the device
- * never decodes register offsets.
+ * op.  The transport owns feature negotiation, the status machine and the
+ * queue configuration; the device never decodes register offsets or
+ * protocol messages and does not know which transport it is on.  There are
+ * two: virtio-mmio (virtio/mmio.h: a KVM guest's register window) and
+ * vhost-user (virtio/vhost_user.h: a front-end such as QEMU drives the
+ * device over a Unix socket).  The functions at the end of this header
+ * dispatch to the transport's table (virtio/transport.h).
  *
  * Life cycle, per driver session:
  *   driver: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queue setup,
@@ -20,6 +24,8 @@
  *     serialises register writes that change state.  ops->activate() and
  *     ops->reset() are called WITH the transport lock held, from a vCPU
  *     thread.  So the lock order is: transport lock → device lock.
+ *     (vhost-user runs everything of its transport on the I/O thread,
+ *     which plays the part of the transport lock; see vhost_user.h.)
  *   - ops->queue_notify(), ops->config_read() and ops->config_write() are
  *     called WITHOUT the transport lock, from any vCPU thread (MMIO exit on
  *     QueueNotify) or from the I/O thread (ioeventfd); the same entry point in
@@ -76,6 +82,10 @@ struct virtio_device_ops {
 	uint64_t features;
 	uint16_t num_queues;       /* 1..VIRTIO_MAX_QUEUES */
 	uint16_t queue_max_size;   /* per queue; power of two <= 32768 */
+	/* The size virtio-mmio offers (QueueNumMax; Linux takes it as is):
+	 * power of two <= queue_max_size, 0 = queue_max_size.  A vhost-user
+	 * front-end picks its own size, up to queue_max_size. */
+	uint16_t queue_num_max;
 	uint32_t config_size;      /* bytes of device config space at 0x100 */
 
 	/* Config space access; off + len <= config_size is guaranteed, len is

@@ -15,6 +15,7 @@
  *     (activate() happens at DRIVER_OK, reset() before anything is cleared).
  */
 #include "virtio/mmio.h"
+#include "virtio/transport.h"
 #include "vmm/log.h"
 
 #include <endian.h>
@@ -22,13 +23,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Transport feature bits the device may not offer itself (28..41 are the
- * ring/transport range, spec 6); we offer a fixed subset of them. */
-#define TRANSPORT_FEATURES_MASK  (((1ull << 42) - 1) & ~((1ull << 28) - 1))
-#define TRANSPORT_FEATURES  ((1ull << VIRTIO_F_VERSION_1) | \
-			     (1ull << VIRTIO_F_EVENT_IDX) | \
-			     (1ull << VIRTIO_F_INDIRECT_DESC))
 
 #define STATUS_DRIVER_BITS (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
 			    VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK | \
@@ -41,7 +35,8 @@ struct vmmio_queue {
 	struct virtq vq;
 };
 
-struct virtio_dev {
+struct vmmio {
+	struct virtio_dev vdev;        /* first: what devices hold */
 	pthread_mutex_t lock;
 	const struct virtio_device_ops *ops;
 	void *dev;
@@ -74,7 +69,7 @@ static uint32_t ld32(const uint32_t *p)
 
 /* --- interrupts and device-facing calls (lock-free) ------------------- */
 
-static void raise_irq(struct virtio_dev *t, uint32_t bits)
+static void raise_irq(struct vmmio *t, uint32_t bits)
 {
 	/* The status bit is set before the edge, so the guest's handler
 	 * reading InterruptStatus after the interrupt sees it. */
@@ -84,61 +79,76 @@ static void raise_irq(struct virtio_dev *t, uint32_t bits)
 		t->raise(t->raise_opaque);
 }
 
-struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q)
+static struct vmmio *to_mmio(struct virtio_dev *vdev)
 {
-	return q < vdev->nq ? &vdev->q[q].vq : NULL;
+	return container_of(vdev, struct vmmio, vdev);
 }
 
-void virtio_interrupt(struct virtio_dev *vdev)
+static const struct vmmio *to_mmio_c(const struct virtio_dev *vdev)
 {
-	raise_irq(vdev, VMMIO_INT_VRING);
+	return container_of(vdev, const struct vmmio, vdev);
 }
 
-void virtio_signal(struct virtio_dev *vdev, unsigned q)
+static struct virtq *mmio_queue(struct virtio_dev *vdev, unsigned q)
 {
-	if (q < vdev->nq && virtq_should_signal(&vdev->q[q].vq))
-		raise_irq(vdev, VMMIO_INT_VRING);
+	struct vmmio *t = to_mmio(vdev);
+
+	return q < t->nq ? &t->q[q].vq : NULL;
 }
 
-void virtio_config_changed(struct virtio_dev *vdev)
+static void mmio_interrupt(struct virtio_dev *vdev, unsigned q)
 {
-	__atomic_fetch_add(&vdev->config_gen, 1, __ATOMIC_SEQ_CST);
-	raise_irq(vdev, VMMIO_INT_CONFIG);
+	/* One interrupt line for every queue. */
+	(void)q;
+	raise_irq(to_mmio(vdev), VMMIO_INT_VRING);
 }
 
-void virtio_set_needs_reset(struct virtio_dev *vdev)
+static void mmio_config_changed(struct virtio_dev *vdev)
 {
+	struct vmmio *t = to_mmio(vdev);
+
+	__atomic_fetch_add(&t->config_gen, 1, __ATOMIC_SEQ_CST);
+	raise_irq(t, VMMIO_INT_CONFIG);
+}
+
+static void mmio_set_needs_reset(struct virtio_dev *vdev)
+{
+	struct vmmio *t = to_mmio(vdev);
+
 	/* Spec 2.1.2: set DEVICE_NEEDS_RESET and send a configuration
 	 * change notification — once per episode. */
-	if (!__atomic_exchange_n(&vdev->needs_reset, 1, __ATOMIC_SEQ_CST)) {
+	if (!__atomic_exchange_n(&t->needs_reset, 1, __ATOMIC_SEQ_CST)) {
 		log_info("virtio-mmio@0x%llx: device %u needs reset",
-			 (unsigned long long)vdev->base, vdev->ops->device_id);
-		raise_irq(vdev, VMMIO_INT_CONFIG);
+			 (unsigned long long)t->base, t->ops->device_id);
+		raise_irq(t, VMMIO_INT_CONFIG);
 	}
 }
 
-uint64_t virtio_features(const struct virtio_dev *vdev)
+static uint64_t mmio_features(const struct virtio_dev *vdev)
 {
-	return __atomic_load_n(&vdev->driver_features, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&to_mmio_c(vdev)->driver_features, __ATOMIC_ACQUIRE);
 }
 
-bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bit)
-{
-	return bit < 64 && (virtio_features(vdev) >> bit) & 1;
-}
+static const struct virtio_transport_ops vmmio_transport_ops = {
+	.queue = mmio_queue,
+	.interrupt = mmio_interrupt,
+	.config_changed = mmio_config_changed,
+	.set_needs_reset = mmio_set_needs_reset,
+	.features = mmio_features,
+};
 
 static void queue_broken(void *opaque, struct virtq *vq)
 {
-	struct virtio_dev *t = opaque;
+	struct vmmio *t = opaque;
 
 	(void)vq;
 	STAT_INC(t, queue_errors);
-	virtio_set_needs_reset(t);
+	mmio_set_needs_reset(&t->vdev);
 }
 
 /* --- notifications ----------------------------------------------------- */
 
-void vmmio_notify(struct virtio_dev *t, unsigned q)
+static void notify(struct vmmio *t, unsigned q)
 {
 	/* Without VIRTIO_F_NOTIFICATION_DATA the value is the queue index. */
 	if (q >= t->nq) {
@@ -156,10 +166,15 @@ void vmmio_notify(struct virtio_dev *t, unsigned q)
 	t->ops->queue_notify(t->dev, q);
 }
 
+void vmmio_notify(struct virtio_dev *vdev, unsigned q)
+{
+	notify(to_mmio(vdev), q);
+}
+
 /* --- status machine ---------------------------------------------------- */
 
 /* Spec 2.1.1 / 4.2.3: everything back to the initial state.  Lock held. */
-static void vmmio_reset(struct virtio_dev *t)
+static void vmmio_reset(struct vmmio *t)
 {
 	/* The device first: after this returns it no longer touches the
 	 * queues, so clearing them below cannot race with it. */
@@ -183,7 +198,7 @@ static void vmmio_reset(struct virtio_dev *t)
 
 /* FEATURES_OK may latch only for a subset of what we offered that includes
  * VERSION_1 (a version-2 transport has no legacy mode). */
-static bool features_acceptable(const struct virtio_dev *t)
+static bool features_acceptable(const struct vmmio *t)
 {
 	uint64_t f = t->driver_features;
 
@@ -191,7 +206,7 @@ static bool features_acceptable(const struct virtio_dev *t)
 	       (f & (1ull << VIRTIO_F_VERSION_1));
 }
 
-static void status_write(struct virtio_dev *t, uint32_t val)
+static void status_write(struct vmmio *t, uint32_t val)
 {
 	uint32_t old = t->status, next, added;
 
@@ -243,16 +258,22 @@ static void status_write(struct virtio_dev *t, uint32_t val)
 		 * succeeded: this line is the host's proof of a bound driver. */
 		log_info("virtio-mmio@0x%llx: device %u driver ready, features 0x%llx",
 			 (unsigned long long)t->base, t->ops->device_id,
-			 (unsigned long long)virtio_features(t));
+			 (unsigned long long)mmio_features(&t->vdev));
 		if (rc < 0)
-			virtio_set_needs_reset(t);
+			mmio_set_needs_reset(&t->vdev);
 	}
 }
 
 /* --- queue registers --------------------------------------------------- */
 
+/* QueueNumMax: the largest QueueNum a driver may write. */
+static uint16_t num_max(const struct vmmio *t)
+{
+	return t->ops->queue_num_max ? t->ops->queue_num_max : t->ops->queue_max_size;
+}
+
 /* The selected queue if it may be configured now, else NULL (counted). */
-static struct vmmio_queue *sel_queue_writable(struct virtio_dev *t)
+static struct vmmio_queue *sel_queue_writable(struct vmmio *t)
 {
 	struct vmmio_queue *q;
 
@@ -269,7 +290,7 @@ ignored:
 	return NULL;
 }
 
-static void queue_ready_write(struct virtio_dev *t, uint32_t val)
+static void queue_ready_write(struct vmmio *t, uint32_t val)
 {
 	struct vmmio_queue *q;
 	struct virtq_config cfg;
@@ -304,7 +325,7 @@ static void queue_ready_write(struct virtio_dev *t, uint32_t val)
 		.event_idx = t->driver_features & (1ull << VIRTIO_F_EVENT_IDX),
 		.indirect = t->driver_features & (1ull << VIRTIO_F_INDIRECT_DESC),
 	};
-	rc = virtq_enable(&q->vq, t->gm, &cfg, t->ops->queue_max_size);
+	rc = virtq_enable(&q->vq, t->gm, &cfg, num_max(t));
 	if (rc < 0)
 		goto refuse;
 	__atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
@@ -313,7 +334,7 @@ refuse:
 	/* The queue stays off; tell the driver something is wrong. */
 	(void)rc;
 	STAT_INC(t, queue_errors);
-	virtio_set_needs_reset(t);
+	mmio_set_needs_reset(&t->vdev);
 }
 
 static void set_lo(uint64_t *r, uint32_t v)
@@ -328,7 +349,7 @@ static void set_hi(uint64_t *r, uint32_t v)
 
 /* --- register decode --------------------------------------------------- */
 
-static void reg_write(struct virtio_dev *t, uint64_t off, uint32_t val)
+static void reg_write(struct vmmio *t, uint64_t off, uint32_t val)
 {
 	struct vmmio_queue *q;
 
@@ -405,7 +426,7 @@ static void reg_write(struct virtio_dev *t, uint64_t off, uint32_t val)
 	}
 }
 
-static uint32_t reg_read(struct virtio_dev *t, uint64_t off)
+static uint32_t reg_read(struct vmmio *t, uint64_t off)
 {
 	const struct vmmio_queue *q = t->queue_sel < t->nq ? &t->q[t->queue_sel] : NULL;
 
@@ -425,11 +446,11 @@ static uint32_t reg_read(struct virtio_dev *t, uint64_t off)
 			return (uint32_t)(t->offered >> 32);
 		return 0;
 	case VMMIO_QUEUE_NUM_MAX:
-		return q ? t->ops->queue_max_size : 0;
+		return q ? num_max(t) : 0;
 	case VMMIO_QUEUE_READY:
 		return q ? q->ready : 0;
 	case VMMIO_STATUS:
-		return vmmio_status(t);
+		return vmmio_status(&t->vdev);
 	case VMMIO_SHM_LEN_LOW:
 	case VMMIO_SHM_LEN_HIGH:
 	case VMMIO_SHM_BASE_LOW:
@@ -448,7 +469,7 @@ static uint32_t reg_read(struct virtio_dev *t, uint64_t off)
 }
 
 /* Device config space: [0x100, 0x100 + config_size). */
-static bool config_range_ok(const struct virtio_dev *t, uint64_t off, uint32_t len)
+static bool config_range_ok(const struct vmmio *t, uint64_t off, uint32_t len)
 {
 	uint64_t coff = off - VMMIO_CONFIG;
 
@@ -458,7 +479,7 @@ static bool config_range_ok(const struct virtio_dev *t, uint64_t off, uint32_t l
 
 static void vmmio_bus_read(void *opaque, uint64_t off, void *data, uint32_t len)
 {
-	struct virtio_dev *t = opaque;
+	struct vmmio *t = opaque;
 	uint32_t v;
 
 	if (off >= VMMIO_CONFIG) {
@@ -490,7 +511,7 @@ static void vmmio_bus_read(void *opaque, uint64_t off, void *data, uint32_t len)
 static void vmmio_bus_write(void *opaque, uint64_t off, const void *data,
 			    uint32_t len)
 {
-	struct virtio_dev *t = opaque;
+	struct vmmio *t = opaque;
 	uint32_t v;
 
 	if (off >= VMMIO_CONFIG) {
@@ -512,7 +533,7 @@ static void vmmio_bus_write(void *opaque, uint64_t off, const void *data,
 
 	switch (off) {
 	case VMMIO_QUEUE_NOTIFY:
-		vmmio_notify(t, v);
+		notify(t, v);
 		return;
 	case VMMIO_INTERRUPT_ACK:
 		__atomic_fetch_and(&t->int_status, ~v, __ATOMIC_SEQ_CST);
@@ -531,24 +552,13 @@ static const struct bus_ops vmmio_bus_ops = {
 
 /* --- setup ------------------------------------------------------------- */
 
-static bool ops_valid(const struct virtio_device_ops *ops)
-{
-	return ops && ops->device_id != 0 &&
-	       ops->num_queues >= 1 && ops->num_queues <= VIRTIO_MAX_QUEUES &&
-	       ops->queue_max_size && !(ops->queue_max_size & (ops->queue_max_size - 1)) &&
-	       ops->queue_max_size <= VIRTQ_MAX_SIZE &&
-	       ops->queue_notify && ops->reset &&
-	       (ops->config_size == 0 || ops->config_read) &&
-	       ops->config_size <= VMMIO_WINDOW_SIZE - VMMIO_CONFIG;
-}
-
 int vmmio_create(struct bus *bus, const struct vmmio_params *p,
 		 struct virtio_dev **out)
 {
-	struct virtio_dev *t;
+	struct vmmio *t;
 	int rc;
 
-	if (!p || !p->gm || !ops_valid(p->ops))
+	if (!p || !p->gm || !virtio_device_ops_valid(p->ops, VMMIO_WINDOW_SIZE - VMMIO_CONFIG))
 		return -EINVAL;
 	t = calloc(1, sizeof(*t) + p->ops->num_queues * sizeof(t->q[0]));
 	if (!t)
@@ -556,12 +566,13 @@ int vmmio_create(struct bus *bus, const struct vmmio_params *p,
 	rc = -pthread_mutex_init(&t->lock, NULL);
 	if (rc)
 		goto err_free;
+	t->vdev.tops = &vmmio_transport_ops;
 	t->ops = p->ops;
 	t->dev = p->dev;
 	t->gm = p->gm;
 	t->base = p->base;
 	t->irq = p->irq;
-	t->offered = (p->ops->features & ~TRANSPORT_FEATURES_MASK) | TRANSPORT_FEATURES;
+	t->offered = (p->ops->features & ~VIRTIO_TRANSPORT_FEATURES_MASK) | VIRTIO_TRANSPORT_FEATURES;
 	t->nq = p->ops->num_queues;
 	for (unsigned i = 0; i < t->nq; i++) {
 		t->q[i].vq.on_broken = queue_broken;
@@ -570,7 +581,7 @@ int vmmio_create(struct bus *bus, const struct vmmio_params *p,
 	rc = bus_register(bus, p->base, VMMIO_WINDOW_SIZE, &vmmio_bus_ops, t);
 	if (rc)
 		goto err_mutex;
-	*out = t;
+	*out = &t->vdev;
 	return 0;
 
 err_mutex:
@@ -580,43 +591,58 @@ err_free:
 	return rc;
 }
 
-void vmmio_destroy(struct virtio_dev *t)
+void vmmio_destroy(struct virtio_dev *vdev)
 {
-	if (!t)
+	struct vmmio *t;
+
+	if (!vdev)
 		return;
+	t = to_mmio(vdev);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
-void vmmio_set_irq(struct virtio_dev *t, void (*raise)(void *opaque), void *opaque)
+void vmmio_set_irq(struct virtio_dev *vdev, void (*raise)(void *opaque), void *opaque)
 {
+	struct vmmio *t = to_mmio(vdev);
+
 	t->raise = raise;
 	t->raise_opaque = opaque;
 }
 
-uint64_t vmmio_base(const struct virtio_dev *t)
+uint64_t vmmio_base(const struct virtio_dev *vdev)
 {
+	const struct vmmio *t = to_mmio_c(vdev);
+
 	return t->base;
 }
 
-uint32_t vmmio_irq(const struct virtio_dev *t)
+uint32_t vmmio_irq(const struct virtio_dev *vdev)
 {
+	const struct vmmio *t = to_mmio_c(vdev);
+
 	return t->irq;
 }
 
-unsigned vmmio_num_queues(const struct virtio_dev *t)
+unsigned vmmio_num_queues(const struct virtio_dev *vdev)
 {
+	const struct vmmio *t = to_mmio_c(vdev);
+
 	return t->nq;
 }
 
-uint32_t vmmio_status(const struct virtio_dev *t)
+uint32_t vmmio_status(const struct virtio_dev *vdev)
 {
+	const struct vmmio *t = to_mmio_c(vdev);
+
 	return ld32(&t->status) |
 	       (ld32(&t->needs_reset) ? VIRTIO_STATUS_DEVICE_NEEDS_RESET : 0);
 }
 
-void vmmio_get_stats(const struct virtio_dev *t, struct vmmio_stats *out)
+void vmmio_get_stats(const struct virtio_dev *vdev, struct vmmio_stats *out)
 {
+	const struct vmmio *t = to_mmio_c(vdev);
+
 	out->bad_access = __atomic_load_n(&t->stats.bad_access, __ATOMIC_RELAXED);
 	out->ignored_write = __atomic_load_n(&t->stats.ignored_write, __ATOMIC_RELAXED);
 	out->refused_status = __atomic_load_n(&t->stats.refused_status, __ATOMIC_RELAXED);

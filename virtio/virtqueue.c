@@ -131,6 +131,15 @@ int virtq_enable(struct virtq *vq, const struct guest_mem *gm,
 	return 0;
 }
 
+void virtq_set_base(struct virtq *vq, uint16_t last_avail)
+{
+	if (!vq->ready)
+		return;
+	vq->last_avail_idx = last_avail;
+	vq->used_idx = load16(&vq->used[USED_IDX], __ATOMIC_ACQUIRE);
+	vq->signalled_valid = false;
+}
+
 void virtq_reset(struct virtq *vq)
 {
 	void (*cb)(void *, struct virtq *) = vq->on_broken;

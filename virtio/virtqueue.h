@@ -198,6 +198,12 @@ struct virtq_config {
 int virtq_enable(struct virtq *vq, const struct guest_mem *gm,
 		 const struct virtq_config *cfg, uint16_t max_size);
 
+/* After virtq_enable: continue a ring the driver has been using (vhost-user
+ * VHOST_USER_SET_VRING_BASE): the next available slot to consume is
+ * `last_avail`, and the used index is taken from the ring itself (the
+ * device wrote it last; the driver never does). */
+void virtq_set_base(struct virtq *vq, uint16_t last_avail);
+
 /* Disable and forget everything (keeps the on_broken callback). */
 void virtq_reset(struct virtq *vq);
 

@@ -35,6 +35,7 @@ enum {
 	OPT_NOTIFY,
 	OPT_TRACE_BOOT,
 	OPT_HELP,         /* --help; -h is 'h' */
+	OPT_SOCKET,       /* vhost-user only */
 };
 
 static const struct option run_options[] = {
@@ -53,12 +54,15 @@ static const struct option run_options[] = {
 	{ "notify",     required_argument, NULL, OPT_NOTIFY },
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
 	{ "help",       no_argument,       NULL, OPT_HELP },
+	{ "socket",     required_argument, NULL, OPT_SOCKET },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* Flag values, checked, before they are applied over the config file. */
 struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
+	const char *socket;        /* vhost-user */
+	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
 	uint64_t vcpus, mem_mib, cid, max_conns;
@@ -253,6 +257,8 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 		return take_path(name, val, &f->config, err, errlen);
 	case OPT_VSOCK_UDS:
 		return take_path(name, val, &f->uds, err, errlen);
+	case OPT_SOCKET:
+		return take_path(name, val, &f->socket, err, errlen);
 	case OPT_CMDLINE:
 		f->cmdline = val; /* may be empty */
 		return 0;
@@ -361,17 +367,37 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		c->notify = f->notify;
 	if (f->trace_boot)
 		c->trace_boot = true;
+	if (f->socket && replace_str(&c->vhost_user_socket, f->socket))
+		return -1;
 	return 0;
 }
 
-/* argv[0] is "run". */
+/* "vmm vhost-user" takes --socket and the vsock flags; "vmm run" all
+ * others. */
+static bool option_applies(const struct run_flags *f, int opt)
+{
+	switch (opt) {
+	case OPT_SOCKET:
+		return f->vhost_user;
+	case OPT_VSOCK_CID:
+	case OPT_VSOCK_UDS:
+	case OPT_VSOCK_FWD_OUT:
+	case OPT_VSOCK_FWD_IN:
+	case OPT_VSOCK_MAX_CONNS:
+		return true;
+	default:
+		return !f->vhost_user;
+	}
+}
+
+/* argv[0] is "run" or "vhost-user". */
 static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **argv,
 				       struct vm_config *c, char *err, size_t errlen);
 
 static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
 				 char *err, size_t errlen)
 {
-	struct run_flags f = { 0 };
+	struct run_flags f = { .vhost_user = strcmp(argv[0], "vhost-user") == 0 };
 	enum cli_action a = parse_run_flags(&f, argc, argv, c, err, errlen);
 
 	config_fwd_free(f.fwd_out, f.n_fwd_out);
@@ -413,6 +439,9 @@ static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **ar
 		if (optarg && optarg == arg && looks_like_option(optarg))
 			return cli_error(err, errlen, "option '--%s' needs a value "
 					 "(got option '%s')", option_name(opt), optarg);
+		if (!option_applies(fl, opt))
+			return cli_error(err, errlen, "option '--%s' does not apply to 'vmm %s'",
+					 option_name(opt), fl->vhost_user ? "vhost-user" : "run");
 		if (take_flag(fl, opt, optarg, err, errlen))
 			return CLI_ERROR;
 	}
@@ -423,6 +452,8 @@ static enum cli_action parse_run_flags(struct run_flags *fl, int argc, char **ar
 		return CLI_ERROR;
 	if (apply_flags(fl, c))
 		return cli_error(err, errlen, "out of memory");
+	if (fl->vhost_user)
+		return config_validate_vhost_user(c, err, errlen) ? CLI_ERROR : CLI_VHOST_USER;
 	if (config_validate(c, err, errlen))
 		return CLI_ERROR;
 	return CLI_RUN;
@@ -436,7 +467,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *c,
 
 	if (!cmd)
 		return cli_error(err, errlen, "no command given");
-	if (strcmp(cmd, "run") == 0)
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "vhost-user") == 0)
 		return parse_run(argc - 1, argv + 1, c, err, errlen);
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		action = CLI_HELP;
@@ -457,6 +488,7 @@ void cli_usage(FILE *f)
 	fprintf(f,
 "Usage: vmm run --kernel PATH [OPTION...]\n"
 "       vmm run --config FILE [OPTION...]\n"
+"       vmm vhost-user --socket PATH --vsock-cid N [--vsock-* OPTION...]\n"
 "       vmm --help | --version\n"
 "\n"
 "Boot a KVM microVM with a virtio-vsock device.\n"
@@ -489,6 +521,11 @@ void cli_usage(FILE *f)
 "  --trace-boot         print boot timestamps and memory to stderr\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
+"\n"
+"'vhost-user' serves the vsock device to a vhost-user front-end (QEMU's\n"
+"-device vhost-user-vsock-device,chardev=...) instead of booting a guest:\n"
+"  --socket PATH        listen there, serve one front-end, exit 0 when it\n"
+"                       disconnects; the --vsock-* options as above\n"
 "\n"
 "Exit status: 0 guest reset or powered off; 1 bad input or host setup error;\n"
 "2 guest crash or unhandled exit; 128+N killed by signal N.\n"

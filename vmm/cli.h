@@ -7,6 +7,9 @@
  *           [--vsock-forward-in tcp:HOST:PORT=P|unix:PATH=P]...
  *           [--vsock-max-conns N] [--discovery cmdline|fdt]
  *           [--notify ioeventfd|mmio] [--trace-boot]
+ *   vmm vhost-user --socket PATH --vsock-cid N [--vsock-uds PATH]
+ *           [--vsock-forward-out ...]... [--vsock-forward-in ...]...
+ *           [--vsock-max-conns N]
  *   vmm --help | vmm --version
  * The config file (if any) is loaded first, then every flag overrides it.
  */
@@ -21,6 +24,7 @@ enum cli_action {
 	CLI_HELP,     /* print usage to stdout, exit 0 */
 	CLI_VERSION,  /* print version to stdout, exit 0 */
 	CLI_ERROR,    /* message in err; exit non-zero */
+	CLI_VHOST_USER, /* serve the vsock device over vhost-user (c->vhost_user_socket) */
 };
 
 /* Parse argv into `c` (already holding defaults).  Loads --config itself and

@@ -191,6 +191,7 @@ void config_free(struct vm_config *c)
 	free(c->initrd_path);
 	free(c->cmdline);
 	free(c->uds_path);
+	free(c->vhost_user_socket);
 	config_fwd_free(c->fwd_out, c->n_fwd_out);
 	config_fwd_free(c->fwd_in, c->n_fwd_in);
 	config_defaults(c);
@@ -1199,6 +1200,8 @@ static bool sock_paths_clash(const char *a, const char *b, bool suffixes)
 	       (suffixes && strncmp(na.base, nb.base, bl) == 0 && na.base[bl] == '_');
 }
 
+static int validate_vsock(const struct vm_config *c, char *err, size_t errlen);
+
 int config_validate(const struct vm_config *c, char *err, size_t errlen)
 {
 	uint64_t host = host_ram_bytes();
@@ -1229,6 +1232,12 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 		set_err(err, errlen, "unknown device discovery mode %d", (int)c->discovery);
 		return -1;
 	}
+	return validate_vsock(c, err, errlen);
+}
+
+/* The vsock part of the checks (both subcommands). */
+static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
+{
 	if (c->has_vsock && c->guest_cid == 0) {
 		set_err(err, errlen, "vsock needs a guest CID: use --vsock-cid N or "
 			"vsock.guest_cid");
@@ -1291,4 +1300,23 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 			}
 	}
 	return 0;
+}
+
+int config_validate_vhost_user(const struct vm_config *c, char *err, size_t errlen)
+{
+	if (!c->vhost_user_socket || !*c->vhost_user_socket) {
+		set_err(err, errlen, "no vhost-user socket given: use --socket PATH");
+		return -1;
+	}
+	if (strlen(c->vhost_user_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		set_err(err, errlen, "vhost-user socket path is too long (%zu bytes, at most %zu): %s",
+			strlen(c->vhost_user_socket),
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->vhost_user_socket);
+		return -1;
+	}
+	if (!c->has_vsock || c->guest_cid == 0) {
+		set_err(err, errlen, "vhost-user serves the vsock device: use --vsock-cid N");
+		return -1;
+	}
+	return validate_vsock(c, err, errlen);
 }

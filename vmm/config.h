@@ -71,6 +71,10 @@ struct vm_config {
 
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
+
+	/* "vmm vhost-user": the vsock device served to a vhost-user
+	 * front-end listening on this path (no guest of our own). */
+	char *vhost_user_socket;
 };
 
 /* Fill with defaults (no kernel, no vsock). */
@@ -143,5 +147,9 @@ void config_fwd_free(struct config_fwd *list, unsigned n);
 /* Final checks after all sources are merged (kernel present, ranges, host
  * RAM).  0, or -1 with a message in err. */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
+
+/* The same for "vmm vhost-user": a socket path and a vsock device (CID),
+ * and the vsock checks of config_validate(); no kernel. */
+int config_validate_vhost_user(const struct vm_config *c, char *err, size_t errlen);
 
 #endif

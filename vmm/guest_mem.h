@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guest RAM and the one checked way from a guest physical address to a host
- * pointer.  RAM is one anonymous mapping; the guest sees it as up to two
- * regions: [0, min(size, 3 GiB)) and, for the rest, [4 GiB, ...), leaving the
- * MMIO hole between them (see layout.h).
+ * pointer.  For our own VMs RAM is one anonymous mapping; the guest sees it
+ * as up to two regions: [0, min(size, 3 GiB)) and, for the rest,
+ * [4 GiB, ...), leaving the MMIO hole between them (see layout.h).  The
+ * vhost-user transport (virtio/vhost_user.c) fills the regions itself from
+ * the front-end's memory table (up to GM_MAX_REGIONS, non-overlapping, each
+ * with its own mapping; base NULL).
  *
  * Every guest-supplied address goes through gm_ptr(), which checks the whole
  * range [gpa, gpa + len) against a single region with overflow checks.  A
@@ -15,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GM_MAX_REGIONS 2
+#define GM_MAX_REGIONS 8 /* vhost-user's limit; gm_init uses 2 */
 
 struct gm_region {
 	uint64_t gpa;   /* guest physical start */

@@ -34,6 +34,7 @@
 #include "mptable.h"
 #include "trace.h"
 #include "virtio_devs.h"
+#include "vhost_user_cmd.h"
 #include "vsock/sock.h"
 #include "fdt.h"
 #include "vm.h"
@@ -399,6 +400,10 @@ int main(int argc, char **argv)
 		return VMM_EXIT_SETUP;
 	case CLI_RUN:
 		break;
+	case CLI_VHOST_USER:
+		ret = vhost_user_main(&cfg);
+		config_free(&cfg);
+		return ret;
 	}
 	if (config_validate(&cfg, err, sizeof(err)))
 		die("%s", err);

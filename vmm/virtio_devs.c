@@ -89,15 +89,13 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 	return v;
 }
 
-int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
-		     const struct vm_config *cfg, char *err, size_t errlen)
+int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
+			     struct vsock_dev **out, char *err, size_t errlen)
 {
 	struct vsock_fwd *fo, *fi;
 	char msg[256] = "";
 	int ret;
 
-	if (!cfg->has_vsock)
-		return 0;
 	fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
 	fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
 	struct vsock_dev_params p = {
@@ -112,7 +110,7 @@ int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
 		.err = msg,
 		.errlen = sizeof(msg),
 	};
-	ret = fo && fi ? vsock_dev_create(&p, &vd->vsock) : -ENOMEM;
+	ret = fo && fi ? vsock_dev_create(&p, out) : -ENOMEM;
 	free(fo);
 	free(fi);
 	if (ret && msg[0])
@@ -121,6 +119,14 @@ int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
 		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
 			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
 	return 0;
+}
+
+int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
+		     const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->has_vsock)
+		return 0;
+	return virtio_devs_vsock_create(cfg, ev, &vd->vsock, err, errlen);
 }
 
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,

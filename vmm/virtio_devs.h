@@ -60,6 +60,12 @@ int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		       const struct vm_config *cfg, char *err, size_t errlen);
 
+/* Only the vsock device of cfg (no transport), its host side on `ev`:
+ * for "vmm vhost-user" as for "vmm run".  0 or -1 with a message in err. */
+struct evloop;
+int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
+			     struct vsock_dev **out, char *err, size_t errlen);
+
 /* Tear down (vCPUs stopped, I/O loop returned): closes host sockets and
  * removes the socket files the devices created. */
 void virtio_devs_destroy(struct virtio_devs *vd);

@@ -29,7 +29,7 @@
 
 #define RSTQ_SIZE        64              /* RSTs for packets matching no flow */
 #define TIMER_PERIOD_NS  (200 * 1000000ull)
-#define RX_BATCH         (2 * VSOCK_QUEUE_SIZE) /* packets per lock hold */
+#define RX_BATCH         (2 * VSOCK_QUEUE_NUM_MAX) /* packets per lock hold */
 #define HOST_EVENTS      (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 /* A connection with its host socket. */

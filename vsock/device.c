@@ -721,6 +721,7 @@ const struct virtio_device_ops vsock_virtio_ops = {
 		    (1ull << VSOCK_F_NO_IMPLIED_STREAM),
 	.num_queues = 3,
 	.queue_max_size = VSOCK_QUEUE_SIZE,
+	.queue_num_max = VSOCK_QUEUE_NUM_MAX,
 	.config_size = sizeof(uint64_t),
 	.config_read = cfg_read,
 	.queue_notify = queue_notify,

@@ -28,7 +28,10 @@
 #define VSOCK_QUEUE_RX    0
 #define VSOCK_QUEUE_TX    1
 #define VSOCK_QUEUE_EVENT 2
-#define VSOCK_QUEUE_SIZE  256
+/* The largest ring the device takes (QEMU's vhost-user-vsock-device uses
+ * 1024-entry rings), and the size virtio-mmio offers our own guests. */
+#define VSOCK_QUEUE_SIZE    1024
+#define VSOCK_QUEUE_NUM_MAX 256
 
 struct evloop;
 struct vsock_backend;

@@ -69,8 +69,9 @@ class LinuxVmm:
     """build/vmm booting the Linux guest; console lines collected by a thread
     as they stream, waits bounded by a deadline."""
 
-    def __init__(self, args, deadline):
-        self.args = [VMM] + args
+    def __init__(self, args, deadline, argv=None):
+        # argv: another program instead of build/vmm (test_linux_vsock_qemu.py)
+        self.args = argv if argv else [VMM] + args
         self.deadline = deadline
         self.lines, self.err = [], []
         self.cond = threading.Condition()
@@ -248,9 +249,10 @@ def payload(seed, n):
     return _data_cache[(seed, n)]
 
 
-def run_boot(sockdir, guest, discovery, prefix, guest_args, initrd):
+def run_boot(sockdir, guest, discovery, prefix, guest_args, initrd, launch=None):
     """Boot, run the host side of every scenario; returns (results, vm,
-    listeners, listen_client, times)."""
+    listeners, listen_client, times).  launch(uds, cmdline, deadline): start
+    the guest some other way (a LinuxVmm-like object; test_linux_vsock_qemu.py)."""
     uds = os.path.join(sockdir, "v.sock")
     half = SIZES["half_bytes"]
     ls = {
@@ -266,7 +268,10 @@ def run_boot(sockdir, guest, discovery, prefix, guest_args, initrd):
     args = ["run", "--kernel", guest.vmlinux, "--initrd", initrd, "--mem", "256", "--vcpus", "1",
             "--vsock-cid", "3", "--vsock-uds", uds, "--discovery", discovery,
             "--trace-boot", "--cmdline", cmd]
-    vm = LinuxVmm(args, time.monotonic() + BOOT_BUDGET)
+    if launch:
+        vm = launch(uds, guest_args, time.monotonic() + BOOT_BUDGET)
+    else:
+        vm = LinuxVmm(args, time.monotonic() + BOOT_BUDGET)
     client = ListenClient(vm, uds, prefix, payload(SEED_LISTEN, SIZES["listen_bytes"]))
     client.start()
     times = {}

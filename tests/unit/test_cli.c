@@ -532,6 +532,57 @@ START_TEST(vsock_flags_imply_device)
 }
 END_TEST
 
+/* "vmm vhost-user": --socket and the vsock flags only. */
+START_TEST(vhost_user_command)
+{
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/tmp/vu.sock", "--vsock-cid", "3",
+			     "--vsock-uds", "/tmp/v.sock", "--vsock-max-conns", "7",
+			     "--vsock-forward-out", "22=unix:/tmp/f"), CLI_VHOST_USER);
+	ck_assert_str_eq(c.vhost_user_socket, "/tmp/vu.sock");
+	ck_assert_str_eq(c.uds_path, "/tmp/v.sock");
+	ck_assert(c.has_vsock);
+	ck_assert_uint_eq(c.guest_cid, 3);
+	ck_assert_uint_eq(c.max_conns, 7);
+	ck_assert_uint_eq(c.n_fwd_out, 1);
+	ck_assert_ptr_null(c.kernel_path);
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--help"), CLI_HELP);
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--vsock-cid", "3"), CLI_ERROR);
+	ck_assert_str_eq(err, "no vhost-user socket given: use --socket PATH");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s"), CLI_ERROR);
+	ck_assert_str_eq(err, "vhost-user serves the vsock device: use --vsock-cid N");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s", "--vsock-cid", "2"), CLI_ERROR);
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s", "--vsock-cid", "3", "--kernel", "/k"),
+			 CLI_ERROR);
+	ck_assert_str_eq(err, "option '--kernel' does not apply to 'vmm vhost-user'");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--config", "/c", "--socket", "/s"), CLI_ERROR);
+	ck_assert_str_eq(err, "option '--config' does not apply to 'vmm vhost-user'");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", ""), CLI_ERROR);
+	ck_assert_str_eq(err, "--socket: empty path");
+	config_free(&c);
+	ck_assert_int_eq(CLI("run", "--kernel", "/k", "--socket", "/s"), CLI_ERROR);
+	ck_assert_str_eq(err, "option '--socket' does not apply to 'vmm run'");
+	{
+		char longp[200];
+
+		memset(longp, 'a', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", longp, "--vsock-cid", "3"),
+				 CLI_ERROR);
+		ck_assert_ptr_nonnull(strstr(err, "vhost-user socket path is too long"));
+	}
+}
+END_TEST
+
 START_TEST(errors)
 {
 	ck_assert_int_eq(run_args(bad[_i].args), CLI_ERROR);
@@ -588,6 +639,7 @@ static Suite *cli_suite(void)
 
 	tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, vhost_user_command);
 	tcase_add_test(tc, config_only);
 	tcase_add_test(tc, flags_override_file);
 	tcase_add_test(tc, file_and_flags_complete_each_other);

@@ -860,6 +860,39 @@ START_TEST(notify_races_reset)
 }
 END_TEST
 
+/* A device that takes larger rings than virtio-mmio offers (vsock: 1024
+ * for vhost-user front-ends, 256 for our guests): QueueNumMax is
+ * queue_num_max, and it is the limit. */
+START_TEST(queue_num_max_below_device_max)
+{
+	const uint64_t base2 = 0x1000000;
+	struct virtio_device_ops o = dummy_ops;
+	struct vmmio_params p = { .base = base2, .irq = IRQ, .ops = &o, .dev = &dev,
+				  .gm = &mem.gm };
+	struct virtio_dev *v = NULL;
+
+	o.queue_num_max = QMAX / 2;
+	ck_assert_int_eq(vmmio_create(&bus, &p, &v), 0);
+	td_wr(&bus, base2, VMMIO_QUEUE_SEL, 0);
+	ck_assert_uint_eq(td_rd(&bus, base2, VMMIO_QUEUE_NUM_MAX), QMAX / 2);
+	td_negotiate(&bus, base2, F_VERSION_1);
+	td_wr(&bus, base2, VMMIO_QUEUE_SEL, 0);
+	td_wr(&bus, base2, VMMIO_QUEUE_NUM, QMAX);
+	td_wr64(&bus, base2, VMMIO_QUEUE_DESC_LOW, DESC(0));
+	td_wr64(&bus, base2, VMMIO_QUEUE_DRIVER_LOW, AVAIL(0));
+	td_wr64(&bus, base2, VMMIO_QUEUE_DEVICE_LOW, USED(0));
+	td_wr(&bus, base2, VMMIO_QUEUE_READY, 1);
+	ck_assert_uint_eq(td_rd(&bus, base2, VMMIO_QUEUE_READY), 0);
+	vmmio_destroy(v);
+	/* Not a power of two, or above the device's maximum. */
+	o.queue_num_max = 12;
+	p.base = base2 + 0x1000;
+	ck_assert_int_eq(vmmio_create(&bus, &p, &v), -EINVAL);
+	o.queue_num_max = QMAX * 2;
+	ck_assert_int_eq(vmmio_create(&bus, &p, &v), -EINVAL);
+}
+END_TEST
+
 START_TEST(create_rejects_bad_ops)
 {
 	struct virtio_device_ops o = dummy_ops;
@@ -896,6 +929,7 @@ static Suite *mmio_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, identification);
+	tcase_add_test(tc, queue_num_max_below_device_max);
 	tcase_add_test(tc, device_features);
 	tcase_add_test(tc, negotiation_ok);
 	tcase_add_test(tc, negotiation_without_version_1);
