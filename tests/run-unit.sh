@@ -3,6 +3,9 @@
 # line "unit: N passed, M failed" (N, M count individual checks) and exit
 # non-zero if any check failed or any binary crashed.
 set -u
+# Check gives a test case without its own timeout 4 s, which a loaded
+# machine can exceed; a hang is still caught.
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-60}"
 pass=0 fail=0 bad=0
 for t in "$@"; do
 	out=$("$t" 2>&1)
