@@ -75,6 +75,11 @@ killers() {
 		 s/^\[([^]]+)\] no Check summary.*/\1 (crashed)/p' "$1" | sort -u
 }
 
+# Fail fast: every mutant must still fit the code.
+for m in "${muts[@]}"; do
+	"$here/apply.py" --check "$m" "$src" || exit 2
+done
+
 echo "mutants: building and testing the unmutated tree${base:+ at $base} in $src"
 if ! build_unit "$tmp/base.log" || ! run_unit "$tmp/base.log"; then
 	tail -n 40 "$tmp/base.log"
@@ -111,7 +116,7 @@ for m in "${muts[@]}"; do
 				res=SURVIVED
 			else
 				res=killed
-				by="$t: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [^ ]+|deadly signal|Test unit written to [^ ]+' "$log" | head -n1)"
+				by="$t: $(grep -m1 -oE '(ERROR|SUMMARY): [A-Za-z]+: [a-z -]+' "$log" | head -n1)"
 			fi
 		fi
 		rm -rf "$src/build/fuzz/$t"
