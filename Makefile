@@ -3,6 +3,8 @@
 #   make              build/vmm and build/testguest
 #   make test         unit tests, then integration tests (boots guests)
 #   make unit         unit tests only (no KVM needed)
+#   make mutants      mutation check of the unit tests (tests/mutants/run.sh;
+#                     MUTANTS_ARGS=--fuzz adds the fuzzer mutants)
 #   make bench        benchmarks (see docs/PERFORMANCE.md)
 #   make demo         boot a demo microVM with vsock end to end
 #   make guest-linux  the Linux 6.1 and 6.12 guest kernels + initramfs (cached)
@@ -68,6 +70,9 @@ unit: $(UNIT_BINS)
 # into build/guest-linux/<version>/.
 GUEST_LINUX_VERSIONS := 6.1 6.12
 
+mutants:
+	$(Q)tests/mutants/run.sh $(MUTANTS_ARGS)
+
 guest-linux:
 	$(Q)for v in $(GUEST_LINUX_VERSIONS); do guest-images/linux/build.sh $$v || exit 1; done
 
@@ -94,6 +99,6 @@ deps:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps unit test demo bench bench-quick clean guest-linux testguest
+.PHONY: all deps unit test demo bench bench-quick clean guest-linux testguest mutants
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

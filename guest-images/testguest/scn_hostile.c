@@ -20,8 +20,14 @@
  *                    observed=rst | drop (| response | shutdown | other)
  *   len-mismatch     RW whose header len (1000) exceeds the payload in the
  *                    chain (100) on a connection to P.  observed=rst | drop
- *   dup-request      a second REQUEST on an established connection to P.
- *                    observed=rst | response | drop | shutdown | other
+ *   dup-request      a second REQUEST on an established connection to P
+ *                    (an echo server), then an echo on that connection.
+ *                    observed=ignored (no answer and the connection still
+ *                    echoes) | drop-then-broken | rst | response |
+ *                    shutdown | other
+ *   wrong-dst-cid    on an established connection to P, an RW whose dst_cid
+ *                    is D (dstcid=D, default 5; 0x100000002 tests that all
+ *                    64 bits are compared).  observed=rst | drop | other
  *   credit-request   CREDIT_REQUEST on a connection to P; the device must
  *                    answer with CREDIT_UPDATE (§5.10.6.3).
  *                    observed=credit_update | none
@@ -171,9 +177,9 @@ static void hook_answer(const struct vsock_hdr *h)
 		answer_op = h->op;
 }
 
-enum bad { BAD_OP, BAD_LEN, BAD_DUP_REQUEST };
+enum bad { BAD_OP, BAD_LEN, BAD_DUP_REQUEST, BAD_DST_CID };
 
-static int bad_packet(uint32_t port, enum bad kind)
+static int bad_packet(uint32_t port, enum bad kind, uint64_t dstcid)
 {
 	struct vs_conn *c = open_conn(port);
 	struct vsock_hdr h;
@@ -187,6 +193,14 @@ static int bad_packet(uint32_t port, enum bad kind)
 	if (kind == BAD_LEN) {
 		vs_fill_hdr(c, &h, VSOCK_OP_RW, 0, 1000);
 		if (vs_raw(&h, junk, 100))
+			return -1;
+	} else if (kind == BAD_DST_CID) {
+		/* Valid in every other way: a device that does not compare
+		 * all 64 bits of dst_cid forwards it (echoed back as RW,
+		 * which the hook ignores: "drop"). */
+		vs_fill_hdr(c, &h, VSOCK_OP_RW, 0, 10);
+		h.dst_cid = dstcid;
+		if (vs_raw(&h, junk, 10))
 			return -1;
 	} else {
 		vs_fill_hdr(c, &h, kind == BAD_OP ? 42 : VSOCK_OP_REQUEST, 0, 0);
@@ -203,6 +217,16 @@ static int bad_packet(uint32_t port, enum bad kind)
 		  answer_op == VSOCK_OP_RESPONSE ? "response" :
 		  answer_op == VSOCK_OP_SHUTDOWN ? "shutdown" :
 		  answer_op == 0xffff ? "drop" : "other");
+	if (kind == BAD_DUP_REQUEST && answer_op == 0xffff) {
+		/* Ignoring it (docs/vsock.md, as Linux) means the connection
+		 * goes on as if nothing happened: it still echoes, and no
+		 * answer came meanwhile either. */
+		bool alive = c->state == VS_ESTABLISHED && vt_echo_conn(c, 1000, 23, &why) == 0;
+
+		ksnprintf(observed, sizeof(observed), "%s",
+			  answer_op != 0xffff ? "answered-late" :
+			  alive ? "ignored" : "drop-then-broken");
+	}
 	vs_rx_hook = hook;
 	vs_abort(c);
 	return 0;
@@ -534,11 +558,13 @@ int scn_hostile(void)
 	else if (strcmp(mode, "unknown-type") == 0)
 		r = unknown_type(port);
 	else if (strcmp(mode, "bogus-op") == 0)
-		r = bad_packet(port, BAD_OP);
+		r = bad_packet(port, BAD_OP, 0);
 	else if (strcmp(mode, "len-mismatch") == 0)
-		r = bad_packet(port, BAD_LEN);
+		r = bad_packet(port, BAD_LEN, 0);
 	else if (strcmp(mode, "dup-request") == 0)
-		r = bad_packet(port, BAD_DUP_REQUEST);
+		r = bad_packet(port, BAD_DUP_REQUEST, 0);
+	else if (strcmp(mode, "wrong-dst-cid") == 0)
+		r = bad_packet(port, BAD_DST_CID, cmdline_u64("dstcid", 5));
 	else if (strcmp(mode, "credit-request") == 0)
 		r = credit_request(port);
 	else if (strcmp(mode, "request-flood") == 0)

@@ -22,7 +22,7 @@ def desc(addr, length, flags=0, nxt=0):
 
 # --- fuzz_virtq: 8-byte header + memory image (desc 0, avail 0x1000, used 0x2000)
 
-def virtq_seed(log2size, features, max_iov, seed, descs, tables, heads):
+def virtq_seed(log2size, features, max_iov, seed, descs, tables, heads, gen=0):
     img = bytearray(0x3000)
     for i, d in enumerate(descs):
         img[16 * i:16 * i + 16] = d
@@ -35,7 +35,7 @@ def virtq_seed(log2size, features, max_iov, seed, descs, tables, heads):
     struct.pack_into("<HH", img, 0x1000, 0, len(heads))
     for i, h in enumerate(heads):
         struct.pack_into("<H", img, 0x1004 + 2 * i, h)
-    hdr = bytes([log2size, features, max_iov, seed, 0, 0, 0, 0])
+    hdr = bytes([log2size, features, max_iov, seed, 0, 0, 0, gen])
     # Trim trailing zeros: the harness zero-fills.
     return hdr + bytes(img).rstrip(b"\0")
 
@@ -57,6 +57,9 @@ def virtq_seeds():
     yield "event_idx_many", virtq_seed(4, 1, 4, 4,
                                        [desc(0x4000 + 0x100 * i, 16, WRITE) for i in range(16)],
                                        [], list(range(16)))
+    # Generated (h[7] bit 7): a chain exactly as long as the queue (4), one
+    # direct buffer (seed 1 % 5) and three in an indirect table.
+    yield "gen_queue_size_chain", virtq_seed(2, 3, 16, 1, [], [], [0], gen=0x80 | 0x40 | 4)
 
 
 # --- fuzz_mmio: 8-byte records

@@ -1,9 +1,12 @@
 """The test guest runs its vsock scenarios in ring 3 (guest-images/
 testguest/ring3.c) because on the PVM hosts ring-0 guest code is
-interpreted.  These tests keep both paths working and record the speed
-difference (printed with -s; asserted only where the difference exists)."""
+interpreted.  These tests keep both paths working: each run reports the
+privilege level it really ran at (CS.CPL) and both compute the same
+checksum.  The speed difference is printed (-s), never asserted: speed
+belongs in the benchmarks (make bench: notify_*_ring0_us), not in tests
+that a loaded machine can fail."""
 
-from conftest import is_pvm_host, needs_kvm, run_vmm, TESTGUEST
+from conftest import needs_kvm, run_vmm, TESTGUEST
 from vsockhost import h_echo, parse_kv, run_guest, sockdir  # noqa: F401
 
 pytestmark = needs_kvm
@@ -16,17 +19,16 @@ def speed(ring):
     line = [l for l in r.stdout.splitlines() if l.startswith("testguest: speed ")]
     assert len(line) == 1, r.stdout
     kv = parse_kv(line[0])
-    assert kv["ring"] == str(ring), line
+    assert kv["ring"] == str(ring), line  # the CPL it ran at (cpu_cpl())
+    assert kv["kib"] == "16", line
     return kv
 
 
-def test_ring3_vs_ring0_speed():
+def test_ring3_and_ring0_same_result():
     r3, r0 = speed(3), speed(0)
     assert r3["crc"] == r0["crc"]  # same code, same 16 KiB, same answer
     c3, c0 = int(r3["crc32_cycles_per_kib"]), int(r0["crc32_cycles_per_kib"])
     print(f"\ncrc32 TSC cycles per KiB: ring 3 {c3}, ring 0 {c0} ({c0 / max(c3, 1):.0f}x)")
-    if is_pvm_host():
-        assert c0 > 20 * c3, (r3, r0)
 
 
 def test_echo_client_in_ring0(sockdir):
