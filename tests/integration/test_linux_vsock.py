@@ -880,22 +880,32 @@ def test_linux_vsock_suite(linux_guest, discovery, sockdir):
     mode; every case's result line and host side asserted, skips only where
     SUITE_SKIPS allows them."""
     g = linux_guest.require("vsocktest_init")
+
+    def launch(uds, guest_cmd, deadline):
+        return LinuxVmm(["run", "--kernel", g.vmlinux, "--initrd", g.initrd_min,
+                         "--mem", "256", "--vcpus", "1", "--vsock-cid", "3",
+                         "--vsock-uds", uds, "--discovery", discovery,
+                         "--cmdline", linux_cmdline() + " " + guest_cmd], deadline)
+
+    run_suite(g, sockdir, discovery, launch)
+
+
+def run_suite(g, sockdir, label, launch):
+    """Boot once with every SUITE case (launch(uds, guest_cmd, deadline)
+    returns a LinuxVmm-like object), serve the host side, check it all."""
     suite = Suite(sockdir)
-    cmd = (linux_cmdline() + f" vsocktest.scenarios={','.join(SUITE)} vsocktest.port={PORT}")
-    args = ["run", "--kernel", g.vmlinux, "--initrd", g.initrd_min, "--mem", "256",
-            "--vcpus", "1", "--vsock-cid", "3", "--vsock-uds", suite.uds,
-            "--discovery", discovery, "--cmdline", cmd]
-    vm = LinuxVmm(args, time.monotonic() + BOOT_BUDGET)
+    cmd = f"vsocktest.scenarios={','.join(SUITE)} vsocktest.port={PORT}"
+    vm = launch(suite.uds, cmd, time.monotonic() + BOOT_BUDGET)
     try:
         try:
             _, done = vm.wait_line(r"vsocktest: done passed=(\d+) failed=(\d+)")
         except (TimeoutError, EOFError) as e:
             seen = [l for _, l in vm.lines if SUITE_RESULT.search(l)]
-            pytest.fail(f"{discovery}: {e}\nresult lines so far: {seen}\n{vm.console()}")
+            pytest.fail(f"{label}: {e}\nresult lines so far: {seen}\n{vm.console()}")
         try:
             vm.proc.wait(timeout=max(5.0, vm.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{discovery}: vmm still running after 'done'\n{vm.console()}")
+            pytest.fail(f"{label}: guest still running after 'done'\n{vm.console()}")
         for t in vm.threads:
             t.join(5)
     finally:
@@ -908,8 +918,9 @@ def test_linux_vsock_suite(linux_guest, discovery, sockdir):
             assert m.group(1) not in results, f"two result lines for {m.group(1)}"
             results[m.group(1)] = (m.group(2), kv(m.group(3)), l)
     out = "\n".join(l for _, l in vm.lines)
+    print(f"linux {g.version} ({label}):")
     print("\n".join(l for l in out.splitlines() if SUITE_RESULT.search(l)))
-    assert vm.proc.returncode == 0, f"vmm exit {vm.proc.returncode}\n{vm.console()}"
+    assert vm.proc.returncode == 0, f"exit {vm.proc.returncode}\n{vm.console()}"
     problems = check_suite(g.version, results, suite, done)
     assert not problems, "\n".join(problems) + "\n" + vm.console(60)
     for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):

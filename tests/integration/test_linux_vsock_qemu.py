@@ -31,7 +31,7 @@ import pytest
 
 from conftest import VMM, linux_guest  # noqa: F401 (fixture)
 from vsockhost import sockdir  # noqa: F401 (fixture)
-from test_linux_vsock import LinuxVmm, run_boot, report, guest_args
+from test_linux_vsock import LinuxVmm, run_boot, report, guest_args, run_suite
 
 QEMU = shutil.which("qemu-system-x86_64")
 MEM_MIB = 256
@@ -139,6 +139,25 @@ def test_linux_vsock_over_vhost_user(linux_guest, prefix, sockdir):
         report("qemu-tcg", prefix, results, vm, ls, client, times, done)
         for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
             assert bad not in out, f"{bad}\n{vm.console()}"
+    finally:
+        for v in vms:
+            v.kill_all()
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed "
+                    "(Debian package qemu-system-x86)")
+def test_linux_vsock_suite_over_vhost_user(linux_guest, sockdir):
+    """vsock_test.c's cases (vsocktest/cases.c, test_linux_vsock.py's
+    host side and per-kernel skip table), one boot per kernel."""
+    g = linux_guest.require("vsocktest_init")
+    vms = []
+
+    def launch(uds, guest_cmd, deadline):
+        vms.append(QemuVhostUser(sockdir, g, g.initrd_min, uds, guest_cmd, deadline))
+        return vms[-1]
+
+    try:
+        run_suite(g, sockdir, "qemu-tcg", launch)
     finally:
         for v in vms:
             v.kill_all()
