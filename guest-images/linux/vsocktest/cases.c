@@ -808,7 +808,8 @@ out_free:
  * the read, or set before it: "low rx_bytes").  The last byte arriving
  * shows the device resumed.
  */
-static enum vt_result credit_case(const char *name, bool set_after, unsigned int off)
+static enum vt_result __maybe_unused credit_case(const char *name, bool set_after,
+						 unsigned int off)
 {
 	const u32 total = CREDIT_BUF + 1, lowat = CREDIT_STEP + 1;
 	u8 *buf = kvmalloc(total, GFP_KERNEL);
@@ -896,7 +897,19 @@ static enum vt_result sc_credit_setlowat(const char *name)
 
 static enum vt_result sc_credit_lowrx(const char *name)
 {
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+	/*
+	 * Before "virtio/vsock: don't use skbuff state to account credit"
+	 * rx_bytes and fwd_cnt move by whole packets: reading CREDIT_STEP
+	 * ends inside a packet, so rx_bytes still counts all of it, stays
+	 * >= SO_RCVLOWAT and no credit update goes out (the device correctly
+	 * stays blocked); vt_queued() over-counts the same way.
+	 */
+	SKIP(name, "reason=per_packet_rx_accounting");
+	return VT_SKIP;
+#else
 	return credit_case(name, false, P_CREDIT_LOW);
+#endif
 }
 
 /* ---------------------------------------------------------- outq, seqoutq --- */
