@@ -19,7 +19,9 @@ acpi=off; the guests have no ACPI).  QEMU's vhost-user-vsock-device uses
 Skips, with the reason, when qemu-system-x86_64 is not installed.  Budget:
 VMM_LINUX_VSOCK_BUDGET (default 600 s) per boot; a boot under TCG on a busy
 2-core host takes 10-60 s.  The console tail and both processes' stderr are
-printed when it runs out."""
+printed when it runs out.  VMM_BE_LOG=FILE also appends the back-end's stderr
+to FILE as it comes (with VMM_SUITE_CASES, test_linux_vsock.py, for
+iterating on one case)."""
 import os
 import re
 import shutil
@@ -76,7 +78,11 @@ class QemuVhostUser(LinuxVmm):
         super().__init__(None, deadline, argv=argv)
 
     def _pump_be(self):
+        logf = open(os.environ["VMM_BE_LOG"], "a") if os.environ.get("VMM_BE_LOG") else None
         for raw in iter(self.be.stderr.readline, b""):
+            if logf:
+                logf.write(raw.decode(errors="replace"))
+                logf.flush()
             with self.be_lock:
                 self.be_err.append(raw.decode(errors="replace").rstrip("\n"))
 

@@ -124,10 +124,30 @@ enum {
 /*
  * Wait until cond holds, woken by the socket's wait queue; bounded by
  * timeout_s.  cond must not sleep (no lock_sock, hence no ->poll() here).
+ * Interruptible: the socket layer wakes its wait queue with
+ * wake_up_interruptible*() (sk_data_ready, sk_state_change,
+ * sk_write_space), which skips TASK_UNINTERRUPTIBLE sleepers -- an
+ * uninterruptible wait only ever ended at the timeout.  Our kernel thread
+ * takes no signals, so -ERESTARTSYS cannot come; passed on if it does.
  */
 #define vt_wait_until(s, cond)						\
-	(wait_event_timeout(*sk_sleep((s)->sk), (cond),			\
-			    (long)vt_timeout_s * HZ) ? 0 : -ETIMEDOUT)
+	({								\
+		long __r = wait_event_interruptible_timeout(		\
+			*sk_sleep((s)->sk), (cond),			\
+			(long)vt_timeout_s * HZ);			\
+		__r > 0 ? 0 : __r == 0 ? -ETIMEDOUT : (int)__r;		\
+	})
+
+/*
+ * Before 6.3 af_vsock turned every error of the transport's
+ * seqpacket_enqueue/_dequeue into -ENOMEM ("vsock: return errors other than
+ * -ENOMEM to socket"): what -err looks like to a caller on this kernel.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define VT_SEQ_ERR(err) (-ENOMEM)
+#else
+#define VT_SEQ_ERR(err) (err)
+#endif
 
 static s64 vt_queued(struct socket *s)
 {
@@ -392,7 +412,7 @@ static enum vt_result peek_case(const char *name, int type, unsigned int off)
 		}
 	}
 	r = vt_recv(s, half, sizeof(half), MSG_PEEK, NULL);
-	if (seq && r == -EOPNOTSUPP) {
+	if (seq && r == VT_SEQ_ERR(-EOPNOTSUPP)) {
 		/* Linux 6.1's virtio transport has no SEQPACKET MSG_PEEK. */
 		SKIP(name, "reason=seqpacket_msg_peek_unsupported err=%d", r);
 		res = VT_SKIP;
@@ -535,8 +555,9 @@ static enum vt_result sc_bigmsg(const char *name)
 		goto out;
 	}
 	berr = vt_send_all(s, big, limit + 1, MSG_EOR);
-	if (berr != -EMSGSIZE) {
-		FAIL(name, "reason=big err=%d want=%d limit=%u", berr, -EMSGSIZE, limit);
+	if (berr != VT_SEQ_ERR(-EMSGSIZE)) {
+		FAIL(name, "reason=big err=%d want=%d limit=%u", berr,
+		     VT_SEQ_ERR(-EMSGSIZE), limit);
 		goto out;
 	}
 	/*
@@ -787,7 +808,8 @@ out_free:
  * the read, or set before it: "low rx_bytes").  The last byte arriving
  * shows the device resumed.
  */
-static enum vt_result credit_case(const char *name, bool set_after, unsigned int off)
+static enum vt_result __maybe_unused credit_case(const char *name, bool set_after,
+						 unsigned int off)
 {
 	const u32 total = CREDIT_BUF + 1, lowat = CREDIT_STEP + 1;
 	u8 *buf = kvmalloc(total, GFP_KERNEL);
@@ -875,7 +897,19 @@ static enum vt_result sc_credit_setlowat(const char *name)
 
 static enum vt_result sc_credit_lowrx(const char *name)
 {
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+	/*
+	 * Before "virtio/vsock: don't use skbuff state to account credit"
+	 * rx_bytes and fwd_cnt move by whole packets: reading CREDIT_STEP
+	 * ends inside a packet, so rx_bytes still counts all of it, stays
+	 * >= SO_RCVLOWAT and no credit update goes out (the device correctly
+	 * stays blocked); vt_queued() over-counts the same way.
+	 */
+	SKIP(name, "reason=per_packet_rx_accounting");
+	return VT_SKIP;
+#else
 	return credit_case(name, false, P_CREDIT_LOW);
+#endif
 }
 
 /* ---------------------------------------------------------- outq, seqoutq --- */
