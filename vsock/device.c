@@ -528,8 +528,16 @@ static void host_cb(void *opaque, uint32_t events)
 		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}
-	if (events & EPOLLHUP)
+	if ((events & EPOLLHUP) && !hc->hup) {
 		hc->hup = true;
+		/* The EOF was read before the hang-up was seen (data, SHUT_WR
+		 * or close(), read in one go): only SHUTDOWN(SEND) went out,
+		 * and with nothing left to read no later EOF would tell the
+		 * guest that the host is gone both ways.  Tell it now. */
+		if (hc->c.state == VSOCK_CONN_ESTABLISHED &&
+		    (hc->c.local_shut & VIRTIO_VSOCK_SHUTDOWN_SEND))
+			vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+	}
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		hc->rdhup = true;
 	if (hc->hup && hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&

@@ -582,6 +582,33 @@ START_TEST(guest_half_close_reaches_host_as_eof)
 }
 END_TEST
 
+/*
+ * The host sends, shuts its write side, then closes.  The device reads the
+ * EOF before it sees the hang-up, so it first says SHUTDOWN(SEND); the
+ * close must then still reach the guest as SHUTDOWN(RCV|SEND), although
+ * there is nothing left to read that would bring another EOF.  (Linux
+ * 6.12's srvclose case waited for that and timed out.)
+ */
+START_TEST(host_shut_wr_then_close_reaches_guest)
+{
+	int lfd = listen_at(5407), fd;
+	struct vsock_hdr h;
+	char b[8];
+
+	fd = guest_connect(lfd, 1407, 5407);
+	ck_assert_int_eq(write(fd, "z", 1), 1);
+	h = rx_op(VIRTIO_VSOCK_OP_RW, b, sizeof(b));
+	ck_assert_uint_eq(h.len, 1);
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	close(fd);
+	h = rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
+	ck_assert_uint_eq(h.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	close(lfd);
+}
+END_TEST
+
 START_TEST(guest_connect_refused)
 {
 	struct vsock_hdr h;
@@ -2799,6 +2826,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, conn_fixed_cost);
 	tcase_add_test(tc, guest_flow_full_life);
 	tcase_add_test(tc, guest_half_close_reaches_host_as_eof);
+	tcase_add_test(tc, host_shut_wr_then_close_reaches_guest);
 	tcase_add_test(tc, guest_connect_refused);
 	tcase_add_test(tc, bad_packets);
 	tcase_add_test(tc, credit_overrun_rst);
