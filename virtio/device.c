@@ -16,12 +16,14 @@ void virtio_interrupt(struct virtio_dev *vdev)
 	vdev->tops->interrupt(vdev, VIRTIO_QUEUE_ANY);
 }
 
-void virtio_signal(struct virtio_dev *vdev, unsigned q)
+bool virtio_signal(struct virtio_dev *vdev, unsigned q)
 {
 	struct virtq *vq = vdev->tops->queue(vdev, q);
 
-	if (vq && virtq_should_signal(vq))
-		vdev->tops->interrupt(vdev, q);
+	if (!vq || !virtq_should_signal(vq))
+		return false;
+	vdev->tops->interrupt(vdev, q);
+	return true;
 }
 
 void virtio_config_changed(struct virtio_dev *vdev)

@@ -116,8 +116,9 @@ struct virtio_device_ops {
 struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q);
 
 /* After pushing to queue q: interrupt the driver if virtq_should_signal()
- * says so.  Call with the device lock held (it reads the queue). */
-void virtio_signal(struct virtio_dev *vdev, unsigned q);
+ * says so, and return whether it did.  Call with the device lock held (it
+ * reads the queue). */
+bool virtio_signal(struct virtio_dev *vdev, unsigned q);
 
 /* Send a used-buffer interrupt unconditionally. */
 void virtio_interrupt(struct virtio_dev *vdev);

@@ -155,6 +155,11 @@ bool virtq_usable(const struct virtq *vq)
 	return vq->ready && !vq->broken;
 }
 
+uint16_t virtq_size(const struct virtq *vq)
+{
+	return vq->size;
+}
+
 /*
  * The driver's avail->idx.  Acquire: the ring entries and descriptors the
  * driver wrote before bumping idx are visible to the loads that follow.
@@ -249,6 +254,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct iovec *iov,
 
 	c->head = head;
 	c->n_out = c->n_in = 0;
+	c->indirect = false;
 	if (head >= vq->size)
 		return -EBADMSG;
 
@@ -280,6 +286,7 @@ static int walk_chain(struct virtq *vq, uint16_t head, struct iovec *iov,
 			steps = 0;
 			idx = 0;
 			in_indirect = true;
+			c->indirect = true;
 			continue;
 		}
 

@@ -128,6 +128,7 @@ struct virtq_chain {
 	uint16_t n_out, n_in;
 	uint32_t out_len;    /* total bytes of the readable part */
 	uint32_t in_len;     /* total bytes of the writable part */
+	bool indirect;       /* the descriptors came from an indirect table */
 };
 
 /* --- device API ------------------------------------------------------- */
@@ -183,6 +184,9 @@ unsigned virtq_avail_count(struct virtq *vq);
 
 /* Enabled and not broken. */
 bool virtq_usable(const struct virtq *vq);
+
+/* The ring size the driver chose (0 while not enabled). */
+uint16_t virtq_size(const struct virtq *vq);
 
 /* --- transport API ---------------------------------------------------- */
 

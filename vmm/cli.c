@@ -34,6 +34,7 @@ enum {
 	OPT_DISCOVERY,
 	OPT_NOTIFY,
 	OPT_TRACE_BOOT,
+	OPT_METRICS,
 	OPT_HELP,         /* --help; -h is 'h' */
 	OPT_SOCKET,       /* vhost-user only */
 };
@@ -53,6 +54,7 @@ static const struct option run_options[] = {
 	{ "discovery",  required_argument, NULL, OPT_DISCOVERY },
 	{ "notify",     required_argument, NULL, OPT_NOTIFY },
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
+	{ "metrics",    required_argument, NULL, OPT_METRICS },
 	{ "help",       no_argument,       NULL, OPT_HELP },
 	{ "socket",     required_argument, NULL, OPT_SOCKET },
 	{ NULL, 0, NULL, 0 },
@@ -62,6 +64,7 @@ static const struct option run_options[] = {
 struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
 	const char *socket;        /* vhost-user */
+	const char *metrics;
 	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
@@ -292,6 +295,13 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 	case OPT_TRACE_BOOT:
 		f->trace_boot = true;
 		return 0;
+	case OPT_METRICS:
+		if (!*val) {
+			cli_error(err, errlen, "--%s: empty path", name);
+			return -1;
+		}
+		f->metrics = val;
+		return 0;
 	case OPT_VSOCK_FWD_OUT:
 		return take_forward(f, true, name, val, err, errlen);
 	case OPT_VSOCK_FWD_IN:
@@ -369,6 +379,8 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		c->trace_boot = true;
 	if (f->socket && replace_str(&c->vhost_user_socket, f->socket))
 		return -1;
+	if (f->metrics && replace_str(&c->metrics_path, f->metrics))
+		return -1;
 	return 0;
 }
 
@@ -384,6 +396,7 @@ static bool option_applies(const struct run_flags *f, int opt)
 	case OPT_VSOCK_FWD_OUT:
 	case OPT_VSOCK_FWD_IN:
 	case OPT_VSOCK_MAX_CONNS:
+	case OPT_METRICS:
 		return true;
 	default:
 		return !f->vhost_user;
@@ -519,13 +532,16 @@ void cli_usage(FILE *f)
 "                       'ioeventfd' (default, handled on the I/O thread) or\n"
 "                       'mmio' (MMIO exit, handled on the vCPU thread)\n"
 "  --trace-boot         print boot timestamps and memory to stderr\n"
+"  --metrics PATH       append a JSON line of vsock counters to PATH at exit\n"
+"                       and on SIGUSR1 (docs/config.md)\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
 "\n"
 "'vhost-user' serves the vsock device to a vhost-user front-end (QEMU's\n"
 "-device vhost-user-vsock-device,chardev=...) instead of booting a guest:\n"
 "  --socket PATH        listen there, serve one front-end, exit 0 when it\n"
-"                       disconnects; the --vsock-* options as above\n"
+"                       disconnects; --metrics and the --vsock-* options\n"
+"                       as above\n"
 "\n"
 "Exit status: 0 guest reset or powered off; 1 bad input or host setup error;\n"
 "2 guest crash or unhandled exit; 128+N killed by signal N.\n"

@@ -192,6 +192,7 @@ void config_free(struct vm_config *c)
 	free(c->cmdline);
 	free(c->uds_path);
 	free(c->vhost_user_socket);
+	free(c->metrics_path);
 	config_fwd_free(c->fwd_out, c->n_fwd_out);
 	config_fwd_free(c->fwd_in, c->n_fwd_in);
 	config_defaults(c);
@@ -211,6 +212,7 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    dup_or_null(&dst->initrd_path, src->initrd_path) |
 	    dup_or_null(&dst->cmdline, src->cmdline) |
 	    dup_or_null(&dst->uds_path, src->uds_path) |
+	    dup_or_null(&dst->metrics_path, src->metrics_path) |
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
 	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
@@ -759,6 +761,11 @@ static int set_uds_path(struct cfg_ctx *x, json_t *v)
 	return cfg_path(x, v, &x->c->uds_path);
 }
 
+static int set_metrics_path(struct cfg_ctx *x, json_t *v)
+{
+	return cfg_path(x, v, &x->c->metrics_path);
+}
+
 static int set_discovery(struct cfg_ctx *x, json_t *v)
 {
 	if (config_parse_discovery(json_string_value(v), &x->c->discovery))
@@ -956,10 +963,17 @@ static const struct cfg_key x_vmm_keys[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
+/* Firecracker's "metrics" object. */
+static const struct cfg_key metrics_keys[] = {
+	{ "metrics_path",      T_STRING,          set_metrics_path, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct cfg_key top_keys[] = {
 	{ "boot-source",       T_OBJECT,          NULL,           boot_source_keys },
 	{ "machine-config",    T_OBJECT,          NULL,           machine_config_keys },
 	{ "vsock",             T_OBJECT,          set_vsock,      vsock_keys },
+	{ "metrics",           T_OBJECT,          NULL,           metrics_keys },
 	{ "x-vmm",             T_OBJECT,          NULL,           x_vmm_keys },
 	{ NULL, 0, NULL, NULL },
 };

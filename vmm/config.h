@@ -71,6 +71,7 @@ struct vm_config {
 
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
+	char *metrics_path;  /* JSON-lines counters (vmm/metrics.h), may be NULL */
 
 	/* "vmm vhost-user": the vsock device served to a vhost-user
 	 * front-end listening on this path (no guest of our own). */

@@ -31,6 +31,7 @@
 #include "layout.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "mptable.h"
 #include "trace.h"
 #include "virtio_devs.h"
@@ -55,6 +56,7 @@ struct console {
 static struct vm the_vm;
 static struct console con;
 static struct virtio_devs vdevs;
+static int metrics_fd = -1;      /* --metrics */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -235,14 +237,32 @@ static void signals_startup(void)
 static struct ev_source sig_src;
 static int sig_fd = -1;
 
+static void write_metrics(void)
+{
+	int rc;
+
+	if (metrics_fd < 0)
+		return;
+	rc = metrics_write(metrics_fd, vdevs.vsock);
+	if (rc)
+		log_warn("metrics file: %s", strerror(-rc));
+}
+
 static void signal_cb(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
 
-	if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		vm_request_exit(vm, 128 + (int)si.ssi_signo, "terminated by signal %u",
-				si.ssi_signo);
+	if (read(sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	/* With a metrics file, SIGUSR2 asks for a line (Firecracker's
+	 * FlushMetrics); without one it ends the VMM like the others. */
+	if (si.ssi_signo == SIGUSR2 && metrics_fd >= 0) {
+		write_metrics();
+		return;
+	}
+	vm_request_exit(vm, 128 + (int)si.ssi_signo, "terminated by signal %u",
+			si.ssi_signo);
 }
 
 /* Right before the vCPU threads start: block the terminating signals in
@@ -409,6 +429,11 @@ int main(int argc, char **argv)
 		die("%s", err);
 	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
+	if (cfg.metrics_path) {
+		metrics_fd = metrics_open(cfg.metrics_path, err, sizeof(err));
+		if (metrics_fd < 0)
+			die("%s", err);
+	}
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)
 		log_set_level(LOG_INFO);
@@ -449,6 +474,7 @@ int main(int argc, char **argv)
 
 	/* Stop the vCPUs before tearing devices down under them. */
 	vm_stop_vcpus(vm);
+	write_metrics();
 	virtio_devs_destroy(&vdevs);
 	if (vm->exit_msg[0])
 		log_warn("%s", vm->exit_msg);

@@ -19,6 +19,7 @@
 #include "errmsg.h"
 #include "evloop.h"
 #include "log.h"
+#include "metrics.h"
 #include "virtio_devs.h"
 #include "vm.h"
 #include "virtio/vhost_user.h"
@@ -41,7 +42,20 @@ struct vhu_cmd {
 	int sig_fd;
 	struct ev_source sig_src;
 	int exit_code;
+	struct vsock_dev *vsock;
+	int metrics_fd;             /* --metrics, or -1 */
 };
+
+static void write_metrics(struct vhu_cmd *c)
+{
+	int rc;
+
+	if (c->metrics_fd < 0)
+		return;
+	rc = metrics_write(c->metrics_fd, c->vsock);
+	if (rc)
+		log_warn("metrics file: %s", strerror(-rc));
+}
 
 static void stop(struct vhu_cmd *c, int code)
 {
@@ -89,7 +103,11 @@ static void signal_cb(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(c->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+	if (read(c->sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR2 && c->metrics_fd >= 0)
+		write_metrics(c);   /* as for "vmm run" */
+	else
 		stop(c, 128 + (int)si.ssi_signo);
 }
 
@@ -101,6 +119,7 @@ static int signals_init(struct vhu_cmd *c)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -112,7 +131,8 @@ static int signals_init(struct vhu_cmd *c)
 
 int vhost_user_main(const struct vm_config *cfg)
 {
-	struct vhu_cmd c = { .lfd = -1, .sig_fd = -1, .exit_code = VMM_EXIT_OK };
+	struct vhu_cmd c = { .lfd = -1, .sig_fd = -1, .exit_code = VMM_EXIT_OK,
+			     .metrics_fd = -1 };
 	struct vsock_dev *vsock = NULL;
 	char err[512];
 	int rc;
@@ -140,8 +160,12 @@ int vhost_user_main(const struct vm_config *cfg)
 			 rc == -EWOULDBLOCK ? "in use by another vmm" : strerror(-rc));
 		goto fail;
 	}
+	if (cfg->metrics_path &&
+	    (c.metrics_fd = metrics_open(cfg->metrics_path, err, sizeof(err))) < 0)
+		goto fail;
 	if (virtio_devs_vsock_create(cfg, c.ev, &vsock, err, sizeof(err)))
 		goto fail;
+	c.vsock = vsock;
 	struct vhost_user_params p = {
 		.ops = &vsock_virtio_ops,
 		.dev = vsock,
@@ -181,8 +205,11 @@ int vhost_user_main(const struct vm_config *cfg)
 	stop_listening(&c);
 	/* The transport first: its teardown resets the device. */
 	vhost_user_destroy(c.vdev);
+	write_metrics(&c);
 	vsock_dev_destroy(vsock);
 	evloop_destroy(c.ev);
+	if (c.metrics_fd >= 0)
+		close(c.metrics_fd);
 	return c.exit_code;
 
 fail:
@@ -192,5 +219,7 @@ fail:
 	if (vsock)
 		vsock_dev_destroy(vsock);
 	evloop_destroy(c.ev);
+	if (c.metrics_fd >= 0)
+		close(c.metrics_fd);
 	return VMM_EXIT_SETUP;
 }

@@ -298,6 +298,7 @@ int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 		}
 		if (r != 1)
 			return r;
+		vsock_shape_rx(&d->st.shape, ch->n_in, ch->in_len, ch->indirect);
 		if (ch->in_len >= min)
 			return 1;
 		d->st.short_rx_buf++;

@@ -384,12 +384,13 @@ static void process_tx(struct vsock_dev *d)
 		}
 		if (r < 0)
 			break;                  /* broken: NEEDS_RESET is set */
+		vsock_shape_tx(&d->st.shape, d->iov, ch.n_out, ch.indirect);
 		handle_tx(d, d->iov, ch.n_out);
 		virtq_push(vq, &ch, 0);
 		pushed = true;
 	}
-	if (pushed)
-		virtio_signal(d->vdev, VSOCK_QUEUE_TX);
+	if (pushed && virtio_signal(d->vdev, VSOCK_QUEUE_TX))
+		d->st.tx_interrupts++;
 	process_rx(d);
 }
 
@@ -476,8 +477,8 @@ static void process_rx(struct vsock_dev *d)
 			rx_kick(d, hc);
 	}
 out:
-	if (pushed)
-		virtio_signal(d->vdev, VSOCK_QUEUE_RX);
+	if (pushed && virtio_signal(d->vdev, VSOCK_QUEUE_RX))
+		d->st.rx_interrupts++;
 }
 
 /* --- I/O thread callbacks --------------------------------------------- */
@@ -687,6 +688,14 @@ static int activate(void *dev)
 
 	pthread_mutex_lock(&d->lock);
 	d->types_ok = vsock_pkt_types_from_features(virtio_features(d->vdev));
+	/* What this driver session agreed to, for the metrics. */
+	d->st.features = virtio_features(d->vdev);
+	for (unsigned q = 0; q < 3; q++) {
+		struct virtq *vq = virtio_queue(d->vdev, q);
+
+		d->st.queue_size[q] = vq ? virtq_size(vq) : 0;
+	}
+	d->st.activations++;
 	d->active = true;
 	pthread_mutex_unlock(&d->lock);
 	return 0;

@@ -24,6 +24,7 @@
 
 #include "virtio/device.h"
 #include "vsock/conn.h"
+#include "vsock/shape.h"
 
 #define VSOCK_QUEUE_RX    0
 #define VSOCK_QUEUE_TX    1
@@ -56,7 +57,7 @@ struct vsock_dev_params {
 	size_t errlen;
 };
 
-/* Counters, for logs and tests. */
+/* Counters: the metrics file (vmm/metrics.h) reports them all. */
 struct vsock_dev_stats {
 	uint64_t tx_pkts, rx_pkts;
 	uint64_t tx_bytes, rx_bytes;        /* payload, guest → host / host → guest */
@@ -76,6 +77,13 @@ struct vsock_dev_stats {
 	uint64_t tx_notify_races;           /* tx chains found by the re-check */
 	uint64_t rx_notify_races;           /* rx buffers found by the re-check */
 	uint64_t conns_open;                /* now */
+	uint64_t tx_interrupts, rx_interrupts; /* used-buffer interrupts sent */
+	/* The latest driver session: negotiated feature bits and the ring
+	 * sizes it chose (rx, tx, event); sessions since start. */
+	uint64_t features;
+	uint16_t queue_size[3];
+	uint64_t activations;
+	struct vsock_shape_stats shape;     /* buffer layouts the driver uses */
 	struct vsock_conn_stats conn;       /* protocol events, all flows */
 };
 

@@ -104,6 +104,7 @@ START_TEST(minimal)
 	ck_assert_int_eq(c.discovery, DISCOVERY_CMDLINE);
 	ck_assert(!c.has_vsock);
 	ck_assert(!c.trace_boot);
+	ck_assert_ptr_null(c.metrics_path);
 }
 END_TEST
 
@@ -112,8 +113,9 @@ START_TEST(all_flags)
 	ck_run("run", "--kernel", "vmlinux", "--initrd", "initrd.img", "--cmdline",
 	       "console=ttyS0 quiet", "--vcpus", "4", "--mem", "256", "--vsock-cid", "3",
 	       "--vsock-uds", "/run/v.sock", "--discovery", "fdt", "--notify", "mmio",
-	       "--trace-boot");
+	       "--trace-boot", "--metrics", "m.json");
 	ck_assert_str_eq(c.kernel_path, "vmlinux"); /* flags: relative to the cwd */
+	ck_assert_str_eq(c.metrics_path, "m.json");
 	ck_assert_str_eq(c.initrd_path, "initrd.img");
 	ck_assert_str_eq(c.cmdline, "console=ttyS0 quiet");
 	ck_assert_uint_eq(c.vcpus, 4);
@@ -447,6 +449,8 @@ static const struct bad_args bad[] = {
 	{ { R, "--initrd", "" }, "--initrd: empty path" },
 	{ { R, "--config=" }, "--config: empty path" },
 	{ { R, "--vsock-uds", "" }, "--vsock-uds: empty path" },
+	{ { R, "--metrics", "" }, "--metrics: empty path" },
+	{ { R, "--metrics" }, "option '--metrics' needs a value" },
 	/* the merged config is validated */
 	{ { "run" }, NO_KERNEL },
 	{ { "run", "--vcpus", "2", "--mem", "64" }, NO_KERNEL },
@@ -566,6 +570,10 @@ START_TEST(vhost_user_command)
 	config_free(&c);
 	ck_assert_int_eq(CLI("vhost-user", "--socket", ""), CLI_ERROR);
 	ck_assert_str_eq(err, "--socket: empty path");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s", "--vsock-cid", "3",
+			     "--metrics", "/tmp/m.json"), CLI_VHOST_USER);
+	ck_assert_str_eq(c.metrics_path, "/tmp/m.json");
 	config_free(&c);
 	ck_assert_int_eq(CLI("run", "--kernel", "/k", "--socket", "/s"), CLI_ERROR);
 	ck_assert_str_eq(err, "option '--socket' does not apply to 'vmm run'");

@@ -92,6 +92,10 @@ static const struct bad_case type_cases[] = {
 	  "t.json:1:11: vsock: must be an object, not an array" },
 	{ "{\"x-vmm\": true}",
 	  "t.json:1:11: x-vmm: must be an object, not true" },
+	{ "{\"metrics\": \"m.json\"}",
+	  "t.json:1:13: metrics: must be an object, not a string" },
+	{ "{\"metrics\": {\"metrics_path\": 1}}",
+	  "t.json:1:30: metrics.metrics_path: must be a string, not an integer" },
 };
 
 static const struct bad_case semantic_cases[] = {
@@ -145,6 +149,10 @@ static const struct bad_case semantic_cases[] = {
 	  "t.json:1:45: unknown key \"drives\" at top level" },
 	{ "{\"x-vmm\": {\"boot_args\": \"x\"}}",
 	  "t.json:1:12: unknown key \"boot_args\" in \"x-vmm\"" },
+	{ "{\"metrics\": {\"metrics_path\": \"m\", \"period\": 1}}",
+	  "t.json:1:35: unknown key \"period\" in \"metrics\"" },
+	{ "{\"metrics\": {\"metrics_path\": \"\"}}",
+	  "t.json:1:30: metrics.metrics_path: path must not be empty" },
 	{ "{\"machine-config\": {\"vcpu\\u005fcount\": 0}}",
 	  "t.json:1:40: machine-config.vcpu_count: 0 is out of range 1..254" },
 	{ "{\"boot-source\": {\"boot_args\": \"}{\\\"[\"}, \"b\\u00e9d\": 1}",
@@ -662,6 +670,9 @@ START_TEST(relative_paths)
 	ck_assert_int_eq(load_named("cfg/vm.json",
 		"{\"vsock\": {\"uds_path\": \"v.sock\"}}"), 0);
 	ck_assert_str_eq(c.uds_path, "cfg/v.sock");
+	ck_assert_int_eq(load_named("cfg/vm.json",
+		"{\"metrics\": {\"metrics_path\": \"m.json\"}}"), 0);
+	ck_assert_str_eq(c.metrics_path, "cfg/m.json");
 }
 END_TEST
 

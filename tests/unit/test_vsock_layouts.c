@@ -690,6 +690,51 @@ static void assert_clean(uint64_t g2h_bytes, uint64_t h2g_bytes)
 	ck_assert_uint_eq(st.rx_bytes, h2g_bytes);
 }
 
+/* The shape counters (vsock/shape.h, in the metrics file) saw the layout
+ * the test used: every tx chain in layout l. */
+static void assert_tx_shape(const struct layout *l)
+{
+	struct vsock_dev_stats st;
+	const struct vsock_shape_stats *s = &st.shape;
+
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_eq(s->tx_chains, st.tx_pkts);
+	ck_assert_uint_eq(s->tx_indirect, l->indirect ? s->tx_chains : 0);
+	if (l->hdr[0] == VSOCK_HDR_SIZE) {
+		ck_assert_uint_gt(s->tx_hdr_alone, 0);
+		ck_assert_uint_eq(s->tx_hdr_joined, 0);
+	} else if (l->hdr[0] == 0 && l->cut[0] == 0) {
+		ck_assert_uint_gt(s->tx_hdr_joined, 0);
+		ck_assert_uint_eq(s->tx_hdr_alone, 0);
+	} else {
+		/* The header itself is cut: neither layout. */
+		ck_assert_uint_eq(s->tx_hdr_alone + s->tx_hdr_joined, 0);
+	}
+	if (l->hdr[0] == VSOCK_HDR_SIZE && l->cut[0] == 32768) {
+		/* 6.12's 64 KiB packet: 44 + 32768 + 32768. */
+		ck_assert_uint_eq(s->tx_desc_max, 32768);
+		ck_assert_uint_gt(s->tx_descs[2], 0);
+	}
+	ck_assert_uint_le(s->tx_chain_max, VSOCK_HDR_SIZE + l->pkt);
+}
+
+/* Every rx chain popped was one the test posted in layout l. */
+static void assert_rx_shape(const struct layout *l)
+{
+	struct vsock_dev_stats st;
+	const struct vsock_shape_stats *s = &st.shape;
+	uint32_t sz[QSZ];
+	unsigned n = cut_chain(l, VSOCK_HDR_SIZE + l->pkt, sz);
+
+	vsock_dev_get_stats(dev, &st);
+	ck_assert_uint_ge(s->rx_chains, st.rx_pkts);
+	ck_assert_uint_eq(s->rx_indirect, l->indirect ? s->rx_chains : 0);
+	ck_assert_uint_eq(s->rx_descs[n < VSOCK_SHAPE_DESC_BUCKETS ? n - 1 :
+				      VSOCK_SHAPE_DESC_BUCKETS - 1], s->rx_chains);
+	ck_assert_uint_eq(s->rx_buf_min, VSOCK_HDR_SIZE + l->pkt);
+	ck_assert_uint_eq(s->rx_buf_max, VSOCK_HDR_SIZE + l->pkt);
+}
+
 /* --- tests ------------------------------------------------------------- */
 
 /* Each tx layout: the data of guest → host, the credit updates of host →
@@ -704,6 +749,7 @@ START_TEST(tx_layout)
 	g2h(1000, 6000, l->total);
 	h2g(1001, 6001, back);
 	assert_clean(l->total, back);
+	assert_tx_shape(l);
 }
 END_TEST
 
@@ -717,6 +763,7 @@ START_TEST(rx_layout)
 	h2g(1000, 6000, l->total);
 	g2h(1001, 6001, l->total);
 	assert_clean(l->total, l->total);
+	assert_rx_shape(l);
 }
 END_TEST
 

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metrics file (--metrics PATH, "metrics": {"metrics_path": PATH} as in
+ * Firecracker): one JSON object per line with every vsock counter, written
+ * when the VMM ends and whenever it receives SIGUSR2.  Counters are
+ * cumulative since start; a reader takes differences between lines.  Key
+ * names follow Firecracker's vsock metrics where it has one
+ * (tx_packets_count, rx_bytes_count, ...); the rest are ours and listed in
+ * docs/config.md.
+ */
+#ifndef VMM_METRICS_H
+#define VMM_METRICS_H
+
+#include <stdint.h>
+
+#include "vsock/device.h"
+
+/* Open PATH for appending lines (created 0600; a regular file or a FIFO
+ * that has a reader).  fd, or -1 with one line in err. */
+int metrics_open(const char *path, char *err, size_t errlen);
+
+/* The JSON line (with '\n') for `st` at wall-clock time `utc_ms`, or NULL
+ * (out of memory).  Free with free(). */
+char *metrics_format(const struct vsock_dev_stats *st, uint64_t utc_ms);
+
+/* Append one line for the device's counters now (all 0 if d is NULL: a VM
+ * without vsock).  0 or -errno. */
+int metrics_write(int fd, struct vsock_dev *d);
+
+#endif
