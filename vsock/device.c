@@ -670,6 +670,10 @@ static void queue_notify(void *dev, unsigned q)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->active) {
+		struct virtq *vq = virtio_queue(d->vdev, q);
+
+		if (vq && q < 3)
+			d->st.queue_size[q] = virtq_size(vq);
 		if (q == VSOCK_QUEUE_TX) {
 			d->st.tx_notifies++;
 			process_tx(d);
@@ -688,13 +692,10 @@ static int activate(void *dev)
 
 	pthread_mutex_lock(&d->lock);
 	d->types_ok = vsock_pkt_types_from_features(virtio_features(d->vdev));
-	/* What this driver session agreed to, for the metrics. */
+	/* What this driver session agreed to, for the metrics.  The ring
+	 * sizes are taken at each notification instead: vhost-user activates
+	 * the device when its first ring goes live. */
 	d->st.features = virtio_features(d->vdev);
-	for (unsigned q = 0; q < 3; q++) {
-		struct virtq *vq = virtio_queue(d->vdev, q);
-
-		d->st.queue_size[q] = vq ? virtq_size(vq) : 0;
-	}
 	d->st.activations++;
 	d->active = true;
 	pthread_mutex_unlock(&d->lock);

@@ -22,6 +22,7 @@ VMM_LINUX_VSOCK_BUDGET (default 600 s) per boot; a boot under TCG on a busy
 printed when it runs out.  VMM_BE_LOG=FILE also appends the back-end's stderr
 to FILE as it comes (with VMM_SUITE_CASES, test_linux_vsock.py, for
 iterating on one case)."""
+import json
 import os
 import re
 import shutil
@@ -49,9 +50,11 @@ class QemuVhostUser(LinuxVmm):
 
     def __init__(self, sockdir, guest, initrd, uds, guest_cmd, deadline):
         self.sock = os.path.join(sockdir, "vhost-user.sock")
+        self.metrics_path = os.path.join(sockdir, "metrics.json")
         self.be_err, self.be_lock = [], threading.Lock()
         self.be = subprocess.Popen([VMM, "vhost-user", "--socket", self.sock,
-                                    "--vsock-cid", "3", "--vsock-uds", uds],
+                                    "--vsock-cid", "3", "--vsock-uds", uds,
+                                    "--metrics", self.metrics_path],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         self.be_thread = threading.Thread(target=self._pump_be, daemon=True)
@@ -69,6 +72,7 @@ class QemuVhostUser(LinuxVmm):
                 "-M", "microvm,x-option-roms=off,rtc=off,isa-serial=on,acpi=off",
                 "-cpu", "max", "-m", str(MEM_MIB), "-smp", "1",
                 "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+                "-global", "virtio-mmio.force-legacy=false",
                 "-object", f"memory-backend-memfd,id=mem,size={MEM_MIB}M,share=on",
                 "-machine", "memory-backend=mem",
                 "-chardev", f"socket,id=vs,path={self.sock}",
@@ -98,6 +102,13 @@ class QemuVhostUser(LinuxVmm):
         return super().console(tail) + "\n--- vmm vhost-user stderr (tail)\n" + \
             self.backend_text(40)
 
+    def metrics(self):
+        """The back-end's last metrics line (written when it exits)."""
+        with open(self.metrics_path) as f:
+            lines = f.read().splitlines()
+        assert lines, "vmm vhost-user wrote no metrics line"
+        return json.loads(lines[-1])["vsock"]
+
     # kill() (run_boot's cleanup) is LinuxVmm's: QEMU only, so that the
     # back-end's own exit after the disconnect can be checked.
     def kill_all(self):
@@ -105,6 +116,37 @@ class QemuVhostUser(LinuxVmm):
         if self.be.poll() is None:
             self.be.kill()
             self.be.wait(10)
+
+
+def driver_profile(version, prefix, m):
+    """How this kernel drove the device (docs/vsock.md, "What Linux
+    drivers send"), from the back-end's metrics, with the checks that hold
+    for every driver: each tx chain was one packet, nothing was refused,
+    every rx buffer holds at least a header."""
+    s = m["shape"]
+    feats = int(m["features"], 16)
+    assert m["activations"] >= 1, m
+    assert s["tx_chains"] == m["tx_packets_count"] > 0, m
+    assert not any(m["pkt_err"].values()), m["pkt_err"]
+    assert s["rx_buf_min"] >= 44 and s["rx_chains"] > 0, s
+    names = {0: "STREAM", 1: "SEQPACKET", 28: "INDIRECT_DESC", 29: "EVENT_IDX",
+             32: "VERSION_1"}
+    got = [n for b, n in names.items() if feats >> b & 1]
+    pkts = max(m["tx_packets_count"], 1)
+    rx_pkts = max(m["rx_packets_count"], 1)
+    print(f"  driver profile linux {version} ({prefix}): features {m['features']} "
+          f"({' '.join(got)}), rings {m['queue_sizes']}")
+    print(f"    tx: {s['tx_chains']} chains, descriptors/chain {s['tx_descs']}, "
+          f"header alone {s['tx_hdr_alone']}, header+payload {s['tx_hdr_joined']}, "
+          f"indirect {s['tx_indirect']}, largest descriptor {s['tx_desc_max']} B, "
+          f"largest chain {s['tx_chain_max']} B")
+    print(f"    rx: {s['rx_chains']} buffers, descriptors/buffer {s['rx_descs']}, "
+          f"{s['rx_buf_min']}..{s['rx_buf_max']} B, indirect {s['rx_indirect']}")
+    print(f"    kicks: tx {m['tx_queue_event_count']} for {m['tx_packets_count']} packets "
+          f"({m['tx_queue_event_count'] / pkts:.2f}/packet), rx {m['rx_queue_event_count']}; "
+          f"interrupts: rx {m['rx_interrupts']} for {m['rx_packets_count']} packets "
+          f"({m['rx_interrupts'] / rx_pkts:.2f}/packet), tx {m['tx_interrupts']}; "
+          f"bytes g2h {m['tx_bytes_count']} h2g {m['rx_bytes_count']}")
 
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed "
@@ -143,6 +185,7 @@ def test_linux_vsock_over_vhost_user(linux_guest, prefix, sockdir):
         assert "vhost-user: device 19 driver ready" in vm.backend_text(), vm.backend_text()
         print(f"linux {g.version} under QEMU TCG + vmm vhost-user ({prefix}):")
         report("qemu-tcg", prefix, results, vm, ls, client, times, done)
+        driver_profile(g.version, prefix, vm.metrics())
         for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
             assert bad not in out, f"{bad}\n{vm.console()}"
     finally:
