@@ -14,7 +14,10 @@ under TCG, also the user-space agent (/bin/vsock-agent); the host side of
 every scenario is test_linux_vsock.py's (same listeners, same checks).  QEMU's
 microvm adds virtio_mmio.device=... to the command line itself (with
 acpi=off; the guests have no ACPI).  QEMU's vhost-user-vsock-device uses
-1024-entry rings and negotiates no VERSION_1 over its legacy virtio-mmio.
+1024-entry rings; -global virtio-mmio.force-legacy=false gives it a modern
+(version 2) virtio-mmio transport like ours, so VERSION_1 is negotiated.
+The back-end's metrics file gives each kernel's driver profile
+(driver_profile; docs/vsock.md "What Linux drivers send").
 
 Skips, with the reason, when qemu-system-x86_64 is not installed.  Budget:
 VMM_LINUX_VSOCK_BUDGET (default 600 s) per boot; a boot under TCG on a busy
