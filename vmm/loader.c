@@ -26,7 +26,7 @@
  * about five; the cap bounds the pairwise overlap check on hostile input. */
 #define ELF_MAX_LOAD_SEGMENTS 64
 
-/* loader_read_file() reads at most this much per read() call. */
+/* loader_read_fd() reads at most this much per read() call. */
 #define READ_SLICE (8u << 20)
 
 /* boot.rst, "THE REAL-MODE KERNEL HEADER": offsets in the bzImage file. */
@@ -353,14 +353,12 @@ static int check_regular(const struct stat *st, char *err, size_t errlen)
 	return 0;
 }
 
-int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_t errlen)
+int loader_open_file(const char *path, int *fdp, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
-	uint8_t *p = NULL;
-	size_t size, got = 0;
 	int fd, ret;
 
-	*buf = NULL;
+	*fdp = -1;
 	*len = 0;
 	if (stat(path, &st) < 0) {
 		ret = -errno;
@@ -379,51 +377,78 @@ int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		errmsg(err, errlen, "%s", strerror(-ret));
-		goto out;
+		goto fail;
 	}
 	ret = check_regular(&st, err, errlen);
 	if (ret)
-		goto out;
+		goto fail;
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		ret = -EFBIG;
 		errmsg(err, errlen, "%s", strerror(EFBIG));
-		goto out;
+		goto fail;
 	}
-	size = (size_t)st.st_size;
-	p = malloc(size);
-	if (!p) {
-		ret = -ENOMEM;
-		errmsg(err, errlen, "cannot allocate %zu bytes to read it", size);
-		goto out;
-	}
-	while (got < size) {
+	*fdp = fd;
+	*len = (size_t)st.st_size;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+int loader_read_fd(int fd, void *dst, size_t len, char *err, size_t errlen)
+{
+	uint8_t *p = dst;
+	size_t got = 0;
+
+	while (got < len) {
 		/* In slices: a signal is handled when read() returns, and one
 		 * read() of a whole large initrd can take seconds. */
-		size_t want = size - got < READ_SLICE ? size - got : READ_SLICE;
+		size_t want = len - got < READ_SLICE ? len - got : READ_SLICE;
 		ssize_t n = read(fd, p + got, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ret = -errno;
+			int ret = -errno;
+
 			errmsg(err, errlen, "read: %s", strerror(-ret));
-			goto out;
+			return ret;
 		}
 		if (n == 0) {
-			ret = -EIO;
-			errmsg(err, errlen, "shrank while being read (%zu of %zu bytes)", got, size);
-			goto out;
+			errmsg(err, errlen, "shrank while being read (%zu of %zu bytes)", got, len);
+			return -EIO;
 		}
 		got += (size_t)n;
 	}
+	return 0;
+}
+
+int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_t errlen)
+{
+	void *p;
+	size_t size;
+	int fd, ret;
+
+	*buf = NULL;
+	*len = 0;
+	ret = loader_open_file(path, &fd, &size, err, errlen);
+	if (ret)
+		return ret;
+	p = malloc(size);
+	if (!p) {
+		ret = -ENOMEM;
+		errmsg(err, errlen, "cannot allocate %zu bytes to read it", size);
+	} else {
+		ret = loader_read_fd(fd, p, size, err, errlen);
+	}
+	close(fd);
+	if (ret) {
+		free(p);
+		return ret;
+	}
 	*buf = p;
 	*len = size;
-	p = NULL;
-	ret = 0;
-out:
-	free(p);
-	close(fd);
-	return ret;
+	return 0;
 }
 
 int loader_place_initrd(const struct guest_mem *gm, uint64_t kernel_end,

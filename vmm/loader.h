@@ -34,6 +34,14 @@ int loader_load(const struct guest_mem *gm, const void *img, size_t len,
  * directory), or the system's text ("No such file or directory"). */
 int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_t errlen);
 
+/* The same in two steps, for a file that goes straight into guest RAM (an
+ * initrd: one copy instead of two, and no second buffer of its size to
+ * fault in): open and check it (*fd, *len; same errors), then read exactly
+ * len bytes into dst (-EIO "shrank while being read", or the read error).
+ * The caller closes fd. */
+int loader_open_file(const char *path, int *fd, size_t *len, char *err, size_t errlen);
+int loader_read_fd(int fd, void *dst, size_t len, char *err, size_t errlen);
+
 /* Choose where the initrd goes: as high as possible, page aligned, below
  * min(RAM below 4 GiB, max_addr + 1) and above kernel_end.  0 with *gpa set,
  * or -ENOSPC if it does not fit. */

@@ -686,6 +686,44 @@ START_TEST(read_file_cases)
 }
 END_TEST
 
+/* The two-step form main.c uses for the initrd: straight into guest RAM,
+ * exactly len bytes, and a file that shrank in between is an error. */
+START_TEST(open_then_read_into_ram)
+{
+	uint8_t data[70000];
+	size_t len = 1;
+	char *p;
+	int fd = 7;
+	void *dst;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 9));
+	p = tmp_file("initrd", data, sizeof(data));
+	ck_assert_int_eq(loader_open_file(p, &fd, &len, rf_err, sizeof(rf_err)), 0);
+	ck_assert_uint_eq(len, sizeof(data));
+	dst = gm_ptr(&gm, 0x100000, len);
+	ck_assert_ptr_nonnull(dst);
+	ck_assert_int_eq(loader_read_fd(fd, dst, len, rf_err, sizeof(rf_err)), 0);
+	ck_assert_mem_eq(dst, data, sizeof(data));
+	close(fd);
+
+	/* Shrunk after the open: the bytes are not all there. */
+	ck_assert_int_eq(loader_open_file(p, &fd, &len, rf_err, sizeof(rf_err)), 0);
+	ck_assert_int_eq(truncate(p, 1000), 0);
+	ck_assert_int_eq(loader_read_fd(fd, dst, len, rf_err, sizeof(rf_err)), -EIO);
+	ck_assert_str_eq(rf_err, "shrank while being read (1000 of 70000 bytes)");
+	close(fd);
+	unlink(p);
+
+	/* Refusals leave no fd behind. */
+	ck_assert_int_eq(loader_open_file(tmpdir, &fd, &len, rf_err, sizeof(rf_err)), -EISDIR);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(len, 0);
+	rmdir(tmpdir);
+}
+END_TEST
+
 /* -------------------------------------------------- place_initrd -- */
 
 START_TEST(initrd_placement)
@@ -780,6 +818,7 @@ static Suite *loader_suite(void)
 
 	tcase_add_checked_fixture(misc, ram_setup, ram_teardown);
 	tcase_add_test(misc, read_file_cases);
+	tcase_add_test(misc, open_then_read_into_ram);
 	tcase_add_test(misc, initrd_placement);
 	tcase_add_test(misc, initrd_placement_above_3g);
 	tcase_add_test(misc, initrd_max);
