@@ -6,7 +6,8 @@
 #   make mutants      mutation check of the unit tests (tests/mutants/run.sh;
 #                     MUTANTS_ARGS=--fuzz adds the fuzzer mutants)
 #   make bench        benchmarks (see docs/PERFORMANCE.md)
-#   make demo         boot a demo microVM with vsock end to end
+#   make demo         boot a demo microVM with vsock end to end (without
+#                     /dev/kvm: a Linux guest under QEMU TCG, examples/demo-qemu.sh)
 #   make guest-linux  the Linux 6.1 and 6.12 guest kernels + initramfs (cached)
 #   make V=1          show commands
 # SAN=1 builds everything with AddressSanitizer + UBSan into build-san/.
