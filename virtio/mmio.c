@@ -16,7 +16,7 @@
  */
 #include "virtio/mmio.h"
 #include "virtio/transport.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -14,9 +14,9 @@
  */
 #include "virtio/vhost_user.h"
 #include "virtio/transport.h"
-#include "vmm/evloop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/log.h"
+#include "base/evloop.h"
+#include "base/guest_mem.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 /* KVM VM creation: /dev/kvm checks, in-kernel irqchip and PIT, guest RAM. */
 #include "vm.h"
 #include "errmsg.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
  */
 #include "errmsg.h"
 #include "loader.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <elf.h>
 #include <errno.h>

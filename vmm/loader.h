@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <asm/bootparam.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 struct kernel_image {
 	uint64_t entry;      /* guest physical address of the 64-bit entry */

@@ -28,9 +28,9 @@
 
 #include "cli.h"
 #include "config.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "loader.h"
-#include "log.h"
+#include "base/log.h"
 #include "mptable.h"
 #include "trace.h"
 #include "virtio_devs.h"

@@ -3,10 +3,10 @@
  * port I/O and MMIO exits to the buses. */
 #include "vm.h"
 #include "errmsg.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "x86_boot.h"
 #include "debug.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <asm/kvm_para.h>
 #include <errno.h>

@@ -17,8 +17,8 @@
  */
 #include "vhost_user_cmd.h"
 #include "errmsg.h"
-#include "evloop.h"
-#include "log.h"
+#include "base/evloop.h"
+#include "base/log.h"
 #include "virtio_devs.h"
 #include "vm.h"
 #include "virtio/vhost_user.h"

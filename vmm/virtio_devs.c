@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "virtio_devs.h"
 #include "errmsg.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "vm.h"
 #include "virtio/mmio.h"
 #include "vsock/backend.h"

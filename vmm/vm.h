@@ -17,9 +17,9 @@
 #include "devices/bus.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
-#include "clock.h"
-#include "guest_mem.h"
-#include "evloop.h"
+#include "base/clock.h"
+#include "base/guest_mem.h"
+#include "base/evloop.h"
 
 /* Exit codes of the vmm process (docs/config.md). */
 #define VMM_EXIT_OK          0 /* guest reset or powered off */

@@ -9,7 +9,7 @@
  */
 #include "errmsg.h"
 #include "x86_boot.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 #include "loader.h"
 
 struct x86_boot_info {

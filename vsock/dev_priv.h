@@ -19,7 +19,7 @@
 #include <sys/uio.h>
 
 #include "virtio/device.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/conn.h"
 #include "vsock/conntab.h"
 #include "vsock/device.h"

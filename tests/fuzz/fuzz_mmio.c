@@ -23,7 +23,7 @@
 #include "devices/bus.h"
 #include "virtio/device.h"
 #include "virtio/mmio.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define MEM_SIZE 0x10000u
 #define BASE     0xd0000000ull

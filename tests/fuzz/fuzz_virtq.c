@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "virtio/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define MEM_SIZE 0x10000u
 #define MAX_IOV  64

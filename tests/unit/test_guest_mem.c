@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)

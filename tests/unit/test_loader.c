@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 
 #define RAM_SIZE (64ULL << 20)

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 #include "vmm/x86_boot.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "guest_mem.h"
-#include "layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #include <errno.h>
 #include <string.h>

@@ -12,8 +12,8 @@
  * range [gpa, gpa + len) against a single region with overflow checks.  A
  * range that straddles two regions or touches the hole is refused.
  */
-#ifndef VMM_GUEST_MEM_H
-#define VMM_GUEST_MEM_H
+#ifndef BASE_GUEST_MEM_H
+#define BASE_GUEST_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
