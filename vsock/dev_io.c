@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "vsock/dev_priv.h"
+#include "vsock/iov.h"
 
 void vd_rmsg_free(struct hconn *hc)
 {
