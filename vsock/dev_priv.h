@@ -25,6 +25,7 @@
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/txbuf.h"
 
 #define RSTQ_SIZE        64              /* RSTs for packets matching no flow */

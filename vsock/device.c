@@ -37,6 +37,7 @@
 #include "vsock/hybrid.h"
 #include "base/clock.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/txbuf.h"
 
 _Static_assert(VSOCK_PKT_ERR_COUNT <= 16, "vsock_dev_stats.pkt_err too small");

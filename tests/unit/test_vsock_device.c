@@ -32,8 +32,8 @@
 #include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
-#include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/sock.h"
 #include "base/clock.h"
 
