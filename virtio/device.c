@@ -11,22 +11,12 @@ struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q)
 	return vdev->tops->queue(vdev, q);
 }
 
-void virtio_interrupt(struct virtio_dev *vdev)
-{
-	vdev->tops->interrupt(vdev, VIRTIO_QUEUE_ANY);
-}
-
 void virtio_signal(struct virtio_dev *vdev, unsigned q)
 {
 	struct virtq *vq = vdev->tops->queue(vdev, q);
 
 	if (vq && virtq_should_signal(vq))
 		vdev->tops->interrupt(vdev, q);
-}
-
-void virtio_config_changed(struct virtio_dev *vdev)
-{
-	vdev->tops->config_changed(vdev);
 }
 
 void virtio_set_needs_reset(struct virtio_dev *vdev)

@@ -9,7 +9,7 @@
  *                      (off % (RAM - 4)) — the "driver" building rings
  *   (op & 0x70) == 0x70  device-side event: bit 0 → the device pushes
  *                      into queue 0 on its own (the rx path), else
- *                      virtio_config_changed()
+ *                      virtio_set_needs_reset()
  *   otherwise          MMIO access: write if op & 1, length
  *                      {4,4,1,2,8,4,4,4}[(op >> 1) & 7], window offset
  *                      off & 0xfff, value v0..v4 (little-endian)
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (d.active)
 					f_run_queue(&d, 0, 1);
 			} else {
-				virtio_config_changed(vdev);
+				virtio_set_needs_reset(vdev);
 			}
 			continue;
 		}
