@@ -73,16 +73,6 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 	return 0;
 }
 
-int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
-{
-	const void *p = gm_ptr(gm, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(dst, p, len);
-	return 0;
-}
-
 int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
 	uint8_t *p = gm_ptr(gm, gpa, len);

@@ -132,21 +132,6 @@ enum vsock_connect_status vsock_connect_eof(struct vsock_connect_parser *p)
 	return p->status;
 }
 
-const char *vsock_connect_status_name(enum vsock_connect_status s)
-{
-	switch (s) {
-	case VSOCK_CONNECT_MORE: return "more";
-	case VSOCK_CONNECT_DONE: return "done";
-	case VSOCK_CONNECT_ERR_KEYWORD: return "bad keyword";
-	case VSOCK_CONNECT_ERR_PORT: return "bad port";
-	case VSOCK_CONNECT_ERR_RANGE: return "port out of range";
-	case VSOCK_CONNECT_ERR_TRAILING: return "trailing garbage";
-	case VSOCK_CONNECT_ERR_TOO_LONG: return "line too long";
-	case VSOCK_CONNECT_ERR_EOF: return "closed mid-line";
-	}
-	return "?";
-}
-
 size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port)
 {
 	int n;

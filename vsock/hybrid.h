@@ -64,8 +64,6 @@ static inline uint32_t vsock_connect_port(const struct vsock_connect_parser *p)
 	return p->port;
 }
 
-const char *vsock_connect_status_name(enum vsock_connect_status s);
-
 /* Write "OK <host_port>\n" (no NUL needed by the peer) into buf; returns
  * its length, or 0 if size < VSOCK_OK_LINE_MAX. */
 size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port);

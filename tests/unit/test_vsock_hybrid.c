@@ -233,13 +233,6 @@ START_TEST(connect_closed_mid_line)
 }
 END_TEST
 
-START_TEST(connect_status_names)
-{
-	ck_assert_str_eq(vsock_connect_status_name(VSOCK_CONNECT_ERR_EOF), "closed mid-line");
-	ck_assert_str_eq(vsock_connect_status_name((enum vsock_connect_status)77), "?");
-}
-END_TEST
-
 START_TEST(ok_line)
 {
 	char buf[VSOCK_OK_LINE_MAX];
@@ -269,7 +262,6 @@ static Suite *hybrid_suite(void)
 	tcase_add_test(tc, connect_empty_feed);
 	tcase_add_test(tc, connect_overlong);
 	tcase_add_test(tc, connect_closed_mid_line);
-	tcase_add_test(tc, connect_status_names);
 	tcase_add_test(tc, ok_line);
 	suite_add_tcase(s, tc);
 	return s;
