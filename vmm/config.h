@@ -98,30 +98,6 @@ int config_load_json(struct vm_config *c, const char *path, char *err, size_t er
 int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 			 size_t len, char *err, size_t errlen);
 
-/*
- * Locating things in JSON text (jansson keeps no positions of values).
- * A path is a list of steps from the top-level value: an object key, or an
- * array index when key is NULL.  Lines and columns count like jansson's:
- * both 1-based, a column counts UTF-8 characters, only '\n' ends a line.
- */
-struct config_json_step {
-	const char *key;  /* object member name, or NULL for an array index */
-	size_t index;     /* array element index when key == NULL */
-};
-
-struct config_json_pos {
-	int line;
-	int column;
-};
-
-/* Find `path` (n steps) in the JSON text.  On success returns 0 and fills
- * `key` with the position of the key's opening quote (for an array element or
- * the top level: of the value) and `value` with the first character of the
- * value; either may be NULL.  Returns -1 if the path is not in the text. */
-int config_json_locate(const char *text, size_t len,
-		       const struct config_json_step *path, size_t n,
-		       struct config_json_pos *key, struct config_json_pos *value);
-
 /* "cmdline" or "fdt" to *out: 0, or -1 for anything else. */
 /* "ioeventfd" or "mmio"; 0 or -1. */
 int config_parse_notify(const char *s, enum notify_mode *out);

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "vmm/config.h"
+#include "vmm/config_json.h"
 
 static struct vm_config c;
 static char err[512];
