@@ -16,7 +16,6 @@
  * per QEMU.
  */
 #include "vhost_user_cmd.h"
-#include "errmsg.h"
 #include "base/evloop.h"
 #include "base/log.h"
 #include "virtio_devs.h"
