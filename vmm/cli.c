@@ -130,24 +130,24 @@ static int parse_number(const char *flag, const char *s, uint64_t min, uint64_t 
 
 	if (*s == '\0') {
 		cli_error(err, errlen, "--%s: empty value, expected a number", flag);
-		return -1;
+		return -EINVAL;
 	}
 	if (*s == '-') {
 		cli_error(err, errlen, "--%s: '%s' is negative", flag, s);
-		return -1;
+		return -EINVAL;
 	}
 	while (*p >= '0' && *p <= '9')
 		p++;
 	if (*p != '\0') {
 		cli_error(err, errlen, "--%s: '%s' is not a decimal number", flag, s);
-		return -1;
+		return -EINVAL;
 	}
 	errno = 0;
 	v = strtoull(s, NULL, 10);
 	if (errno == ERANGE || v < min || v > max) {
 		cli_error(err, errlen, "--%s: %s is out of range %llu..%llu%s", flag, s,
 			  (unsigned long long)min, (unsigned long long)max, note);
-		return -1;
+		return -EINVAL;
 	}
 	*out = v;
 	return 0;
@@ -158,7 +158,7 @@ static int take_path(const char *flag, const char *val, const char **dst,
 {
 	if (*val == '\0') {
 		cli_error(err, errlen, "--%s: empty path", flag);
-		return -1;
+		return -EINVAL;
 	}
 	*dst = val;
 	return 0;
@@ -166,7 +166,7 @@ static int take_path(const char *flag, const char *val, const char **dst,
 
 #define ADDR_HELP "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)"
 
-/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -1 with a message. */
+/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -EINVAL with a message. */
 static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 			char *err, size_t errlen)
 {
@@ -175,19 +175,19 @@ static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 			return 0;
 		cli_error(err, errlen, "--%s: '%s' is not a numeric address and port "
 			  ADDR_HELP, flag, s + 4);
-		return -1;
+		return -EINVAL;
 	}
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] == '\0') {
 			cli_error(err, errlen, "--%s: empty path", flag);
-			return -1;
+			return -EINVAL;
 		}
 		f->kind = CONFIG_FWD_UNIX;
 		f->path = (char *)(s + 5); /* borrowed until appended (copied) */
 		return 0;
 	}
 	cli_error(err, errlen, "--%s: '%s' is neither tcp:HOST:PORT nor unix:PATH", flag, s);
-	return -1;
+	return -EINVAL;
 }
 
 /* --vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH,
@@ -207,7 +207,7 @@ static int take_forward(struct run_flags *f, bool out, const char *flag, const c
 		cli_error(err, errlen, "--%s: '%s' is not %s", flag, val,
 			  out ? "PORT=tcp:HOST:PORT or PORT=unix:PATH"
 			      : "tcp:HOST:PORT=PORT or unix:PATH=PORT");
-		return -1;
+		return -EINVAL;
 	}
 	pstr = out ? strndup(val, (size_t)(eq - val)) : strdup(eq + 1);
 	target = out ? strdup(eq + 1) : strndup(val, (size_t)(eq - val));
@@ -243,7 +243,7 @@ out:
 	return rc;
 }
 
-/* One option's value into the flags.  0, or -1 with a message. */
+/* One option's value into the flags.  0, or -EINVAL with a message. */
 static int take_flag(struct run_flags *f, int opt, const char *val, char *err, size_t errlen)
 {
 	const char *name = option_name(opt);
@@ -279,14 +279,14 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 		f->has_discovery = true;
 		if (config_parse_discovery(val, &f->discovery)) {
 			cli_error(err, errlen, "--%s: '%s' is not 'cmdline' or 'fdt'", name, val);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case OPT_NOTIFY:
 		f->has_notify = true;
 		if (config_parse_notify(val, &f->notify)) {
 			cli_error(err, errlen, "--%s: '%s' is not 'ioeventfd' or 'mmio'", name, val);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case OPT_TRACE_BOOT:
@@ -302,7 +302,7 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 				    err, errlen);
 	}
 	cli_error(err, errlen, "internal error: option %d", opt);
-	return -1;
+	return -EINVAL;
 }
 
 static int replace_str(char **dst, const char *src)
@@ -310,7 +310,7 @@ static int replace_str(char **dst, const char *src)
 	char *s = strdup(src);
 
 	if (!s)
-		return -1;
+		return -ENOMEM;
 	free(*dst);
 	*dst = s;
 	return 0;
@@ -323,7 +323,7 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	    (f->initrd && replace_str(&c->initrd_path, f->initrd)) ||
 	    (f->cmdline && replace_str(&c->cmdline, f->cmdline)) ||
 	    (f->uds && replace_str(&c->uds_path, f->uds)))
-		return -1;
+		return -ENOMEM;
 	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns)
 		c->has_vsock = true;
 	if (f->has_max_conns)
@@ -340,9 +340,9 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 			c->fwd_out[j] = f->fwd_out[i];
 			c->fwd_out[j].path = NULL;
 			if (f->fwd_out[i].path && !(c->fwd_out[j].path = strdup(f->fwd_out[i].path)))
-				return -1;
+				return -ENOMEM;
 		} else if (config_fwd_append(&c->fwd_out, &c->n_fwd_out, &f->fwd_out[i])) {
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	for (unsigned i = 0; i < f->n_fwd_in; i++) {
@@ -353,7 +353,7 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		if (j < c->n_fwd_in)
 			c->fwd_in[j].port = f->fwd_in[i].port;
 		else if (config_fwd_append(&c->fwd_in, &c->n_fwd_in, &f->fwd_in[i]))
-			return -1;
+			return -ENOMEM;
 	}
 	if (f->has_cid)
 		c->guest_cid = (uint32_t)f->cid;
@@ -368,7 +368,7 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	if (f->trace_boot)
 		c->trace_boot = true;
 	if (f->socket && replace_str(&c->vhost_user_socket, f->socket))
-		return -1;
+		return -ENOMEM;
 	return 0;
 }
 

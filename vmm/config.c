@@ -72,16 +72,16 @@ int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config
 	struct config_fwd *nl = realloc(*list, (*n + 1) * sizeof(**list));
 
 	if (!nl)
-		return -1;
+		return -ENOMEM;
 	*list = nl;
 	nl[*n] = *f;
 	if (f->path && !(nl[*n].path = strdup(f->path)))
-		return -1;
+		return -ENOMEM;
 	(*n)++;
 	return 0;
 }
 
-/* Deep copy of a list: 0 or -1. */
+/* Deep copy of a list: 0 or -ENOMEM. */
 static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
 		    const struct config_fwd *src, unsigned n)
 {
@@ -89,7 +89,7 @@ static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
 	*ndst = 0;
 	for (unsigned i = 0; i < n; i++)
 		if (config_fwd_append(dst, ndst, &src[i]))
-			return -1;
+			return -ENOMEM;
 	return 0;
 }
 
@@ -133,38 +133,38 @@ int config_parse_tcp_addr(const char *s, struct config_fwd *f)
 		const char *end = strchr(s, ']');
 
 		if (!end || end[1] != ':')
-			return -1;
+			return -EINVAL;
 		hlen = (size_t)(end - s - 1);
 		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
+			return -EINVAL;
 		memcpy(host, s + 1, hlen);
 		colon = end + 1;
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon)
-			return -1;
+			return -EINVAL;
 		hlen = (size_t)(colon - s);
 		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
+			return -EINVAL;
 		memcpy(host, s, hlen);
 	}
 	host[hlen] = '\0';
 	p = colon + 1;
 	if (*p == '\0' || strlen(p) > 5)
-		return -1;
+		return -EINVAL;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return -1;
+			return -EINVAL;
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	if (port < 1 || port > 65535)
-		return -1;
+		return -EINVAL;
 	memset(&f->addr, 0, sizeof(f->addr));
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&f->addr;
 
 		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return -1;
+			return -EINVAL;
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)port);
 		f->addrlen = sizeof(*a);
@@ -176,7 +176,7 @@ int config_parse_tcp_addr(const char *s, struct config_fwd *f)
 		if (strcmp(host, "localhost") == 0)
 			strcpy(host, "127.0.0.1");
 		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -1;
+			return -EINVAL;
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
 		f->addrlen = sizeof(*a);
@@ -203,7 +203,7 @@ static int dup_or_null(char **dst, const char *src)
 	return src && !*dst ? -1 : 0;
 }
 
-/* Deep copy: 0, or -1 on ENOMEM (dst then holds defaults). */
+/* Deep copy: 0, or -ENOMEM (dst then holds defaults). */
 static int config_copy(struct vm_config *dst, const struct vm_config *src)
 {
 	*dst = *src;
@@ -214,7 +214,7 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
 	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -226,7 +226,7 @@ int config_parse_notify(const char *s, enum notify_mode *out)
 	else if (strcmp(s, "mmio") == 0)
 		*out = NOTIFY_MMIO;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -237,7 +237,7 @@ int config_parse_discovery(const char *s, enum discovery *out)
 	else if (strcmp(s, "fdt") == 0)
 		*out = DISCOVERY_FDT;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -332,7 +332,7 @@ static void path_name(const struct cfg_ctx *x, char *buf, size_t size)
 /*
  * Report an error at the current key (at_key) or its value, as
  * "FILE:LINE:COLUMN: msg".  If the path cannot be found in the text (it
- * always should), the nearest enclosing one that can is used.  Returns -1.
+ * always should), the nearest enclosing one that can is used.  Returns -EINVAL.
  */
 static int __attribute__((format(printf, 3, 4)))
 cfg_fail(struct cfg_ctx *x, bool at_key, const char *fmt, ...)
@@ -354,7 +354,7 @@ cfg_fail(struct cfg_ctx *x, bool at_key, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	set_err(x->err, x->errlen, "%s:%d:%d: %s", x->name, key.line, key.column, msg);
-	return -1;
+	return -EINVAL;
 }
 
 /* Error about the current value, prefixed with its key path. */
@@ -433,7 +433,7 @@ static int set_vcpu_count(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 1, CONFIG_MAX_VCPUS, &n))
-		return -1;
+		return -EINVAL;
 	x->c->vcpus = (unsigned)n;
 	return 0;
 }
@@ -443,7 +443,7 @@ static int set_mem_size(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, &n))
-		return -1;
+		return -EINVAL;
 	x->c->mem_mib = (uint64_t)n;
 	return 0;
 }
@@ -504,7 +504,7 @@ static int set_max_conns(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 1, CONFIG_MAX_MAX_CONNS, &n))
-		return -1;
+		return -EINVAL;
 	x->c->max_conns = (uint32_t)n;
 	return 0;
 }
@@ -522,7 +522,7 @@ static int set_fwd_port(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 0, CONFIG_VSOCK_PORT_MAX, &n))
-		return -1;
+		return -EINVAL;
 	x->fwd.port = (uint32_t)n;
 	x->fwd_has |= FWD_HAS_PORT;
 	return 0;
@@ -541,7 +541,7 @@ static int set_fwd_tcp(struct cfg_ctx *x, json_t *v)
 static int set_fwd_unix(struct cfg_ctx *x, json_t *v)
 {
 	if (cfg_path(x, v, &x->fwd.path))
-		return -1;
+		return -EINVAL;
 	if (strlen(x->fwd.path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return cfg_bad_value(x, "socket path is too long (%zu bytes, at most %zu)",
 				     strlen(x->fwd.path),
@@ -588,7 +588,7 @@ static int fwd_element(struct cfg_ctx *x, json_t *e, bool out,
 	memset(&x->fwd, 0, sizeof(x->fwd));
 	x->fwd_has = 0;
 	if (walk_object(x, e, fwd_keys))
-		return -1;
+		return -EINVAL;
 	if (!(x->fwd_has & FWD_HAS_PORT))
 		return cfg_bad_value(x, "missing \"port\" (the guest's vsock port)");
 	kinds = x->fwd_has & (FWD_HAS_TCP | FWD_HAS_UNIX);
@@ -631,7 +631,7 @@ static int set_forwards(struct cfg_ctx *x, json_t *v, bool out)
 		free(x->fwd.path);
 		x->fwd.path = NULL;
 		if (rc)
-			return -1;
+			return -EINVAL;
 		x->depth = depth;
 	}
 	return 0;
@@ -713,9 +713,9 @@ static int walk_object(struct cfg_ctx *x, json_t *obj, const struct cfg_key *tab
 			return cfg_bad_value(x, "must be %s, not %s", type_name(k->types),
 					     value_name(v));
 		if (k->set && k->set(x, v))
-			return -1;
+			return -EINVAL;
 		if (k->keys && walk_object(x, v, k->keys))
-			return -1;
+			return -EINVAL;
 		x->depth--;
 	}
 	return 0;
@@ -751,7 +751,7 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 		else /* jansson counts a column 0 at the start of a line */
 			set_err(err, errlen, "%s:%d:%d: %s", name, je.line,
 				je.column > 0 ? je.column : 1, je.text);
-		return -1;
+		return -EINVAL;
 	}
 	if (!json_is_object(root)) {
 		rc = cfg_fail(&x, false, "top level must be an object, not %s",
@@ -762,7 +762,7 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 	if (config_copy(&tmp, c)) {
 		json_decref(root);
 		set_err(err, errlen, "%s: out of memory", name);
-		return -1;
+		return -ENOMEM;
 	}
 	if (slash) {
 		x.dirlen = (size_t)(slash - name);
@@ -776,14 +776,14 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 	json_decref(root);
 	if (rc) {
 		config_free(&tmp);
-		return -1;
+		return -EINVAL;
 	}
 	config_free(c);
 	*c = tmp;
 	return 0;
 }
 
-/* Whole file into a malloc'd buffer: 0, or -1 with a message. */
+/* Whole file into a malloc'd buffer: 0, or -EINVAL with a message. */
 static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	size_t len = 0, cap = 4096;
@@ -794,7 +794,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
+		return -EINVAL;
 	}
 	buf = malloc(cap);
 	if (!buf) {
@@ -841,7 +841,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 fail:
 	free(buf);
 	close(fd);
-	return -1;
+	return -EINVAL;
 }
 
 int config_load_json(struct vm_config *c, const char *path, char *err, size_t errlen)
@@ -851,7 +851,7 @@ int config_load_json(struct vm_config *c, const char *path, char *err, size_t er
 	int rc;
 
 	if (read_file(path, &buf, &len, err, errlen))
-		return -1;
+		return -EINVAL;
 	rc = config_load_json_buf(c, path, buf, len, err, errlen);
 	free(buf);
 	return rc;
@@ -933,28 +933,28 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 	if (!c->kernel_path || !*c->kernel_path) {
 		set_err(err, errlen, "no kernel given: use --kernel PATH or "
 			"boot-source.kernel_image_path");
-		return -1;
+		return -EINVAL;
 	}
 	if (c->vcpus < 1 || c->vcpus > CONFIG_MAX_VCPUS) {
 		set_err(err, errlen, "vCPU count %u is out of range 1..%d",
 			c->vcpus, CONFIG_MAX_VCPUS);
-		return -1;
+		return -EINVAL;
 	}
 	if (c->mem_mib < CONFIG_MIN_MEM_MIB || c->mem_mib > CONFIG_MAX_MEM_MIB) {
 		set_err(err, errlen, "memory size %llu MiB is out of range %d..%d MiB",
 			(unsigned long long)c->mem_mib, CONFIG_MIN_MEM_MIB,
 			CONFIG_MAX_MEM_MIB);
-		return -1;
+		return -EINVAL;
 	}
 	if (host && c->mem_mib << 20 > host) {
 		set_err(err, errlen, "memory size %llu MiB is more than the host's "
 			"physical RAM (%llu MiB)", (unsigned long long)c->mem_mib,
 			(unsigned long long)(host >> 20));
-		return -1;
+		return -EINVAL;
 	}
 	if (c->discovery != DISCOVERY_CMDLINE && c->discovery != DISCOVERY_FDT) {
 		set_err(err, errlen, "unknown device discovery mode %d", (int)c->discovery);
-		return -1;
+		return -EINVAL;
 	}
 	return validate_vsock(c, err, errlen);
 }
@@ -965,28 +965,28 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 	if (c->has_vsock && c->guest_cid == 0) {
 		set_err(err, errlen, "vsock needs a guest CID: use --vsock-cid N or "
 			"vsock.guest_cid");
-		return -1;
+		return -EINVAL;
 	}
 	if (c->has_vsock && (c->guest_cid < GUEST_CID_MIN || c->guest_cid > GUEST_CID_MAX)) {
 		set_err(err, errlen, "guest CID %u is reserved: use %llu..%llu",
 			c->guest_cid, GUEST_CID_MIN, GUEST_CID_MAX);
-		return -1;
+		return -EINVAL;
 	}
 	if (c->uds_path && strlen(c->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		set_err(err, errlen, "vsock socket path is too long (%zu bytes, at most %zu): %s",
 			strlen(c->uds_path),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->uds_path);
-		return -1;
+		return -EINVAL;
 	}
 	if (c->max_conns < 1 || c->max_conns > CONFIG_MAX_MAX_CONNS) {
 		set_err(err, errlen, "vsock connection limit %u is out of range 1..%u",
 			c->max_conns, CONFIG_MAX_MAX_CONNS);
-		return -1;
+		return -EINVAL;
 	}
 	if ((c->n_fwd_out || c->n_fwd_in) && !c->has_vsock) {
 		set_err(err, errlen, "vsock forwards need the vsock device: use --vsock-cid N "
 			"or the \"vsock\" section");
-		return -1;
+		return -EINVAL;
 	}
 	for (unsigned i = 0; i < c->n_fwd_out + c->n_fwd_in; i++) {
 		const struct config_fwd *f = i < c->n_fwd_out ? &c->fwd_out[i]
@@ -997,7 +997,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 			set_err(err, errlen, "vsock forward socket path is too long "
 				"(%zu bytes, at most %zu): %s", strlen(f->path),
 				sizeof(((struct sockaddr_un *)0)->sun_path) - 1, f->path);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	for (unsigned i = 0; i < c->n_fwd_in; i++) {
@@ -1011,7 +1011,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 				"uds_path %s (and its %s_* sockets)",
 				config_fwd_name(f, name, sizeof(name)),
 				c->uds_path, c->uds_path);
-			return -1;
+			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (c->fwd_in[j].kind == CONFIG_FWD_UNIX &&
@@ -1020,7 +1020,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 					"file as vsock forward %s",
 					config_fwd_name(f, name, sizeof(name)),
 					config_fwd_name(&c->fwd_in[j], name2, sizeof(name2)));
-				return -1;
+				return -EINVAL;
 			}
 	}
 	return 0;
@@ -1030,17 +1030,17 @@ int config_validate_vhost_user(const struct vm_config *c, char *err, size_t errl
 {
 	if (!c->vhost_user_socket || !*c->vhost_user_socket) {
 		set_err(err, errlen, "no vhost-user socket given: use --socket PATH");
-		return -1;
+		return -EINVAL;
 	}
 	if (strlen(c->vhost_user_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		set_err(err, errlen, "vhost-user socket path is too long (%zu bytes, at most %zu): %s",
 			strlen(c->vhost_user_socket),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->vhost_user_socket);
-		return -1;
+		return -EINVAL;
 	}
 	if (!c->has_vsock || c->guest_cid == 0) {
 		set_err(err, errlen, "vhost-user serves the vsock device: use --vsock-cid N");
-		return -1;
+		return -EINVAL;
 	}
 	return validate_vsock(c, err, errlen);
 }

@@ -84,8 +84,9 @@ void config_defaults(struct vm_config *c);
 void config_free(struct vm_config *c);
 
 /*
- * Merge a JSON config file into `c`.  On error returns -1 and writes one line
- * to `err` (size errlen) naming the file, line and column, e.g.
+ * Merge a JSON config file into `c`.  On error returns -EINVAL (-ENOMEM)
+ * and writes one line to `err` (size errlen) naming the file, line and
+ * column, e.g.
  *   "vm.json:4:5: unknown key \"vcpus\" in \"machine-config\"".
  * Returns 0 on success.  All or nothing: on error `c` is left unchanged.
  * Relative paths in the file (kernel, initrd, uds_path) are taken relative to
@@ -98,14 +99,14 @@ int config_load_json(struct vm_config *c, const char *path, char *err, size_t er
 int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 			 size_t len, char *err, size_t errlen);
 
-/* "cmdline" or "fdt" to *out: 0, or -1 for anything else. */
-/* "ioeventfd" or "mmio"; 0 or -1. */
+/* "cmdline" or "fdt" to *out: 0, or -EINVAL for anything else. */
+/* "ioeventfd" or "mmio"; 0 or -EINVAL. */
 int config_parse_notify(const char *s, enum notify_mode *out);
 
 int config_parse_discovery(const char *s, enum discovery *out);
 
 /* "IPV4:PORT", "[IPV6]:PORT" or "localhost:PORT" (= 127.0.0.1), numeric
- * only, port 1..65535, into *f's addr/addrlen.  0 or -1. */
+ * only, port 1..65535, into *f's addr/addrlen.  0 or -EINVAL. */
 int config_parse_tcp_addr(const char *s, struct config_fwd *f);
 
 /* "tcp:127.0.0.1:2222" or "unix:/path" into buf (for messages). */
@@ -114,14 +115,14 @@ const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size);
 /* Same listener address (same kind and address or path). */
 bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b);
 
-/* Append a deep copy of *f to a list: 0 or -1 (ENOMEM). */
+/* Append a deep copy of *f to a list: 0 or -ENOMEM. */
 int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config_fwd *f);
 
 /* Free a list's strings and the list. */
 void config_fwd_free(struct config_fwd *list, unsigned n);
 
 /* Final checks after all sources are merged (kernel present, ranges, host
- * RAM).  0, or -1 with a message in err. */
+ * RAM).  0, or -EINVAL with a message in err. */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 /* The same for "vmm vhost-user": a socket path and a vsock device (CID),

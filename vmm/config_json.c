@@ -2,6 +2,7 @@
 /* Locating a key path in JSON text.  See config_json.h. */
 #include "config_json.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,7 +56,7 @@ static int scan_hex4(struct scan *s, unsigned *out)
 		char ch;
 
 		if (at_end(s))
-			return -1;
+			return -ENOENT;
 		ch = *s->p;
 		if (ch >= '0' && ch <= '9')
 			v = v * 16 + (unsigned)(ch - '0');
@@ -64,7 +65,7 @@ static int scan_hex4(struct scan *s, unsigned *out)
 		else if (ch >= 'A' && ch <= 'F')
 			v = v * 16 + (unsigned)(ch - 'A' + 10);
 		else
-			return -1;
+			return -ENOENT;
 	}
 	*out = v;
 	return 0;
@@ -101,7 +102,7 @@ static int scan_unicode(struct scan *s, unsigned *cp)
 	struct scan save;
 
 	if (scan_hex4(s, cp))
-		return -1;
+		return -ENOENT;
 	if (*cp < 0xd800 || *cp > 0xdbff)
 		return 0;
 	save = *s;
@@ -120,7 +121,7 @@ static int scan_unicode(struct scan *s, unsigned *cp)
 /*
  * Consume the string token at s->p (a '"').  With `want`, *equal tells whether
  * the decoded string is exactly `want`; the comparison runs while decoding, so
- * any length works.  -1 if the string is malformed or unterminated.
+ * any length works.  -ENOENT if the string is malformed or unterminated.
  */
 static int scan_string(struct scan *s, const char *want, bool *equal)
 {
@@ -141,7 +142,7 @@ static int scan_string(struct scan *s, const char *want, bool *equal)
 
 			next(s);
 			if (at_end(s))
-				return -1;
+				return -ENOENT;
 			esc = *s->p;
 			next(s);
 			switch (esc) {
@@ -152,7 +153,7 @@ static int scan_string(struct scan *s, const char *want, bool *equal)
 			case 't': buf[0] = '\t'; break;
 			case 'u':
 				if (scan_unicode(s, &cp))
-					return -1;
+					return -ENOENT;
 				len = utf8_encode(cp, buf);
 				break;
 			default: buf[0] = esc; break; /* \" \\ \/ */
@@ -163,7 +164,7 @@ static int scan_string(struct scan *s, const char *want, bool *equal)
 				same = false;
 	}
 	if (at_end(s))
-		return -1;
+		return -ENOENT;
 	next(s);
 	if (equal)
 		*equal = same && n == wlen;
@@ -187,10 +188,10 @@ static int skip_value(struct scan *s)
 	}
 	do {
 		if (at_end(s))
-			return -1;
+			return -ENOENT;
 		if (peek(s, '"')) {
 			if (scan_string(s, NULL, NULL))
-				return -1;
+				return -ENOENT;
 			continue;
 		}
 		if (peek(s, '{') || peek(s, '['))
@@ -206,29 +207,29 @@ static int skip_value(struct scan *s)
 static int find_member(struct scan *s, const char *name, struct config_json_pos *at)
 {
 	if (!peek(s, '{'))
-		return -1;
+		return -ENOENT;
 	next(s);
 	for (;;) {
 		bool equal;
 
 		skip_ws(s);
 		if (!peek(s, '"'))
-			return -1; /* '}': not there */
+			return -ENOENT; /* '}': not there */
 		*at = here(s);
 		if (scan_string(s, name, &equal))
-			return -1;
+			return -ENOENT;
 		skip_ws(s);
 		if (!peek(s, ':'))
-			return -1;
+			return -ENOENT;
 		next(s);
 		skip_ws(s);
 		if (equal)
 			return 0;
 		if (skip_value(s))
-			return -1;
+			return -ENOENT;
 		skip_ws(s);
 		if (!peek(s, ','))
-			return -1;
+			return -ENOENT;
 		next(s);
 	}
 }
@@ -237,21 +238,21 @@ static int find_member(struct scan *s, const char *name, struct config_json_pos 
 static int find_element(struct scan *s, size_t index, struct config_json_pos *at)
 {
 	if (!peek(s, '['))
-		return -1;
+		return -ENOENT;
 	next(s);
 	for (size_t i = 0;; i++) {
 		skip_ws(s);
 		if (at_end(s) || peek(s, ']'))
-			return -1;
+			return -ENOENT;
 		if (i == index) {
 			*at = here(s);
 			return 0;
 		}
 		if (skip_value(s))
-			return -1;
+			return -ENOENT;
 		skip_ws(s);
 		if (!peek(s, ','))
-			return -1;
+			return -ENOENT;
 		next(s);
 	}
 }
@@ -269,10 +270,10 @@ int config_json_locate(const char *text, size_t len,
 		int rc = path[i].key ? find_member(&s, path[i].key, &at)
 				     : find_element(&s, path[i].index, &at);
 		if (rc)
-			return -1;
+			return -ENOENT;
 	}
 	if (at_end(&s))
-		return -1;
+		return -ENOENT;
 	if (key)
 		*key = at;
 	if (value)

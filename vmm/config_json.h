@@ -27,7 +27,7 @@ struct config_json_pos {
 /* Find `path` (n steps) in the JSON text.  On success returns 0 and fills
  * `key` with the position of the key's opening quote (for an array element or
  * the top level: of the value) and `value` with the first character of the
- * value; either may be NULL.  Returns -1 if the path is not in the text. */
+ * value; either may be NULL.  Returns -ENOENT if the path is not in the text. */
 int config_json_locate(const char *text, size_t len,
 		       const struct config_json_step *path, size_t n,
 		       struct config_json_pos *key, struct config_json_pos *value);
