@@ -405,8 +405,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return ret;
 	}
-	if (config_validate(&cfg, err, sizeof(err)))
-		die("%s", err);
+	/* cli_parse() has validated the merged config. */
 	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
