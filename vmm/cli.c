@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vsock/packet.h"
+
 #ifndef VMM_VERSION
 #define VMM_VERSION "unknown"
 #endif
-
-#define GUEST_CID_MIN 3ull
-#define GUEST_CID_MAX 0xfffffffeull
 
 enum {
 	OPT_KERNEL = 256, /* above any short option character */
@@ -272,9 +271,8 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 				    &f->mem_mib, err, errlen);
 	case OPT_VSOCK_CID:
 		f->has_cid = true;
-		return parse_number(name, val, GUEST_CID_MIN, GUEST_CID_MAX,
-				    " (0, 1, 2 and 4294967295 are reserved)", &f->cid,
-				    err, errlen);
+		return parse_number(name, val, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX,
+				    CONFIG_CID_RESERVED, &f->cid, err, errlen);
 	case OPT_DISCOVERY:
 		f->has_discovery = true;
 		if (config_parse_discovery(val, &f->discovery)) {

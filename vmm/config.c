@@ -26,10 +26,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vsock/packet.h"
+
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* config files are small; refuse huge ones */
 #define CFG_MAX_DEPTH        8          /* deeper than any of our key tables */
-#define GUEST_CID_MIN        3ull
-#define GUEST_CID_MAX        0xfffffffeull /* 0xffffffff is VMADDR_CID_ANY */
 
 /* One line into err: control characters (from file names or JSON keys) are
  * replaced so that a message can never span lines. */
@@ -470,10 +470,9 @@ static int set_guest_cid(struct cfg_ctx *x, json_t *v)
 {
 	long long n = json_integer_value(v);
 
-	if (n < (long long)GUEST_CID_MIN || n > (long long)GUEST_CID_MAX)
-		return cfg_bad_value(x, "%lld is out of range %llu..%llu "
-				     "(0, 1, 2 and 4294967295 are reserved)",
-				     n, GUEST_CID_MIN, GUEST_CID_MAX);
+	if (n < VSOCK_GUEST_CID_MIN || n > VSOCK_GUEST_CID_MAX)
+		return cfg_bad_value(x, "%lld is out of range %u..%u" CONFIG_CID_RESERVED,
+				     n, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX);
 	x->c->guest_cid = (uint32_t)n;
 	return 0;
 }
@@ -967,9 +966,10 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 			"vsock.guest_cid");
 		return -EINVAL;
 	}
-	if (c->has_vsock && (c->guest_cid < GUEST_CID_MIN || c->guest_cid > GUEST_CID_MAX)) {
-		set_err(err, errlen, "guest CID %u is reserved: use %llu..%llu",
-			c->guest_cid, GUEST_CID_MIN, GUEST_CID_MAX);
+	if (c->has_vsock && (c->guest_cid < VSOCK_GUEST_CID_MIN ||
+			     c->guest_cid > VSOCK_GUEST_CID_MAX)) {
+		set_err(err, errlen, "guest CID %u is reserved: use %u..%u",
+			c->guest_cid, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX);
 		return -EINVAL;
 	}
 	if (c->uds_path && strlen(c->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {

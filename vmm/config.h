@@ -22,6 +22,9 @@
 #define CONFIG_DEFAULT_MAX_CONNS 4096u
 #define CONFIG_MAX_MAX_CONNS     (1u << 20)
 #define CONFIG_VSOCK_PORT_MAX    0xfffffffeu /* 0xffffffff is VMADDR_PORT_ANY */
+/* The guest CID range is VSOCK_GUEST_CID_MIN..MAX (vsock/packet.h); this
+ * follows the range in messages. */
+#define CONFIG_CID_RESERVED      " (0, 1, 2 and 4294967295 are reserved)"
 
 /* A vsock port forward (docs/config.md): forward_out sends guest
  * connections to host port `port` to this address; forward_in listens on
@@ -61,7 +64,7 @@ struct vm_config {
 
 	/* vsock device: present when has_vsock. */
 	bool has_vsock;
-	uint32_t guest_cid;  /* 3 .. 0xfffffffe */
+	uint32_t guest_cid;  /* VSOCK_GUEST_CID_MIN..MAX */
 	char *uds_path;      /* hybrid vsock listener path, may be NULL */
 	uint32_t max_conns;  /* 1 .. CONFIG_MAX_MAX_CONNS */
 	struct config_fwd *fwd_out;  /* guest port → host address */

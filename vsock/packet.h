@@ -20,6 +20,10 @@
 
 #define VSOCK_HDR_SIZE      44u
 #define VSOCK_HOST_CID      2u
+/* The CIDs a guest may have: 0 (hypervisor), 1 (local), 2 (host) and
+ * 0xffffffff (VMADDR_CID_ANY) are reserved. */
+#define VSOCK_GUEST_CID_MIN 3u
+#define VSOCK_GUEST_CID_MAX 0xfffffffeu
 /* Largest payload of one packet (Linux VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
 #define VSOCK_MAX_PKT_LEN   (64u * 1024)
 
