@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "vsock/packet.h"
+#include "vsock/sock.h"
 
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* config files are small; refuse huge ones */
 #define CFG_MAX_DEPTH        8          /* deeper than any of our key tables */
@@ -104,21 +105,13 @@ bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b
 
 const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
+	char addr[VSOCK_ADDR_STR_MAX];
 
-	if (f->kind == CONFIG_FWD_UNIX) {
+	if (f->kind == CONFIG_FWD_UNIX)
 		snprintf(buf, size, "unix:%s", f->path ? f->path : "");
-	} else if (f->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)&f->addr;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, size, "tcp:[%s]:%u", ip, ntohs(a->sin6_port));
-	} else {
-		const struct sockaddr_in *a = (const void *)&f->addr;
-
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		snprintf(buf, size, "tcp:%s:%u", ip, ntohs(a->sin_port));
-	}
+	else
+		snprintf(buf, size, "tcp:%s",
+			 vsock_sock_addr_str((const struct sockaddr *)&f->addr, addr, sizeof(addr)));
 	return buf;
 }
 
