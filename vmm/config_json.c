@@ -203,6 +203,19 @@ static int skip_value(struct scan *s)
 	return 0;
 }
 
+/* Past the value at s and the ',' after it: 0, or -ENOENT at the end of
+ * the object or array (or in broken text). */
+static int skip_item(struct scan *s)
+{
+	if (skip_value(s))
+		return -ENOENT;
+	skip_ws(s);
+	if (!peek(s, ','))
+		return -ENOENT;
+	next(s);
+	return 0;
+}
+
 /* At an object: move to the value of member `name`; *at = its key. */
 static int find_member(struct scan *s, const char *name, struct config_json_pos *at)
 {
@@ -225,12 +238,8 @@ static int find_member(struct scan *s, const char *name, struct config_json_pos 
 		skip_ws(s);
 		if (equal)
 			return 0;
-		if (skip_value(s))
+		if (skip_item(s))
 			return -ENOENT;
-		skip_ws(s);
-		if (!peek(s, ','))
-			return -ENOENT;
-		next(s);
 	}
 }
 
@@ -248,12 +257,8 @@ static int find_element(struct scan *s, size_t index, struct config_json_pos *at
 			*at = here(s);
 			return 0;
 		}
-		if (skip_value(s))
+		if (skip_item(s))
 			return -ENOENT;
-		skip_ws(s);
-		if (!peek(s, ','))
-			return -ENOENT;
-		next(s);
 	}
 }
 
