@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for vmm/guest_mem.c: region layout around the MMIO hole and the
+ * Unit tests for base/guest_mem.c: region layout around the MMIO hole and the
  * one checked gpa -> host translation (boundaries, len 0, wrap-around,
  * ranges straddling the hole, end of RAM).
  */
