@@ -37,7 +37,7 @@ endif
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Everything in these folders is VMM code; vmm/main.c is the only main().
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c devices/*.c virtio/*.c vsock/*.c))
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard base/*.c vmm/*.c devices/*.c virtio/*.c vsock/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)

@@ -11,11 +11,6 @@ struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q)
 	return vdev->tops->queue(vdev, q);
 }
 
-void virtio_interrupt(struct virtio_dev *vdev)
-{
-	vdev->tops->interrupt(vdev, VIRTIO_QUEUE_ANY);
-}
-
 bool virtio_signal(struct virtio_dev *vdev, unsigned q)
 {
 	struct virtq *vq = vdev->tops->queue(vdev, q);
@@ -24,11 +19,6 @@ bool virtio_signal(struct virtio_dev *vdev, unsigned q)
 		return false;
 	vdev->tops->interrupt(vdev, q);
 	return true;
-}
-
-void virtio_config_changed(struct virtio_dev *vdev)
-{
-	vdev->tops->config_changed(vdev);
 }
 
 void virtio_set_needs_reset(struct virtio_dev *vdev)

@@ -33,7 +33,7 @@
  *     queue_notify() may also arrive after reset() or before activate()
  *     (a racing vCPU): the device must ignore it unless it is active.
  *   - Everything below that a device calls (virtio_queue, virtio_signal,
- *     virtio_config_changed, virtio_set_needs_reset, virtio_features, ...)
+ *     virtio_set_needs_reset, virtio_features, ...)
  *     never takes the transport lock (atomics only), so the device may call
  *     it from any thread with its own lock held, including from inside its
  *     ops.
@@ -119,13 +119,6 @@ struct virtq *virtio_queue(struct virtio_dev *vdev, unsigned q);
  * says so, and return whether it did.  Call with the device lock held (it
  * reads the queue). */
 bool virtio_signal(struct virtio_dev *vdev, unsigned q);
-
-/* Send a used-buffer interrupt unconditionally. */
-void virtio_interrupt(struct virtio_dev *vdev);
-
-/* The device changed its config space: bump ConfigGeneration and send a
- * configuration-change interrupt. */
-void virtio_config_changed(struct virtio_dev *vdev);
 
 /* Something is irrecoverably wrong: set DEVICE_NEEDS_RESET and send a
  * configuration-change interrupt (spec 2.1.2). */

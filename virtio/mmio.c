@@ -7,7 +7,7 @@
  *   - `lock` serialises every register access below 0x100 except
  *     QueueNotify, InterruptStatus and InterruptACK, and is held while
  *     ops->activate() / ops->reset() run (lock order: transport → device).
- *   - status, int_status, needs_reset, config_gen, driver_features and the
+ *   - status, int_status, needs_reset, driver_features and the
  *     per-queue `ready` are also read without the lock (notify path, device
  *     calls), so they are accessed with __atomic builtins.
  *   - A queue's configuration (struct virtq) is written only under `lock`
@@ -16,7 +16,7 @@
  */
 #include "virtio/mmio.h"
 #include "virtio/transport.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -53,7 +53,6 @@ struct vmmio {
 	uint32_t status;               /* driver-visible bits (atomic) */
 	uint32_t needs_reset;          /* DEVICE_NEEDS_RESET (atomic) */
 	uint32_t int_status;           /* InterruptStatus (atomic) */
-	uint32_t config_gen;           /* ConfigGeneration (atomic) */
 	struct vmmio_stats stats;      /* atomic increments */
 
 	unsigned nq;
@@ -103,14 +102,6 @@ static void mmio_interrupt(struct virtio_dev *vdev, unsigned q)
 	raise_irq(to_mmio(vdev), VMMIO_INT_VRING);
 }
 
-static void mmio_config_changed(struct virtio_dev *vdev)
-{
-	struct vmmio *t = to_mmio(vdev);
-
-	__atomic_fetch_add(&t->config_gen, 1, __ATOMIC_SEQ_CST);
-	raise_irq(t, VMMIO_INT_CONFIG);
-}
-
 static void mmio_set_needs_reset(struct virtio_dev *vdev)
 {
 	struct vmmio *t = to_mmio(vdev);
@@ -132,7 +123,6 @@ static uint64_t mmio_features(const struct virtio_dev *vdev)
 static const struct virtio_transport_ops vmmio_transport_ops = {
 	.queue = mmio_queue,
 	.interrupt = mmio_interrupt,
-	.config_changed = mmio_config_changed,
 	.set_needs_reset = mmio_set_needs_reset,
 	.features = mmio_features,
 };
@@ -460,7 +450,8 @@ static uint32_t reg_read(struct vmmio *t, uint64_t off)
 	case VMMIO_QUEUE_RESET:
 		return 0;
 	case VMMIO_CONFIG_GENERATION:
-		return ld32(&t->config_gen);
+		/* No device changes its config space on its own. */
+		return 0;
 	default:
 		/* Write-only registers and holes. */
 		STAT_INC(t, bad_access);

@@ -38,7 +38,7 @@
 
 #include "devices/bus.h"
 #include "virtio/device.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define VMMIO_WINDOW_SIZE 0x1000u
 #define VMMIO_MAGIC       0x74726976u  /* "virt" */

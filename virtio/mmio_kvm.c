@@ -15,7 +15,7 @@
  * reach the transport through the bus.
  */
 #include "virtio/mmio.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 
 #include <errno.h>
 #include <linux/kvm.h>

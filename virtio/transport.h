@@ -21,16 +21,11 @@
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 #endif
 
-/* virtio_interrupt(): a used-buffer interrupt not tied to one queue. */
-#define VIRTIO_QUEUE_ANY (~0u)
-
 struct virtio_transport_ops {
 	/* The device's queue q, or NULL if q is not one of its queues. */
 	struct virtq *(*queue)(struct virtio_dev *vdev, unsigned q);
-	/* Send a used-buffer interrupt for queue q (< num_queues), or for
-	 * VIRTIO_QUEUE_ANY. */
+	/* Send a used-buffer interrupt for queue q (< num_queues). */
 	void (*interrupt)(struct virtio_dev *vdev, unsigned q);
-	void (*config_changed)(struct virtio_dev *vdev);
 	void (*set_needs_reset)(struct virtio_dev *vdev);
 	/* The negotiated (driver-accepted) feature bits. */
 	uint64_t (*features)(const struct virtio_dev *vdev);

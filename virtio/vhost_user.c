@@ -14,9 +14,9 @@
  */
 #include "virtio/vhost_user.h"
 #include "virtio/transport.h"
-#include "vmm/evloop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/log.h"
+#include "base/evloop.h"
+#include "base/guest_mem.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,23 +147,10 @@ static void vu_interrupt(struct virtio_dev *vdev, unsigned q)
 {
 	struct vhost_user *vu = to_vu(vdev);
 
-	for (unsigned i = 0; i < vu->nq; i++) {
-		if (q != VIRTIO_QUEUE_ANY && q != i)
-			continue;
-		if (vu->ring[i].call_fd >= 0) {
-			vu->stats.calls++;
-			signal_fd(vu->ring[i].call_fd);
-		}
+	if (q < vu->nq && vu->ring[q].call_fd >= 0) {
+		vu->stats.calls++;
+		signal_fd(vu->ring[q].call_fd);
 	}
-}
-
-static void vu_config_changed(struct virtio_dev *vdev)
-{
-	/* Needs the back-end request channel (protocol feature
-	 * BACKEND_REQ), which we do not offer: the front-end's cached config
-	 * stays as it was. */
-	log_warn("vhost-user: device %u changed its config: not supported",
-		 to_vu(vdev)->ops->device_id);
 }
 
 static void vu_set_needs_reset(struct virtio_dev *vdev)
@@ -189,7 +176,6 @@ static uint64_t vu_features(const struct virtio_dev *vdev)
 static const struct virtio_transport_ops vhost_user_transport_ops = {
 	.queue = vu_queue,
 	.interrupt = vu_interrupt,
-	.config_changed = vu_config_changed,
 	.set_needs_reset = vu_set_needs_reset,
 	.features = vu_features,
 };

@@ -172,23 +172,6 @@ static uint16_t avail_idx_acquire(const struct virtq *vq)
 	return load16(&vq->avail[AVAIL_IDX], __ATOMIC_ACQUIRE);
 }
 
-bool virtq_has_avail(struct virtq *vq)
-{
-	if (!virtq_usable(vq))
-		return false;
-	return avail_idx_acquire(vq) != vq->last_avail_idx;
-}
-
-unsigned virtq_avail_count(struct virtq *vq)
-{
-	uint16_t n;
-
-	if (!virtq_usable(vq))
-		return 0;
-	n = (uint16_t)(avail_idx_acquire(vq) - vq->last_avail_idx);
-	return n > vq->size ? 0 : n;
-}
-
 /*
  * Arm notifications and look again.  The race this closes:
  *

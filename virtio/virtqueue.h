@@ -61,7 +61,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE       32768u
 
@@ -174,13 +174,6 @@ void virtq_disable_notify(struct virtq *vq);
  * meanwhile; the caller must then keep popping, because the driver may
  * have decided not to notify for them. */
 bool virtq_enable_notify(struct virtq *vq);
-
-/* True if at least one chain is available (or the ring is bogus, which the
- * next virtq_pop reports). */
-bool virtq_has_avail(struct virtq *vq);
-
-/* Number of chains available now (0 if broken, not enabled or bogus). */
-unsigned virtq_avail_count(struct virtq *vq);
 
 /* Enabled and not broken. */
 bool virtq_usable(const struct virtq *vq);

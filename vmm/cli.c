@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vsock/packet.h"
+
 #ifndef VMM_VERSION
 #define VMM_VERSION "unknown"
 #endif
-
-#define GUEST_CID_MIN 3ull
-#define GUEST_CID_MAX 0xfffffffeull
 
 enum {
 	OPT_KERNEL = 256, /* above any short option character */
@@ -133,24 +132,24 @@ static int parse_number(const char *flag, const char *s, uint64_t min, uint64_t 
 
 	if (*s == '\0') {
 		cli_error(err, errlen, "--%s: empty value, expected a number", flag);
-		return -1;
+		return -EINVAL;
 	}
 	if (*s == '-') {
 		cli_error(err, errlen, "--%s: '%s' is negative", flag, s);
-		return -1;
+		return -EINVAL;
 	}
 	while (*p >= '0' && *p <= '9')
 		p++;
 	if (*p != '\0') {
 		cli_error(err, errlen, "--%s: '%s' is not a decimal number", flag, s);
-		return -1;
+		return -EINVAL;
 	}
 	errno = 0;
 	v = strtoull(s, NULL, 10);
 	if (errno == ERANGE || v < min || v > max) {
 		cli_error(err, errlen, "--%s: %s is out of range %llu..%llu%s", flag, s,
 			  (unsigned long long)min, (unsigned long long)max, note);
-		return -1;
+		return -EINVAL;
 	}
 	*out = v;
 	return 0;
@@ -161,7 +160,7 @@ static int take_path(const char *flag, const char *val, const char **dst,
 {
 	if (*val == '\0') {
 		cli_error(err, errlen, "--%s: empty path", flag);
-		return -1;
+		return -EINVAL;
 	}
 	*dst = val;
 	return 0;
@@ -169,7 +168,7 @@ static int take_path(const char *flag, const char *val, const char **dst,
 
 #define ADDR_HELP "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)"
 
-/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -1 with a message. */
+/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -EINVAL with a message. */
 static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 			char *err, size_t errlen)
 {
@@ -178,19 +177,19 @@ static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 			return 0;
 		cli_error(err, errlen, "--%s: '%s' is not a numeric address and port "
 			  ADDR_HELP, flag, s + 4);
-		return -1;
+		return -EINVAL;
 	}
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] == '\0') {
 			cli_error(err, errlen, "--%s: empty path", flag);
-			return -1;
+			return -EINVAL;
 		}
 		f->kind = CONFIG_FWD_UNIX;
 		f->path = (char *)(s + 5); /* borrowed until appended (copied) */
 		return 0;
 	}
 	cli_error(err, errlen, "--%s: '%s' is neither tcp:HOST:PORT nor unix:PATH", flag, s);
-	return -1;
+	return -EINVAL;
 }
 
 /* --vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH,
@@ -210,7 +209,7 @@ static int take_forward(struct run_flags *f, bool out, const char *flag, const c
 		cli_error(err, errlen, "--%s: '%s' is not %s", flag, val,
 			  out ? "PORT=tcp:HOST:PORT or PORT=unix:PATH"
 			      : "tcp:HOST:PORT=PORT or unix:PATH=PORT");
-		return -1;
+		return -EINVAL;
 	}
 	pstr = out ? strndup(val, (size_t)(eq - val)) : strdup(eq + 1);
 	target = out ? strdup(eq + 1) : strndup(val, (size_t)(eq - val));
@@ -246,7 +245,7 @@ out:
 	return rc;
 }
 
-/* One option's value into the flags.  0, or -1 with a message. */
+/* One option's value into the flags.  0, or -EINVAL with a message. */
 static int take_flag(struct run_flags *f, int opt, const char *val, char *err, size_t errlen)
 {
 	const char *name = option_name(opt);
@@ -275,21 +274,20 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 				    &f->mem_mib, err, errlen);
 	case OPT_VSOCK_CID:
 		f->has_cid = true;
-		return parse_number(name, val, GUEST_CID_MIN, GUEST_CID_MAX,
-				    " (0, 1, 2 and 4294967295 are reserved)", &f->cid,
-				    err, errlen);
+		return parse_number(name, val, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX,
+				    CONFIG_CID_RESERVED, &f->cid, err, errlen);
 	case OPT_DISCOVERY:
 		f->has_discovery = true;
 		if (config_parse_discovery(val, &f->discovery)) {
 			cli_error(err, errlen, "--%s: '%s' is not 'cmdline' or 'fdt'", name, val);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case OPT_NOTIFY:
 		f->has_notify = true;
 		if (config_parse_notify(val, &f->notify)) {
 			cli_error(err, errlen, "--%s: '%s' is not 'ioeventfd' or 'mmio'", name, val);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case OPT_TRACE_BOOT:
@@ -312,7 +310,7 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 				    err, errlen);
 	}
 	cli_error(err, errlen, "internal error: option %d", opt);
-	return -1;
+	return -EINVAL;
 }
 
 static int replace_str(char **dst, const char *src)
@@ -320,7 +318,7 @@ static int replace_str(char **dst, const char *src)
 	char *s = strdup(src);
 
 	if (!s)
-		return -1;
+		return -ENOMEM;
 	free(*dst);
 	*dst = s;
 	return 0;
@@ -333,7 +331,7 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	    (f->initrd && replace_str(&c->initrd_path, f->initrd)) ||
 	    (f->cmdline && replace_str(&c->cmdline, f->cmdline)) ||
 	    (f->uds && replace_str(&c->uds_path, f->uds)))
-		return -1;
+		return -ENOMEM;
 	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns)
 		c->has_vsock = true;
 	if (f->has_max_conns)
@@ -350,9 +348,9 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 			c->fwd_out[j] = f->fwd_out[i];
 			c->fwd_out[j].path = NULL;
 			if (f->fwd_out[i].path && !(c->fwd_out[j].path = strdup(f->fwd_out[i].path)))
-				return -1;
+				return -ENOMEM;
 		} else if (config_fwd_append(&c->fwd_out, &c->n_fwd_out, &f->fwd_out[i])) {
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	for (unsigned i = 0; i < f->n_fwd_in; i++) {
@@ -363,7 +361,7 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		if (j < c->n_fwd_in)
 			c->fwd_in[j].port = f->fwd_in[i].port;
 		else if (config_fwd_append(&c->fwd_in, &c->n_fwd_in, &f->fwd_in[i]))
-			return -1;
+			return -ENOMEM;
 	}
 	if (f->has_cid)
 		c->guest_cid = (uint32_t)f->cid;
@@ -378,9 +376,9 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	if (f->trace_boot)
 		c->trace_boot = true;
 	if (f->socket && replace_str(&c->vhost_user_socket, f->socket))
-		return -1;
+		return -ENOMEM;
 	if (f->metrics && replace_str(&c->metrics_path, f->metrics))
-		return -1;
+		return -ENOMEM;
 	return 0;
 }
 

@@ -8,10 +8,10 @@
  * Adding a key is adding a row (and usually a small handler).
  *
  * jansson keeps no positions of values, so to point an error at the offending
- * key or value we find it again in the text with config_json_locate(), a
- * small scanner that walks the (already validated) JSON text.
+ * key or value we find it again in the text (config_json.h).
  */
 #include "config.h"
+#include "config_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +26,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vsock/packet.h"
+#include "vsock/sock.h"
+
 #define CONFIG_MAX_FILE_SIZE (1u << 20) /* config files are small; refuse huge ones */
 #define CFG_MAX_DEPTH        8          /* deeper than any of our key tables */
-#define GUEST_CID_MIN        3ull
-#define GUEST_CID_MAX        0xfffffffeull /* 0xffffffff is VMADDR_CID_ANY */
 
 /* One line into err: control characters (from file names or JSON keys) are
  * replaced so that a message can never span lines. */
@@ -72,16 +73,16 @@ int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config
 	struct config_fwd *nl = realloc(*list, (*n + 1) * sizeof(**list));
 
 	if (!nl)
-		return -1;
+		return -ENOMEM;
 	*list = nl;
 	nl[*n] = *f;
 	if (f->path && !(nl[*n].path = strdup(f->path)))
-		return -1;
+		return -ENOMEM;
 	(*n)++;
 	return 0;
 }
 
-/* Deep copy of a list: 0 or -1. */
+/* Deep copy of a list: 0 or -ENOMEM. */
 static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
 		    const struct config_fwd *src, unsigned n)
 {
@@ -89,7 +90,7 @@ static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
 	*ndst = 0;
 	for (unsigned i = 0; i < n; i++)
 		if (config_fwd_append(dst, ndst, &src[i]))
-			return -1;
+			return -ENOMEM;
 	return 0;
 }
 
@@ -104,21 +105,13 @@ bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b
 
 const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
+	char addr[VSOCK_ADDR_STR_MAX];
 
-	if (f->kind == CONFIG_FWD_UNIX) {
+	if (f->kind == CONFIG_FWD_UNIX)
 		snprintf(buf, size, "unix:%s", f->path ? f->path : "");
-	} else if (f->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)&f->addr;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, size, "tcp:[%s]:%u", ip, ntohs(a->sin6_port));
-	} else {
-		const struct sockaddr_in *a = (const void *)&f->addr;
-
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		snprintf(buf, size, "tcp:%s:%u", ip, ntohs(a->sin_port));
-	}
+	else
+		snprintf(buf, size, "tcp:%s",
+			 vsock_sock_addr_str((const struct sockaddr *)&f->addr, addr, sizeof(addr)));
 	return buf;
 }
 
@@ -133,38 +126,38 @@ int config_parse_tcp_addr(const char *s, struct config_fwd *f)
 		const char *end = strchr(s, ']');
 
 		if (!end || end[1] != ':')
-			return -1;
+			return -EINVAL;
 		hlen = (size_t)(end - s - 1);
 		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
+			return -EINVAL;
 		memcpy(host, s + 1, hlen);
 		colon = end + 1;
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon)
-			return -1;
+			return -EINVAL;
 		hlen = (size_t)(colon - s);
 		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
+			return -EINVAL;
 		memcpy(host, s, hlen);
 	}
 	host[hlen] = '\0';
 	p = colon + 1;
 	if (*p == '\0' || strlen(p) > 5)
-		return -1;
+		return -EINVAL;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
-			return -1;
+			return -EINVAL;
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	if (port < 1 || port > 65535)
-		return -1;
+		return -EINVAL;
 	memset(&f->addr, 0, sizeof(f->addr));
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&f->addr;
 
 		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return -1;
+			return -EINVAL;
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)port);
 		f->addrlen = sizeof(*a);
@@ -176,7 +169,7 @@ int config_parse_tcp_addr(const char *s, struct config_fwd *f)
 		if (strcmp(host, "localhost") == 0)
 			strcpy(host, "127.0.0.1");
 		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -1;
+			return -EINVAL;
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)port);
 		f->addrlen = sizeof(*a);
@@ -204,7 +197,7 @@ static int dup_or_null(char **dst, const char *src)
 	return src && !*dst ? -1 : 0;
 }
 
-/* Deep copy: 0, or -1 on ENOMEM (dst then holds defaults). */
+/* Deep copy: 0, or -ENOMEM (dst then holds defaults). */
 static int config_copy(struct vm_config *dst, const struct vm_config *src)
 {
 	*dst = *src;
@@ -216,7 +209,7 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
 	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -228,7 +221,7 @@ int config_parse_notify(const char *s, enum notify_mode *out)
 	else if (strcmp(s, "mmio") == 0)
 		*out = NOTIFY_MMIO;
 	else
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -239,283 +232,7 @@ int config_parse_discovery(const char *s, enum discovery *out)
 	else if (strcmp(s, "fdt") == 0)
 		*out = DISCOVERY_FDT;
 	else
-		return -1;
-	return 0;
-}
-
-/* ---- locating a key path in JSON text ---- */
-
-struct scan {
-	const char *p, *end;
-	int line, column; /* of the character at p */
-};
-
-static bool at_end(const struct scan *s)
-{
-	return s->p >= s->end;
-}
-
-static bool peek(const struct scan *s, char ch)
-{
-	return !at_end(s) && *s->p == ch;
-}
-
-/* Consume one byte.  Only the first byte of a UTF-8 sequence advances the
- * column, so columns count characters as jansson's do. */
-static void next(struct scan *s)
-{
-	unsigned char ch = (unsigned char)*s->p++;
-
-	if (ch == '\n') {
-		s->line++;
-		s->column = 1;
-	} else if ((ch & 0xc0) != 0x80) {
-		s->column++;
-	}
-}
-
-static struct config_json_pos here(const struct scan *s)
-{
-	return (struct config_json_pos){ .line = s->line, .column = s->column };
-}
-
-static void skip_ws(struct scan *s)
-{
-	while (peek(s, ' ') || peek(s, '\t') || peek(s, '\n') || peek(s, '\r'))
-		next(s);
-}
-
-/* Four hex digits of a \u escape. */
-static int scan_hex4(struct scan *s, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++, next(s)) {
-		char ch;
-
-		if (at_end(s))
-			return -1;
-		ch = *s->p;
-		if (ch >= '0' && ch <= '9')
-			v = v * 16 + (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			v = v * 16 + (unsigned)(ch - 'a' + 10);
-		else if (ch >= 'A' && ch <= 'F')
-			v = v * 16 + (unsigned)(ch - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t utf8_encode(unsigned cp, char out[4])
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* After "\u": one escaped code point, joining a surrogate pair. */
-static int scan_unicode(struct scan *s, unsigned *cp)
-{
-	unsigned lo;
-	struct scan save;
-
-	if (scan_hex4(s, cp))
-		return -1;
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return 0;
-	save = *s;
-	if (s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u') {
-		next(s);
-		next(s);
-		if (scan_hex4(s, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
-			*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-			return 0;
-		}
-	}
-	*s = save; /* a lone high surrogate (jansson rejects those anyway) */
-	return 0;
-}
-
-/*
- * Consume the string token at s->p (a '"').  With `want`, *equal tells whether
- * the decoded string is exactly `want`; the comparison runs while decoding, so
- * any length works.  -1 if the string is malformed or unterminated.
- */
-static int scan_string(struct scan *s, const char *want, bool *equal)
-{
-	size_t wlen = want ? strlen(want) : 0, n = 0;
-	bool same = true;
-
-	next(s);
-	while (!at_end(s) && *s->p != '"') {
-		char buf[4];
-		size_t len = 1;
-
-		if (*s->p != '\\') {
-			buf[0] = *s->p;
-			next(s);
-		} else {
-			char esc;
-			unsigned cp;
-
-			next(s);
-			if (at_end(s))
-				return -1;
-			esc = *s->p;
-			next(s);
-			switch (esc) {
-			case 'b': buf[0] = '\b'; break;
-			case 'f': buf[0] = '\f'; break;
-			case 'n': buf[0] = '\n'; break;
-			case 'r': buf[0] = '\r'; break;
-			case 't': buf[0] = '\t'; break;
-			case 'u':
-				if (scan_unicode(s, &cp))
-					return -1;
-				len = utf8_encode(cp, buf);
-				break;
-			default: buf[0] = esc; break; /* \" \\ \/ */
-			}
-		}
-		for (size_t i = 0; i < len; i++, n++)
-			if (!want || n >= wlen || want[n] != buf[i])
-				same = false;
-	}
-	if (at_end(s))
-		return -1;
-	next(s);
-	if (equal)
-		*equal = same && n == wlen;
-	return 0;
-}
-
-/* Consume one value of any kind. */
-static int skip_value(struct scan *s)
-{
-	int depth = 0;
-
-	if (peek(s, '"'))
-		return scan_string(s, NULL, NULL);
-	if (!peek(s, '{') && !peek(s, '[')) {
-		/* number, true, false, null: up to the next delimiter */
-		const char *start = s->p;
-
-		while (!at_end(s) && !strchr(",]} \t\r\n", *s->p))
-			next(s);
-		return s->p > start ? 0 : -1;
-	}
-	do {
-		if (at_end(s))
-			return -1;
-		if (peek(s, '"')) {
-			if (scan_string(s, NULL, NULL))
-				return -1;
-			continue;
-		}
-		if (peek(s, '{') || peek(s, '['))
-			depth++;
-		else if (peek(s, '}') || peek(s, ']'))
-			depth--;
-		next(s);
-	} while (depth > 0);
-	return 0;
-}
-
-/* At an object: move to the value of member `name`; *at = its key. */
-static int find_member(struct scan *s, const char *name, struct config_json_pos *at)
-{
-	if (!peek(s, '{'))
-		return -1;
-	next(s);
-	for (;;) {
-		bool equal;
-
-		skip_ws(s);
-		if (!peek(s, '"'))
-			return -1; /* '}': not there */
-		*at = here(s);
-		if (scan_string(s, name, &equal))
-			return -1;
-		skip_ws(s);
-		if (!peek(s, ':'))
-			return -1;
-		next(s);
-		skip_ws(s);
-		if (equal)
-			return 0;
-		if (skip_value(s))
-			return -1;
-		skip_ws(s);
-		if (!peek(s, ','))
-			return -1;
-		next(s);
-	}
-}
-
-/* At an array: move to element `index`; *at = its position. */
-static int find_element(struct scan *s, size_t index, struct config_json_pos *at)
-{
-	if (!peek(s, '['))
-		return -1;
-	next(s);
-	for (size_t i = 0;; i++) {
-		skip_ws(s);
-		if (at_end(s) || peek(s, ']'))
-			return -1;
-		if (i == index) {
-			*at = here(s);
-			return 0;
-		}
-		if (skip_value(s))
-			return -1;
-		skip_ws(s);
-		if (!peek(s, ','))
-			return -1;
-		next(s);
-	}
-}
-
-int config_json_locate(const char *text, size_t len,
-		       const struct config_json_step *path, size_t n,
-		       struct config_json_pos *key, struct config_json_pos *value)
-{
-	struct scan s = { .p = text, .end = text + len, .line = 1, .column = 1 };
-	struct config_json_pos at;
-
-	skip_ws(&s);
-	at = here(&s);
-	for (size_t i = 0; i < n; i++) {
-		int rc = path[i].key ? find_member(&s, path[i].key, &at)
-				     : find_element(&s, path[i].index, &at);
-		if (rc)
-			return -1;
-	}
-	if (at_end(&s))
-		return -1;
-	if (key)
-		*key = at;
-	if (value)
-		*value = here(&s);
+		return -EINVAL;
 	return 0;
 }
 
@@ -610,7 +327,7 @@ static void path_name(const struct cfg_ctx *x, char *buf, size_t size)
 /*
  * Report an error at the current key (at_key) or its value, as
  * "FILE:LINE:COLUMN: msg".  If the path cannot be found in the text (it
- * always should), the nearest enclosing one that can is used.  Returns -1.
+ * always should), the nearest enclosing one that can is used.  Returns -EINVAL.
  */
 static int __attribute__((format(printf, 3, 4)))
 cfg_fail(struct cfg_ctx *x, bool at_key, const char *fmt, ...)
@@ -632,7 +349,7 @@ cfg_fail(struct cfg_ctx *x, bool at_key, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	set_err(x->err, x->errlen, "%s:%d:%d: %s", x->name, key.line, key.column, msg);
-	return -1;
+	return -EINVAL;
 }
 
 /* Error about the current value, prefixed with its key path. */
@@ -711,7 +428,7 @@ static int set_vcpu_count(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 1, CONFIG_MAX_VCPUS, &n))
-		return -1;
+		return -EINVAL;
 	x->c->vcpus = (unsigned)n;
 	return 0;
 }
@@ -721,7 +438,7 @@ static int set_mem_size(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, &n))
-		return -1;
+		return -EINVAL;
 	x->c->mem_mib = (uint64_t)n;
 	return 0;
 }
@@ -748,10 +465,9 @@ static int set_guest_cid(struct cfg_ctx *x, json_t *v)
 {
 	long long n = json_integer_value(v);
 
-	if (n < (long long)GUEST_CID_MIN || n > (long long)GUEST_CID_MAX)
-		return cfg_bad_value(x, "%lld is out of range %llu..%llu "
-				     "(0, 1, 2 and 4294967295 are reserved)",
-				     n, GUEST_CID_MIN, GUEST_CID_MAX);
+	if (n < VSOCK_GUEST_CID_MIN || n > VSOCK_GUEST_CID_MAX)
+		return cfg_bad_value(x, "%lld is out of range %u..%u" CONFIG_CID_RESERVED,
+				     n, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX);
 	x->c->guest_cid = (uint32_t)n;
 	return 0;
 }
@@ -787,7 +503,7 @@ static int set_max_conns(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 1, CONFIG_MAX_MAX_CONNS, &n))
-		return -1;
+		return -EINVAL;
 	x->c->max_conns = (uint32_t)n;
 	return 0;
 }
@@ -805,7 +521,7 @@ static int set_fwd_port(struct cfg_ctx *x, json_t *v)
 	long long n = 0;
 
 	if (cfg_int(x, v, 0, CONFIG_VSOCK_PORT_MAX, &n))
-		return -1;
+		return -EINVAL;
 	x->fwd.port = (uint32_t)n;
 	x->fwd_has |= FWD_HAS_PORT;
 	return 0;
@@ -824,7 +540,7 @@ static int set_fwd_tcp(struct cfg_ctx *x, json_t *v)
 static int set_fwd_unix(struct cfg_ctx *x, json_t *v)
 {
 	if (cfg_path(x, v, &x->fwd.path))
-		return -1;
+		return -EINVAL;
 	if (strlen(x->fwd.path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return cfg_bad_value(x, "socket path is too long (%zu bytes, at most %zu)",
 				     strlen(x->fwd.path),
@@ -871,7 +587,7 @@ static int fwd_element(struct cfg_ctx *x, json_t *e, bool out,
 	memset(&x->fwd, 0, sizeof(x->fwd));
 	x->fwd_has = 0;
 	if (walk_object(x, e, fwd_keys))
-		return -1;
+		return -EINVAL;
 	if (!(x->fwd_has & FWD_HAS_PORT))
 		return cfg_bad_value(x, "missing \"port\" (the guest's vsock port)");
 	kinds = x->fwd_has & (FWD_HAS_TCP | FWD_HAS_UNIX);
@@ -914,7 +630,7 @@ static int set_forwards(struct cfg_ctx *x, json_t *v, bool out)
 		free(x->fwd.path);
 		x->fwd.path = NULL;
 		if (rc)
-			return -1;
+			return -EINVAL;
 		x->depth = depth;
 	}
 	return 0;
@@ -1003,9 +719,9 @@ static int walk_object(struct cfg_ctx *x, json_t *obj, const struct cfg_key *tab
 			return cfg_bad_value(x, "must be %s, not %s", type_name(k->types),
 					     value_name(v));
 		if (k->set && k->set(x, v))
-			return -1;
+			return -EINVAL;
 		if (k->keys && walk_object(x, v, k->keys))
-			return -1;
+			return -EINVAL;
 		x->depth--;
 	}
 	return 0;
@@ -1041,7 +757,7 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 		else /* jansson counts a column 0 at the start of a line */
 			set_err(err, errlen, "%s:%d:%d: %s", name, je.line,
 				je.column > 0 ? je.column : 1, je.text);
-		return -1;
+		return -EINVAL;
 	}
 	if (!json_is_object(root)) {
 		rc = cfg_fail(&x, false, "top level must be an object, not %s",
@@ -1052,7 +768,7 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 	if (config_copy(&tmp, c)) {
 		json_decref(root);
 		set_err(err, errlen, "%s: out of memory", name);
-		return -1;
+		return -ENOMEM;
 	}
 	if (slash) {
 		x.dirlen = (size_t)(slash - name);
@@ -1066,14 +782,14 @@ int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 	json_decref(root);
 	if (rc) {
 		config_free(&tmp);
-		return -1;
+		return -EINVAL;
 	}
 	config_free(c);
 	*c = tmp;
 	return 0;
 }
 
-/* Whole file into a malloc'd buffer: 0, or -1 with a message. */
+/* Whole file into a malloc'd buffer: 0, or -EINVAL with a message. */
 static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	size_t len = 0, cap = 4096;
@@ -1084,7 +800,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
+		return -EINVAL;
 	}
 	buf = malloc(cap);
 	if (!buf) {
@@ -1131,7 +847,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 fail:
 	free(buf);
 	close(fd);
-	return -1;
+	return -EINVAL;
 }
 
 int config_load_json(struct vm_config *c, const char *path, char *err, size_t errlen)
@@ -1141,7 +857,7 @@ int config_load_json(struct vm_config *c, const char *path, char *err, size_t er
 	int rc;
 
 	if (read_file(path, &buf, &len, err, errlen))
-		return -1;
+		return -EINVAL;
 	rc = config_load_json_buf(c, path, buf, len, err, errlen);
 	free(buf);
 	return rc;
@@ -1223,28 +939,28 @@ int config_validate(const struct vm_config *c, char *err, size_t errlen)
 	if (!c->kernel_path || !*c->kernel_path) {
 		set_err(err, errlen, "no kernel given: use --kernel PATH or "
 			"boot-source.kernel_image_path");
-		return -1;
+		return -EINVAL;
 	}
 	if (c->vcpus < 1 || c->vcpus > CONFIG_MAX_VCPUS) {
 		set_err(err, errlen, "vCPU count %u is out of range 1..%d",
 			c->vcpus, CONFIG_MAX_VCPUS);
-		return -1;
+		return -EINVAL;
 	}
 	if (c->mem_mib < CONFIG_MIN_MEM_MIB || c->mem_mib > CONFIG_MAX_MEM_MIB) {
 		set_err(err, errlen, "memory size %llu MiB is out of range %d..%d MiB",
 			(unsigned long long)c->mem_mib, CONFIG_MIN_MEM_MIB,
 			CONFIG_MAX_MEM_MIB);
-		return -1;
+		return -EINVAL;
 	}
 	if (host && c->mem_mib << 20 > host) {
 		set_err(err, errlen, "memory size %llu MiB is more than the host's "
 			"physical RAM (%llu MiB)", (unsigned long long)c->mem_mib,
 			(unsigned long long)(host >> 20));
-		return -1;
+		return -EINVAL;
 	}
 	if (c->discovery != DISCOVERY_CMDLINE && c->discovery != DISCOVERY_FDT) {
 		set_err(err, errlen, "unknown device discovery mode %d", (int)c->discovery);
-		return -1;
+		return -EINVAL;
 	}
 	return validate_vsock(c, err, errlen);
 }
@@ -1255,28 +971,29 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 	if (c->has_vsock && c->guest_cid == 0) {
 		set_err(err, errlen, "vsock needs a guest CID: use --vsock-cid N or "
 			"vsock.guest_cid");
-		return -1;
+		return -EINVAL;
 	}
-	if (c->has_vsock && (c->guest_cid < GUEST_CID_MIN || c->guest_cid > GUEST_CID_MAX)) {
-		set_err(err, errlen, "guest CID %u is reserved: use %llu..%llu",
-			c->guest_cid, GUEST_CID_MIN, GUEST_CID_MAX);
-		return -1;
+	if (c->has_vsock && (c->guest_cid < VSOCK_GUEST_CID_MIN ||
+			     c->guest_cid > VSOCK_GUEST_CID_MAX)) {
+		set_err(err, errlen, "guest CID %u is reserved: use %u..%u",
+			c->guest_cid, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX);
+		return -EINVAL;
 	}
 	if (c->uds_path && strlen(c->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		set_err(err, errlen, "vsock socket path is too long (%zu bytes, at most %zu): %s",
 			strlen(c->uds_path),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->uds_path);
-		return -1;
+		return -EINVAL;
 	}
 	if (c->max_conns < 1 || c->max_conns > CONFIG_MAX_MAX_CONNS) {
 		set_err(err, errlen, "vsock connection limit %u is out of range 1..%u",
 			c->max_conns, CONFIG_MAX_MAX_CONNS);
-		return -1;
+		return -EINVAL;
 	}
 	if ((c->n_fwd_out || c->n_fwd_in) && !c->has_vsock) {
 		set_err(err, errlen, "vsock forwards need the vsock device: use --vsock-cid N "
 			"or the \"vsock\" section");
-		return -1;
+		return -EINVAL;
 	}
 	for (unsigned i = 0; i < c->n_fwd_out + c->n_fwd_in; i++) {
 		const struct config_fwd *f = i < c->n_fwd_out ? &c->fwd_out[i]
@@ -1287,7 +1004,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 			set_err(err, errlen, "vsock forward socket path is too long "
 				"(%zu bytes, at most %zu): %s", strlen(f->path),
 				sizeof(((struct sockaddr_un *)0)->sun_path) - 1, f->path);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	for (unsigned i = 0; i < c->n_fwd_in; i++) {
@@ -1301,7 +1018,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 				"uds_path %s (and its %s_* sockets)",
 				config_fwd_name(f, name, sizeof(name)),
 				c->uds_path, c->uds_path);
-			return -1;
+			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (c->fwd_in[j].kind == CONFIG_FWD_UNIX &&
@@ -1310,7 +1027,7 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 					"file as vsock forward %s",
 					config_fwd_name(f, name, sizeof(name)),
 					config_fwd_name(&c->fwd_in[j], name2, sizeof(name2)));
-				return -1;
+				return -EINVAL;
 			}
 	}
 	return 0;
@@ -1320,17 +1037,17 @@ int config_validate_vhost_user(const struct vm_config *c, char *err, size_t errl
 {
 	if (!c->vhost_user_socket || !*c->vhost_user_socket) {
 		set_err(err, errlen, "no vhost-user socket given: use --socket PATH");
-		return -1;
+		return -EINVAL;
 	}
 	if (strlen(c->vhost_user_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		set_err(err, errlen, "vhost-user socket path is too long (%zu bytes, at most %zu): %s",
 			strlen(c->vhost_user_socket),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->vhost_user_socket);
-		return -1;
+		return -EINVAL;
 	}
 	if (!c->has_vsock || c->guest_cid == 0) {
 		set_err(err, errlen, "vhost-user serves the vsock device: use --vsock-cid N");
-		return -1;
+		return -EINVAL;
 	}
 	return validate_vsock(c, err, errlen);
 }

@@ -22,6 +22,9 @@
 #define CONFIG_DEFAULT_MAX_CONNS 4096u
 #define CONFIG_MAX_MAX_CONNS     (1u << 20)
 #define CONFIG_VSOCK_PORT_MAX    0xfffffffeu /* 0xffffffff is VMADDR_PORT_ANY */
+/* The guest CID range is VSOCK_GUEST_CID_MIN..MAX (vsock/packet.h); this
+ * follows the range in messages. */
+#define CONFIG_CID_RESERVED      " (0, 1, 2 and 4294967295 are reserved)"
 
 /* A vsock port forward (docs/config.md): forward_out sends guest
  * connections to host port `port` to this address; forward_in listens on
@@ -61,7 +64,7 @@ struct vm_config {
 
 	/* vsock device: present when has_vsock. */
 	bool has_vsock;
-	uint32_t guest_cid;  /* 3 .. 0xfffffffe */
+	uint32_t guest_cid;  /* VSOCK_GUEST_CID_MIN..MAX */
 	char *uds_path;      /* hybrid vsock listener path, may be NULL */
 	uint32_t max_conns;  /* 1 .. CONFIG_MAX_MAX_CONNS */
 	struct config_fwd *fwd_out;  /* guest port → host address */
@@ -85,8 +88,9 @@ void config_defaults(struct vm_config *c);
 void config_free(struct vm_config *c);
 
 /*
- * Merge a JSON config file into `c`.  On error returns -1 and writes one line
- * to `err` (size errlen) naming the file, line and column, e.g.
+ * Merge a JSON config file into `c`.  On error returns -EINVAL (-ENOMEM)
+ * and writes one line to `err` (size errlen) naming the file, line and
+ * column, e.g.
  *   "vm.json:4:5: unknown key \"vcpus\" in \"machine-config\"".
  * Returns 0 on success.  All or nothing: on error `c` is left unchanged.
  * Relative paths in the file (kernel, initrd, uds_path) are taken relative to
@@ -99,38 +103,14 @@ int config_load_json(struct vm_config *c, const char *path, char *err, size_t er
 int config_load_json_buf(struct vm_config *c, const char *name, const char *buf,
 			 size_t len, char *err, size_t errlen);
 
-/*
- * Locating things in JSON text (jansson keeps no positions of values).
- * A path is a list of steps from the top-level value: an object key, or an
- * array index when key is NULL.  Lines and columns count like jansson's:
- * both 1-based, a column counts UTF-8 characters, only '\n' ends a line.
- */
-struct config_json_step {
-	const char *key;  /* object member name, or NULL for an array index */
-	size_t index;     /* array element index when key == NULL */
-};
-
-struct config_json_pos {
-	int line;
-	int column;
-};
-
-/* Find `path` (n steps) in the JSON text.  On success returns 0 and fills
- * `key` with the position of the key's opening quote (for an array element or
- * the top level: of the value) and `value` with the first character of the
- * value; either may be NULL.  Returns -1 if the path is not in the text. */
-int config_json_locate(const char *text, size_t len,
-		       const struct config_json_step *path, size_t n,
-		       struct config_json_pos *key, struct config_json_pos *value);
-
-/* "cmdline" or "fdt" to *out: 0, or -1 for anything else. */
-/* "ioeventfd" or "mmio"; 0 or -1. */
+/* "cmdline" or "fdt" to *out: 0, or -EINVAL for anything else. */
+/* "ioeventfd" or "mmio"; 0 or -EINVAL. */
 int config_parse_notify(const char *s, enum notify_mode *out);
 
 int config_parse_discovery(const char *s, enum discovery *out);
 
 /* "IPV4:PORT", "[IPV6]:PORT" or "localhost:PORT" (= 127.0.0.1), numeric
- * only, port 1..65535, into *f's addr/addrlen.  0 or -1. */
+ * only, port 1..65535, into *f's addr/addrlen.  0 or -EINVAL. */
 int config_parse_tcp_addr(const char *s, struct config_fwd *f);
 
 /* "tcp:127.0.0.1:2222" or "unix:/path" into buf (for messages). */
@@ -139,14 +119,14 @@ const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size);
 /* Same listener address (same kind and address or path). */
 bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b);
 
-/* Append a deep copy of *f to a list: 0 or -1 (ENOMEM). */
+/* Append a deep copy of *f to a list: 0 or -ENOMEM. */
 int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config_fwd *f);
 
 /* Free a list's strings and the list. */
 void config_fwd_free(struct config_fwd *list, unsigned n);
 
 /* Final checks after all sources are merged (kernel present, ranges, host
- * RAM).  0, or -1 with a message in err. */
+ * RAM).  0, or -EINVAL with a message in err. */
 int config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 /* The same for "vmm vhost-user": a socket path and a vsock device (CID),

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "errmsg.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
-int errmsg(char *err, size_t errlen, const char *fmt, ...)
+int errmsg(char *err, size_t errlen, int error, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -13,5 +14,5 @@ int errmsg(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
+	return error > 0 ? -error : -EIO; /* never 0: a stale errno of 0 */
 }

@@ -8,7 +8,7 @@
  * interrupt-controller bindings handled in arch/x86/kernel/devicetree.c.
  */
 #include "fdt.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <asm/bootparam.h>
 #include <errno.h>

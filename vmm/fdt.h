@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 #define FDT_MAX_VIRTIO    8
 #define FDT_MAX_CPUS      256

@@ -10,7 +10,7 @@
  */
 #include "errmsg.h"
 #include "loader.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -66,32 +66,32 @@ static int check_ehdr(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen
 	uint64_t tbl;
 
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return errmsg(err, errlen, "ELF: not a 64-bit ELF (EI_CLASS %u)",
+		return errmsg(err, errlen, EINVAL, "ELF: not a 64-bit ELF (EI_CLASS %u)",
 			    eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return errmsg(err, errlen, "ELF: not little-endian (EI_DATA %u)",
+		return errmsg(err, errlen, EINVAL, "ELF: not little-endian (EI_DATA %u)",
 			    eh->e_ident[EI_DATA]);
 	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
-		return errmsg(err, errlen, "ELF: unknown ELF version %u",
+		return errmsg(err, errlen, EINVAL, "ELF: unknown ELF version %u",
 			    eh->e_ident[EI_VERSION]);
 	if (eh->e_type != ET_EXEC)
-		return errmsg(err, errlen, "ELF: not an executable (e_type %u)",
+		return errmsg(err, errlen, EINVAL, "ELF: not an executable (e_type %u)",
 			    eh->e_type);
 	if (eh->e_machine != EM_X86_64)
-		return errmsg(err, errlen, "ELF: not x86-64 (e_machine %u)",
+		return errmsg(err, errlen, EINVAL, "ELF: not x86-64 (e_machine %u)",
 			    eh->e_machine);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return errmsg(err, errlen, "ELF: program header entry size %u, expected %zu",
+		return errmsg(err, errlen, EINVAL, "ELF: program header entry size %u, expected %zu",
 			    eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0)
-		return errmsg(err, errlen, "ELF: no program headers");
+		return errmsg(err, errlen, EINVAL, "ELF: no program headers");
 	/* e_phnum == PN_XNUM means the real count is in section 0's sh_info
 	 * (ELF gABI); no kernel needs that many segments. */
 	if (eh->e_phnum == PN_XNUM)
-		return errmsg(err, errlen, "ELF: extended program header count (PN_XNUM) not supported");
+		return errmsg(err, errlen, EINVAL, "ELF: extended program header count (PN_XNUM) not supported");
 	tbl = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr); /* <= 65535 * 56 */
 	if (!in_file(eh->e_phoff, tbl, len))
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "ELF: program header table (offset %#" PRIx64 ", %u entries) beyond end of file (%zu bytes)",
 			    (uint64_t)eh->e_phoff, eh->e_phnum, len);
 	return 0;
@@ -102,11 +102,11 @@ static int check_load_phdr(const struct guest_mem *gm, const Elf64_Phdr *ph,
 			   unsigned i, size_t len, char *err, size_t errlen)
 {
 	if (ph->p_filesz > ph->p_memsz)
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "ELF: segment %u: p_filesz %#" PRIx64 " > p_memsz %#" PRIx64,
 			    i, (uint64_t)ph->p_filesz, (uint64_t)ph->p_memsz);
 	if (!in_file(ph->p_offset, ph->p_filesz, len))
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "ELF: segment %u: data (offset %#" PRIx64 ", size %#" PRIx64 ") beyond end of file (%zu bytes)",
 			    i, (uint64_t)ph->p_offset, (uint64_t)ph->p_filesz, len);
 	if (ph->p_memsz == 0)
@@ -114,11 +114,11 @@ static int check_load_phdr(const struct guest_mem *gm, const Elf64_Phdr *ph,
 	/* Below LAYOUT_HIGH_RAM live the zero page, page tables, GDT, command
 	 * line and MP table (layout.h): a kernel must not overwrite them. */
 	if (ph->p_paddr < LAYOUT_HIGH_RAM)
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "ELF: segment %u at %#" PRIx64 " overlaps low memory below %#llx (boot structures)",
 			    i, (uint64_t)ph->p_paddr, LAYOUT_HIGH_RAM);
 	if (!gm_ptr(gm, ph->p_paddr, ph->p_memsz))
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "ELF: segment %u [%#" PRIx64 ", +%#" PRIx64 ") is outside guest RAM",
 			    i, (uint64_t)ph->p_paddr, (uint64_t)ph->p_memsz);
 	return 0;
@@ -132,14 +132,16 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	uint64_t lo = UINT64_MAX, hi = 0;
 	Elf64_Ehdr eh;
 	bool entry_ok = false;
+	int ret;
 
 	if (len < sizeof(eh))
-		return errmsg(err, errlen, "ELF: file too short (%zu bytes) for the ELF header (%zu)",
+		return errmsg(err, errlen, EINVAL, "ELF: file too short (%zu bytes) for the ELF header (%zu)",
 			    len, sizeof(eh));
 	/* memcpy, not a cast: the image buffer need not be aligned. */
 	memcpy(&eh, img, sizeof(eh));
-	if (check_ehdr(&eh, len, err, errlen))
-		return -1;
+	ret = check_ehdr(&eh, len, err, errlen);
+	if (ret)
+		return ret;
 
 	/* Pass 1: validate every PT_LOAD, collect them, touch nothing. */
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -148,16 +150,17 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		memcpy(&ph, img + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
 		if (ph.p_type != PT_LOAD)
 			continue;
-		if (check_load_phdr(gm, &ph, i, len, err, errlen))
-			return -1;
+		ret = check_load_phdr(gm, &ph, i, len, err, errlen);
+		if (ret)
+			return ret;
 		if (ph.p_memsz == 0)
 			continue; /* legal and empty: nothing to place */
 		if (nseg == ELF_MAX_LOAD_SEGMENTS)
-			return errmsg(err, errlen, "ELF: more than %u PT_LOAD segments",
+			return errmsg(err, errlen, EINVAL, "ELF: more than %u PT_LOAD segments",
 				    ELF_MAX_LOAD_SEGMENTS);
 		for (unsigned j = 0; j < nseg; j++)
 			if (ranges_overlap(ph.p_paddr, ph.p_memsz, seg[j].p_paddr, seg[j].p_memsz))
-				return errmsg(err, errlen,
+				return errmsg(err, errlen, EINVAL,
 					    "ELF: segment %u [%#" PRIx64 ", +%#" PRIx64 ") overlaps another PT_LOAD segment",
 					    i, (uint64_t)ph.p_paddr, (uint64_t)ph.p_memsz);
 		seg[nseg++] = ph;
@@ -171,9 +174,9 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 			entry_ok = true;
 	}
 	if (nseg == 0)
-		return errmsg(err, errlen, "ELF: no loadable (PT_LOAD) segment");
+		return errmsg(err, errlen, EINVAL, "ELF: no loadable (PT_LOAD) segment");
 	if (!entry_ok)
-		return errmsg(err, errlen, "ELF: entry point %#" PRIx64 " is outside the loaded segments",
+		return errmsg(err, errlen, EINVAL, "ELF: entry point %#" PRIx64 " is outside the loaded segments",
 			    (uint64_t)eh.e_entry);
 
 	/* Pass 2: copy file data, zero the rest (bss). */
@@ -215,20 +218,20 @@ static int bz_runtime_end(const struct guest_mem *gm, const struct setup_header 
 		uint64_t align = h->kernel_alignment;
 
 		if (align == 0 || (align & (align - 1)))
-			return errmsg(err, errlen, "bzImage: kernel_alignment %#" PRIx64 " is not a power of two",
+			return errmsg(err, errlen, EINVAL, "bzImage: kernel_alignment %#" PRIx64 " is not a power of two",
 				    align);
 		if (start < LAYOUT_HIGH_RAM)
 			start = LAYOUT_HIGH_RAM;
 		if (start > UINT64_MAX - (align - 1))
-			return errmsg(err, errlen, "bzImage: pref_address %#" PRIx64 " overflows when aligned",
+			return errmsg(err, errlen, EINVAL, "bzImage: pref_address %#" PRIx64 " overflows when aligned",
 				    start);
 		start = (start + align - 1) & ~(align - 1);
 	}
 	if (start < LAYOUT_HIGH_RAM)
-		return errmsg(err, errlen, "bzImage: runtime address %#" PRIx64 " is below %#llx (boot structures)",
+		return errmsg(err, errlen, EINVAL, "bzImage: runtime address %#" PRIx64 " is below %#llx (boot structures)",
 			    start, LAYOUT_HIGH_RAM);
 	if (!gm_ptr(gm, start, h->init_size))
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "bzImage: kernel needs %#x bytes (init_size) at %#" PRIx64 ", beyond guest RAM",
 			    h->init_size, start);
 	*end = start + h->init_size; /* no wrap: gm_ptr() passed */
@@ -243,9 +246,10 @@ static int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t l
 	unsigned sects;
 	uint64_t rt_end = 0;
 	uint8_t *dst;
+	int ret;
 
 	if (len < BZ_HDR_OFFSET + sizeof(h))
-		return errmsg(err, errlen, "bzImage: file too short (%zu bytes) for the setup header",
+		return errmsg(err, errlen, EINVAL, "bzImage: file too short (%zu bytes) for the setup header",
 			    len);
 	memcpy(&h, img + BZ_HDR_OFFSET, sizeof(h));
 	/* The header ends at 0x202 + the jump's offset byte (boot.rst,
@@ -256,40 +260,41 @@ static int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t l
 		       BZ_HDR_OFFSET + sizeof(h) - hdr_end);
 
 	if (h.boot_flag != BZ_BOOT_FLAG)
-		return errmsg(err, errlen, "bzImage: bad boot_flag %#x (expected 0xaa55)", h.boot_flag);
+		return errmsg(err, errlen, EINVAL, "bzImage: bad boot_flag %#x (expected 0xaa55)", h.boot_flag);
 	if (h.version < BZ_MIN_VERSION)
-		return errmsg(err, errlen, "bzImage: boot protocol %u.%02u too old (need >= 2.06)",
+		return errmsg(err, errlen, EINVAL, "bzImage: boot protocol %u.%02u too old (need >= 2.06)",
 			    BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	if (h.version < BZ_XLF_VERSION)
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "bzImage: boot protocol %u.%02u has no 64-bit entry (xloadflags need >= 2.12)",
 			    BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	/* Every field up to init_size (0x260..0x263) must be inside the
 	 * header the kernel declares. */
 	if (hdr_end < offsetof(struct setup_header, init_size) + sizeof(h.init_size) + BZ_HDR_OFFSET)
-		return errmsg(err, errlen, "bzImage: setup header ends at %#zx, too short for protocol %u.%02u",
+		return errmsg(err, errlen, EINVAL, "bzImage: setup header ends at %#zx, too short for protocol %u.%02u",
 			    hdr_end, BZ_VER_MAJOR(h.version), BZ_VER_MINOR(h.version));
 	if (!(h.xloadflags & XLF_KERNEL_64))
-		return errmsg(err, errlen, "bzImage: no 64-bit entry point (XLF_KERNEL_64 not set)");
+		return errmsg(err, errlen, EINVAL, "bzImage: no 64-bit entry point (XLF_KERNEL_64 not set)");
 	if (!(h.loadflags & LOADED_HIGH))
-		return errmsg(err, errlen, "bzImage: kernel does not load high (zImage) - not supported");
+		return errmsg(err, errlen, EINVAL, "bzImage: kernel does not load high (zImage) - not supported");
 
 	sects = h.setup_sects ? h.setup_sects : BZ_DEFAULT_SECTS;
 	setup_size = (size_t)(sects + 1) * BZ_SECTOR; /* boot sector + setup */
 	if (len <= setup_size)
-		return errmsg(err, errlen, "bzImage: file too short (%zu bytes) for its %u setup sectors",
+		return errmsg(err, errlen, EINVAL, "bzImage: file too short (%zu bytes) for its %u setup sectors",
 			    len, sects);
 	payload = len - setup_size;
 	if (payload <= BZ_ENTRY64_OFFSET)
-		return errmsg(err, errlen,
+		return errmsg(err, errlen, EINVAL,
 			    "bzImage: protected-mode code (%zu bytes) too short for the 64-bit entry at +0x200",
 			    payload);
 	dst = gm_ptr(gm, LAYOUT_HIGH_RAM, payload);
 	if (!dst)
-		return errmsg(err, errlen, "bzImage: kernel (%zu bytes) does not fit in guest RAM at %#llx",
+		return errmsg(err, errlen, EINVAL, "bzImage: kernel (%zu bytes) does not fit in guest RAM at %#llx",
 			    payload, LAYOUT_HIGH_RAM);
-	if (bz_runtime_end(gm, &h, &rt_end, err, errlen))
-		return -1;
+	ret = bz_runtime_end(gm, &h, &rt_end, err, errlen);
+	if (ret)
+		return ret;
 
 	memcpy(dst, img + setup_size, payload);
 	out->entry = LAYOUT_HIGH_RAM + BZ_ENTRY64_OFFSET;
@@ -311,12 +316,12 @@ int loader_load(const struct guest_mem *gm, const void *img, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	if (!p || len < SELFMAG)
-		return errmsg(err, errlen, "neither ELF nor bzImage (only %zu bytes)", len);
+		return errmsg(err, errlen, EINVAL, "neither ELF nor bzImage (only %zu bytes)", len);
 	if (memcmp(p, ELFMAG, SELFMAG) == 0)
 		return load_elf(gm, p, len, out, err, errlen);
 	if (len >= BZ_MAGIC_OFFSET + 4 && memcmp(p + BZ_MAGIC_OFFSET, "HdrS", 4) == 0)
 		return load_bzimage(gm, p, len, out, err, errlen);
-	return errmsg(err, errlen, "neither ELF nor bzImage (no ELF magic, no \"HdrS\" at 0x202)");
+	return errmsg(err, errlen, EINVAL, "neither ELF nor bzImage (no ELF magic, no \"HdrS\" at 0x202)");
 }
 
 /* "a FIFO", ... for a file that is not a regular one. */
@@ -342,14 +347,11 @@ static const char *file_kind(mode_t m)
  * swapped for a FIFO in between. */
 static int check_regular(const struct stat *st, char *err, size_t errlen)
 {
-	if (!S_ISREG(st->st_mode)) {
-		errmsg(err, errlen, "not a regular file (%s)", file_kind(st->st_mode));
-		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
-	}
-	if (st->st_size <= 0) {
-		errmsg(err, errlen, "empty file");
-		return -ENODATA;
-	}
+	if (!S_ISREG(st->st_mode))
+		return errmsg(err, errlen, S_ISDIR(st->st_mode) ? EISDIR : EINVAL,
+			      "not a regular file (%s)", file_kind(st->st_mode));
+	if (st->st_size <= 0)
+		return errmsg(err, errlen, ENODATA, "empty file");
 	return 0;
 }
 
@@ -362,7 +364,7 @@ int loader_open_file(const char *path, int *fdp, size_t *len, char *err, size_t 
 	*len = 0;
 	if (stat(path, &st) < 0) {
 		ret = -errno;
-		errmsg(err, errlen, "%s", strerror(-ret));
+		errmsg(err, errlen, -ret, "%s", strerror(-ret));
 		return ret;
 	}
 	ret = check_regular(&st, err, errlen);
@@ -371,20 +373,19 @@ int loader_open_file(const char *path, int *fdp, size_t *len, char *err, size_t 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		ret = -errno;
-		errmsg(err, errlen, "%s", strerror(-ret));
+		errmsg(err, errlen, -ret, "%s", strerror(-ret));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		errmsg(err, errlen, "%s", strerror(-ret));
+		errmsg(err, errlen, -ret, "%s", strerror(-ret));
 		goto fail;
 	}
 	ret = check_regular(&st, err, errlen);
 	if (ret)
 		goto fail;
 	if ((uint64_t)st.st_size > SIZE_MAX) {
-		ret = -EFBIG;
-		errmsg(err, errlen, "%s", strerror(EFBIG));
+		ret = errmsg(err, errlen, EFBIG, "%s", strerror(EFBIG));
 		goto fail;
 	}
 	*fdp = fd;
@@ -408,16 +409,11 @@ int loader_read_fd(int fd, void *dst, size_t len, char *err, size_t errlen)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int ret = -errno;
-
-			errmsg(err, errlen, "read: %s", strerror(-ret));
-			return ret;
-		}
-		if (n == 0) {
-			errmsg(err, errlen, "shrank while being read (%zu of %zu bytes)", got, len);
-			return -EIO;
-		}
+		if (n < 0)
+			return errmsg(err, errlen, errno, "read: %s", strerror(errno));
+		if (n == 0)
+			return errmsg(err, errlen, EIO, "shrank while being read (%zu of %zu bytes)",
+				      got, len);
 		got += (size_t)n;
 	}
 	return 0;
@@ -436,8 +432,7 @@ int loader_read_file(const char *path, void **buf, size_t *len, char *err, size_
 		return ret;
 	p = malloc(size);
 	if (!p) {
-		ret = -ENOMEM;
-		errmsg(err, errlen, "cannot allocate %zu bytes to read it", size);
+		ret = errmsg(err, errlen, ENOMEM, "cannot allocate %zu bytes to read it", size);
 	} else {
 		ret = loader_read_fd(fd, p, size, err, errlen);
 	}

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <asm/bootparam.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 struct kernel_image {
 	uint64_t entry;      /* guest physical address of the 64-bit entry */
@@ -23,7 +23,7 @@ struct kernel_image {
 	struct setup_header hdr; /* bzImage only: its setup header, as in the file */
 };
 
-/* Load `img` (len bytes) into guest RAM.  0, or -1 with a one-line reason in
+/* Load `img` (len bytes) into guest RAM.  0, or -EINVAL with a one-line reason in
  * err ("neither ELF nor bzImage", "truncated program header", ...). */
 int loader_load(const struct guest_mem *gm, const void *img, size_t len,
 		struct kernel_image *out, char *err, size_t errlen);

@@ -28,9 +28,9 @@
 
 #include "cli.h"
 #include "config.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "loader.h"
-#include "log.h"
+#include "base/log.h"
 #include "metrics.h"
 #include "mptable.h"
 #include "trace.h"
@@ -434,8 +434,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return ret;
 	}
-	if (config_validate(&cfg, err, sizeof(err)))
-		die("%s", err);
+	/* cli_parse() has validated the merged config. */
 	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
 	if (cfg.metrics_path) {

@@ -23,11 +23,12 @@ int metrics_open(const char *path, char *err, size_t errlen)
 		      O_NOCTTY, 0600);
 
 	if (fd < 0)
-		return errmsg(err, errlen, "metrics file %s: %s%s", path, strerror(errno),
+		return errmsg(err, errlen, errno, "metrics file %s: %s%s", path, strerror(errno),
 			      errno == ENXIO ? " (a FIFO without a reader)" : "");
 	if (fstat(fd, &sb) || !(S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
 		close(fd);
-		return errmsg(err, errlen, "metrics file %s: not a regular file or FIFO", path);
+		return errmsg(err, errlen, EINVAL, "metrics file %s: not a regular file or FIFO",
+			      path);
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;

@@ -16,7 +16,7 @@
 #include "vsock/device.h"
 
 /* Open PATH for appending lines (created 0600; a regular file or a FIFO
- * that has a reader).  fd, or -1 with one line in err. */
+ * that has a reader).  fd, or -errno with one line in err. */
 int metrics_open(const char *path, char *err, size_t errlen);
 
 /* The JSON line (with '\n') for `st` at wall-clock time `utc_ms`, or NULL

@@ -19,7 +19,7 @@
  */
 #include "mptable.h"
 #include "config.h"
-#include "layout.h"
+#include "base/layout.h"
 
 #include <errno.h>
 #include <stdint.h>

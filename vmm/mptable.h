@@ -9,7 +9,7 @@
 #ifndef VMM_MPTABLE_H
 #define VMM_MPTABLE_H
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 
 /* 0, or -E2BIG if n_cpus does not fit in the reserved area, -EINVAL if 0. */
 int mptable_write(const struct guest_mem *gm, unsigned n_cpus);

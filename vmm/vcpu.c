@@ -3,10 +3,10 @@
  * port I/O and MMIO exits to the buses. */
 #include "vm.h"
 #include "errmsg.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "x86_boot.h"
 #include "debug.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <asm/kvm_para.h>
 #include <errno.h>
@@ -251,12 +251,12 @@ int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max > 0 && n > (unsigned)max)
-		return errmsg(err, errlen, "%u vCPUs requested, this host's KVM allows %d", n, max);
+		return errmsg(err, errlen, EINVAL, "%u vCPUs requested, this host's KVM allows %d", n, max);
 	if (n > 1)
 		hide_broken_hypercall_features(vm);
 	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
-		return errmsg(err, errlen, "out of memory");
+		return errmsg(err, errlen, ENOMEM, "out of memory");
 	for (unsigned i = 0; i < n; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -264,26 +264,26 @@ int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t
 		v->id = i;
 		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
 		if (v->fd < 0)
-			return errmsg(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+			return errmsg(err, errlen, errno, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
 		vm->n_vcpus = i + 1;
 		v->run = mmap(NULL, vm->run_mmap_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED) {
 			v->run = NULL;
-			return errmsg(err, errlen, "mmap of vCPU %u state: %s", i, strerror(errno));
+			return errmsg(err, errlen, errno, "mmap of vCPU %u state: %s", i, strerror(errno));
 		}
 		filter_cpuid(vm->cpuid, i);
 		if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0)
-			return errmsg(err, errlen, "KVM_SET_CPUID2: %s", strerror(errno));
+			return errmsg(err, errlen, errno, "KVM_SET_CPUID2: %s", strerror(errno));
 		ret = set_lapic_lint(v);
 		if (ret)
-			return errmsg(err, errlen, "local APIC setup: %s", strerror(-ret));
+			return errmsg(err, errlen, -ret, "local APIC setup: %s", strerror(-ret));
 		/* vCPU 0 is the BSP; the others wait in the in-kernel LAPIC for
 		 * INIT/SIPI from the guest (KVM's default MP state for APs). */
 		if (i == 0) {
 			ret = setup_boot_vcpu(v, entry);
 			if (ret)
-				return errmsg(err, errlen, "boot vCPU setup: %s", strerror(-ret));
+				return errmsg(err, errlen, -ret, "boot vCPU setup: %s", strerror(-ret));
 		}
 	}
 	return 0;

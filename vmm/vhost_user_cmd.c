@@ -16,9 +16,8 @@
  * per QEMU.
  */
 #include "vhost_user_cmd.h"
-#include "errmsg.h"
-#include "evloop.h"
-#include "log.h"
+#include "base/evloop.h"
+#include "base/log.h"
 #include "metrics.h"
 #include "virtio_devs.h"
 #include "vm.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "virtio_devs.h"
 #include "errmsg.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "vm.h"
 #include "virtio/mmio.h"
 #include "vsock/backend.h"
@@ -47,28 +47,29 @@ static int lock_path(const char *what, const char *path, char *err, size_t errle
 	int fd = vsock_sock_lock(path);
 
 	if (fd == -EWOULDBLOCK)
-		return errmsg(err, errlen, "%s%s is in use by another vmm (lock %s.lock)",
+		return errmsg(err, errlen, EBUSY, "%s%s is in use by another vmm (lock %s.lock)",
 			      what, path, path);
 	if (fd == -EEXIST)
-		return errmsg(err, errlen, "%s%s: lock %s.lock is not a regular file",
+		return errmsg(err, errlen, EEXIST, "%s%s: lock %s.lock is not a regular file",
 			      what, path, path);
 	if (fd < 0)
-		return errmsg(err, errlen, "%s%s: lock %s.lock: %s", what, path, path,
+		return errmsg(err, errlen, -fd, "%s%s: lock %s.lock: %s", what, path, path,
 			      strerror(-fd));
 	return 0; /* fd stays open: the lock lasts as long as the process */
 }
 
 int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen)
 {
+	int ret = 0;
+
 	if (!cfg->has_vsock)
 		return 0;
-	if (cfg->uds_path && lock_path("vsock uds_path ", cfg->uds_path, err, errlen))
-		return -1;
-	for (unsigned i = 0; i < cfg->n_fwd_in; i++)
-		if (cfg->fwd_in[i].kind == CONFIG_FWD_UNIX &&
-		    lock_path("vsock forward unix:", cfg->fwd_in[i].path, err, errlen))
-			return -1;
-	return 0;
+	if (cfg->uds_path)
+		ret = lock_path("vsock uds_path ", cfg->uds_path, err, errlen);
+	for (unsigned i = 0; i < cfg->n_fwd_in && !ret; i++)
+		if (cfg->fwd_in[i].kind == CONFIG_FWD_UNIX)
+			ret = lock_path("vsock forward unix:", cfg->fwd_in[i].path, err, errlen);
+	return ret;
 }
 
 /* The config's forwards as the device wants them (pointers into cfg). */
@@ -114,9 +115,9 @@ int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 	free(fo);
 	free(fi);
 	if (ret && msg[0])
-		return errmsg(err, errlen, "%s", msg);
+		return errmsg(err, errlen, -ret, "%s", msg);
 	if (ret)
-		return errmsg(err, errlen, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
+		return errmsg(err, errlen, -ret, "vsock device%s%s: %s", cfg->uds_path ? " on " : "",
 			      cfg->uds_path ? cfg->uds_path : "", strerror(-ret));
 	return 0;
 }
@@ -146,11 +147,11 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	};
 	ret = vmmio_create(&vm->mmio, &mp, &vd->vdev[0]);
 	if (ret)
-		return errmsg(err, errlen, "virtio-mmio transport: %s", strerror(-ret));
+		return errmsg(err, errlen, -ret, "virtio-mmio transport: %s", strerror(-ret));
 	vsock_dev_attach(vd->vsock, vd->vdev[0]);
 	ret = vmmio_kvm_attach(vd->vdev[0], vm->vm_fd, vm->ev, flags, &vd->kvm[0]);
 	if (ret)
-		return errmsg(err, errlen, "virtio-mmio irqfd/ioeventfd: %s", strerror(-ret));
+		return errmsg(err, errlen, -ret, "virtio-mmio irqfd/ioeventfd: %s", strerror(-ret));
 	return 0;
 }
 

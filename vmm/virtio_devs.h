@@ -46,22 +46,22 @@ int virtio_devs_cmdline(const struct virtio_devs *vd, char *cmdline, size_t size
  * file "<path>.lock", held until the process ends.  Done first, before the
  * guest is loaded: a second VMM on the same path stops here, and no VMM
  * ever probes, replaces or removes a socket file another one is setting
- * up.  0 or -1 with a message in err. */
+ * up.  0 or -errno with a message in err. */
 int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen);
 
 /* The devices' host side, before KVM: the vsock device with its listening
  * sockets (registered with `ev`, served once the loop runs; a client that
- * comes before the guest driver is closed).  0 or -1 with a message in err. */
+ * comes before the guest driver is closed).  0 or -errno with a message in err. */
 int virtio_devs_open(struct virtio_devs *vd, struct evloop *ev,
 		     const struct vm_config *cfg, char *err, size_t errlen);
 
 /* Put the opened devices on vm's MMIO bus and wire irqfd/ioeventfd. 0 or
- * -1 with a message in err. */
+ * -errno with a message in err. */
 int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 		       const struct vm_config *cfg, char *err, size_t errlen);
 
 /* Only the vsock device of cfg (no transport), its host side on `ev`:
- * for "vmm vhost-user" as for "vmm run".  0 or -1 with a message in err. */
+ * for "vmm vhost-user" as for "vmm run".  0 or -errno with a message in err. */
 struct evloop;
 int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 			     struct vsock_dev **out, char *err, size_t errlen);

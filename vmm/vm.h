@@ -17,9 +17,9 @@
 #include "devices/bus.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
-#include "clock.h"
-#include "guest_mem.h"
-#include "evloop.h"
+#include "base/clock.h"
+#include "base/guest_mem.h"
+#include "base/evloop.h"
 
 /* Exit codes of the vmm process (docs/config.md). */
 #define VMM_EXIT_OK          0 /* guest reset or powered off */
@@ -60,11 +60,11 @@ struct vm {
 
 /* Open /dev/kvm, check the API version and every capability we use, create
  * the VM with in-kernel irqchip and PIT and register vm->mem (already
- * mapped with gm_init) as guest RAM. 0 or -1 with a message in err. */
+ * mapped with gm_init) as guest RAM. 0 or -errno with a message in err. */
 int vm_create(struct vm *vm, char *err, size_t errlen);
 
 /* Create n vCPUs (not yet running) with filtered CPUID; vCPU 0 gets the
- * boot register state for `entry`. 0 or -1 with a message. */
+ * boot register state for `entry`. 0 or -errno with a message in err. */
 int vm_create_vcpus(struct vm *vm, unsigned n, uint64_t entry, char *err, size_t errlen);
 
 /* Start one thread per vCPU. 0 or -errno. */

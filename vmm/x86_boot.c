@@ -9,8 +9,9 @@
  */
 #include "errmsg.h"
 #include "x86_boot.h"
-#include "layout.h"
+#include "base/layout.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,7 +113,7 @@ static int fill_e820(const struct guest_mem *gm, struct boot_params *bp,
 	uint64_t low_top = gm_low_top(gm);
 
 	if (low_top <= LAYOUT_HIGH_RAM)
-		return errmsg(err, errlen, "guest RAM (%#" PRIx64 " bytes below 4 GiB) must extend beyond 1 MiB",
+		return errmsg(err, errlen, EINVAL, "guest RAM (%#" PRIx64 " bytes below 4 GiB) must extend beyond 1 MiB",
 			    low_top);
 	e820_add(bp, 0, LAYOUT_EBDA, E820_TYPE_RAM);
 	e820_add(bp, LAYOUT_EBDA, LAYOUT_HIGH_RAM - LAYOUT_EBDA, E820_TYPE_RESERVED);
@@ -149,15 +150,15 @@ static int check_ranges(const struct guest_mem *gm, const struct x86_boot_info *
 
 	if (bi->initrd_size) {
 		if (!gm_ptr(gm, bi->initrd_gpa, bi->initrd_size))
-			return errmsg(err, errlen, "initrd [%#" PRIx64 ", +%#" PRIx64 ") is outside guest RAM",
+			return errmsg(err, errlen, EINVAL, "initrd [%#" PRIx64 ", +%#" PRIx64 ") is outside guest RAM",
 				    bi->initrd_gpa, bi->initrd_size);
 		end = bi->initrd_gpa + bi->initrd_size - 1; /* no wrap: gm_ptr() */
 		if (end > loader_initrd_max(bi->kernel))
-			return errmsg(err, errlen, "initrd ends at %#" PRIx64 ", above the kernel's limit %#" PRIx64,
+			return errmsg(err, errlen, EINVAL, "initrd ends at %#" PRIx64 ", above the kernel's limit %#" PRIx64,
 				    end, loader_initrd_max(bi->kernel));
 	}
 	if (bi->setup_data_gpa && !gm_ptr(gm, bi->setup_data_gpa, sizeof(struct setup_data)))
-		return errmsg(err, errlen, "setup_data at %#" PRIx64 " is outside guest RAM",
+		return errmsg(err, errlen, EINVAL, "setup_data at %#" PRIx64 " is outside guest RAM",
 			    bi->setup_data_gpa);
 	return 0;
 }
@@ -196,19 +197,23 @@ int x86_boot_setup(const struct guest_mem *gm, const struct x86_boot_info *bi,
 	struct boot_params bp; /* 4 KiB, built here, written once checked */
 	const char *cmdline = bi->cmdline ? bi->cmdline : "";
 	size_t n = strlen(cmdline);
+	int ret;
 
 	if (!bi->kernel)
-		return errmsg(err, errlen, "no kernel image");
+		return errmsg(err, errlen, EINVAL, "no kernel image");
 	memset(&bp, 0, sizeof(bp));
 	fill_hdr(bi->kernel, &bp.hdr);
 	if (n >= LAYOUT_CMDLINE_MAX)
-		return errmsg(err, errlen, "command line too long (%zu bytes, max %llu)",
+		return errmsg(err, errlen, EINVAL, "command line too long (%zu bytes, max %llu)",
 			    n, LAYOUT_CMDLINE_MAX - 1);
 	if (bp.hdr.cmdline_size && n > bp.hdr.cmdline_size)
-		return errmsg(err, errlen, "command line too long (%zu bytes, the kernel accepts %u)",
+		return errmsg(err, errlen, EINVAL, "command line too long (%zu bytes, the kernel accepts %u)",
 			    n, bp.hdr.cmdline_size);
-	if (fill_e820(gm, &bp, err, errlen) || check_ranges(gm, bi, err, errlen))
-		return -1;
+	ret = fill_e820(gm, &bp, err, errlen);
+	if (!ret)
+		ret = check_ranges(gm, bi, err, errlen);
+	if (ret)
+		return ret;
 
 	/* 64-bit addresses are split into the 32-bit header field and the
 	 * ext_ field in boot_params (boot.rst, protocol 2.12+). */
@@ -226,7 +231,7 @@ int x86_boot_setup(const struct guest_mem *gm, const struct x86_boot_info *bi,
 	 * these writes cannot fail. */
 	if (gm_write(gm, LAYOUT_CMDLINE, cmdline, n + 1) ||
 	    gm_write(gm, LAYOUT_ZERO_PAGE, &bp, sizeof(bp)))
-		return errmsg(err, errlen, "boot structures outside guest RAM");
+		return errmsg(err, errlen, EINVAL, "boot structures outside guest RAM");
 	write_page_tables(gm);
 	write_gdt(gm);
 	return 0;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "guest_mem.h"
+#include "base/guest_mem.h"
 #include "loader.h"
 
 struct x86_boot_info {
@@ -23,7 +23,7 @@ struct x86_boot_info {
 };
 
 /* Write zero page (incl. e820 from gm), command line, page tables and GDT.
- * 0, or -1 with a reason in err (e.g. command line too long). */
+ * 0, or -EINVAL with a reason in err (e.g. command line too long). */
 int x86_boot_setup(const struct guest_mem *gm, const struct x86_boot_info *bi,
 		   char *err, size_t errlen);
 

@@ -15,18 +15,6 @@
 			(c)->stats->field += (n); \
 	} while (0)
 
-const char *vsock_conn_state_name(enum vsock_conn_state s)
-{
-	switch (s) {
-	case VSOCK_CONN_CONNECTING_GUEST_INIT: return "connecting_guest_init";
-	case VSOCK_CONN_CONNECTING_HOST_INIT: return "connecting_host_init";
-	case VSOCK_CONN_ESTABLISHED: return "established";
-	case VSOCK_CONN_CLOSING: return "closing";
-	case VSOCK_CONN_CLOSED: return "closed";
-	}
-	return "?";
-}
-
 static void init_common(struct vsock_conn *c, uint16_t type, uint32_t buf_alloc,
 			struct vsock_conn_stats *stats)
 {

@@ -194,6 +194,4 @@ static inline bool vsock_conn_done(const struct vsock_conn *c)
 	return c->state == VSOCK_CONN_CLOSED && c->ctrl == 0;
 }
 
-const char *vsock_conn_state_name(enum vsock_conn_state s);
-
 #endif

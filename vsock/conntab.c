@@ -158,15 +158,3 @@ void *vsock_conntab_next(const struct vsock_conntab *t, uint32_t *pos,
 	return NULL;
 }
 
-void vsock_conntab_del_at(struct vsock_conntab *t, uint32_t *pos)
-{
-	uint32_t i;
-
-	if (!t->slots || *pos == 0 || *pos > t->mask + 1)
-		return;
-	i = *pos - 1;
-	if (!t->slots[i].val)
-		return;
-	remove_slot(t, i);
-	*pos = i;
-}

@@ -50,14 +50,11 @@ static inline uint32_t vsock_conntab_count(const struct vsock_conntab *t)
 
 /*
  * Iterate: start with *pos = 0; returns the next value (its key in *k1, *k2
- * if not NULL) and moves *pos past it, or NULL at the end.  To delete the
- * entry just returned use vsock_conntab_del_at(), which steps *pos back so
- * an entry shifted into the freed slot is not skipped.  With deletions an
- * entry may be returned twice (a probe run wrapping the table end), never
- * skipped.  No vsock_conntab_add() while iterating.
+ * if not NULL) and moves *pos past it, or NULL at the end.  No add or
+ * delete while iterating: collect what to change first (backward-shift
+ * deletion moves entries between slots).
  */
 void *vsock_conntab_next(const struct vsock_conntab *t, uint32_t *pos,
 			 uint32_t *k1, uint32_t *k2);
-void vsock_conntab_del_at(struct vsock_conntab *t, uint32_t *pos);
 
 #endif

@@ -14,8 +14,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "vmm/clock.h"
+#include "base/clock.h"
 #include "vsock/dev_priv.h"
+#include "vsock/iov.h"
 
 void vd_rmsg_free(struct hconn *hc)
 {

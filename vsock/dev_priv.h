@@ -19,12 +19,13 @@
 #include <sys/uio.h>
 
 #include "virtio/device.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/conn.h"
 #include "vsock/conntab.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/txbuf.h"
 
 #define RSTQ_SIZE        64              /* RSTs for packets matching no flow */

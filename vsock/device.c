@@ -28,15 +28,16 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/dev_priv.h"
 #include "vsock/conn.h"
 #include "vsock/conntab.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
-#include "vmm/clock.h"
+#include "base/clock.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/txbuf.h"
 
 _Static_assert(VSOCK_PKT_ERR_COUNT <= 16, "vsock_dev_stats.pkt_err too small");

@@ -41,7 +41,7 @@ struct vsock_dev;
 struct vsock_fwd;
 
 struct vsock_dev_params {
-	uint64_t guest_cid;          /* 3 .. 0xfffffffe */
+	uint64_t guest_cid;          /* VSOCK_GUEST_CID_MIN..MAX (packet.h) */
 	const char *uds_path;        /* hybrid Unix backend; NULL = none */
 	struct evloop *ev;           /* the I/O thread's loop */
 	uint32_t max_conns;          /* 0 = VSOCK_CONNTAB_DEFAULT_MAX */

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/packet.h"

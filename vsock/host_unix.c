@@ -39,8 +39,8 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
-#include "vmm/clock.h"
-#include "vmm/evloop.h"
+#include "base/clock.h"
+#include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hybrid vsock host protocol: CONNECT line parser, OK reply, host port
- * allocator.  See hybrid.h.
+ * Hybrid vsock host protocol: CONNECT line parser, OK reply.  See hybrid.h.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,21 +132,6 @@ enum vsock_connect_status vsock_connect_eof(struct vsock_connect_parser *p)
 	return p->status;
 }
 
-const char *vsock_connect_status_name(enum vsock_connect_status s)
-{
-	switch (s) {
-	case VSOCK_CONNECT_MORE: return "more";
-	case VSOCK_CONNECT_DONE: return "done";
-	case VSOCK_CONNECT_ERR_KEYWORD: return "bad keyword";
-	case VSOCK_CONNECT_ERR_PORT: return "bad port";
-	case VSOCK_CONNECT_ERR_RANGE: return "port out of range";
-	case VSOCK_CONNECT_ERR_TRAILING: return "trailing garbage";
-	case VSOCK_CONNECT_ERR_TOO_LONG: return "line too long";
-	case VSOCK_CONNECT_ERR_EOF: return "closed mid-line";
-	}
-	return "?";
-}
-
 size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port)
 {
 	int n;
@@ -157,49 +140,4 @@ size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port)
 		return 0;
 	n = snprintf(buf, size, "OK %u\n", host_port);
 	return n > 0 ? (size_t)n : 0;
-}
-
-/* --- host port allocator --------------------------------------------- */
-
-#define PORT_SPAN (VSOCK_HOST_PORT_END - VSOCK_HOST_PORT_FIRST)
-
-/* Any non-NULL marker: the set stores keys only. */
-static char in_use_mark;
-
-int vsock_port_alloc_init(struct vsock_port_alloc *pa, uint32_t max, uint32_t first)
-{
-	if (max > PORT_SPAN)
-		max = PORT_SPAN;
-	if (first < VSOCK_HOST_PORT_FIRST || first >= VSOCK_HOST_PORT_END)
-		first = VSOCK_HOST_PORT_FIRST;
-	pa->next = first;
-	return vsock_conntab_init(&pa->used, max);
-}
-
-void vsock_port_alloc_destroy(struct vsock_port_alloc *pa)
-{
-	vsock_conntab_destroy(&pa->used);
-}
-
-int vsock_port_alloc(struct vsock_port_alloc *pa, uint32_t *port)
-{
-	if (vsock_conntab_count(&pa->used) >= pa->used.max)
-		return -ENOSPC;
-	/* At most count + 1 candidates are tried: only count can be taken. */
-	for (;;) {
-		uint32_t p = pa->next;
-
-		pa->next = p + 1 == VSOCK_HOST_PORT_END ? VSOCK_HOST_PORT_FIRST : p + 1;
-		int err = vsock_conntab_add(&pa->used, p, 0, &in_use_mark);
-
-		if (err == 0)
-			*port = p;
-		if (err != -EEXIST)
-			return err;
-	}
-}
-
-void vsock_port_release(struct vsock_port_alloc *pa, uint32_t port)
-{
-	vsock_conntab_del(&pa->used, port, 0);
 }

@@ -4,8 +4,8 @@
  * a host client connects to the VMM's Unix socket `uds_path`, writes
  * `CONNECT <port>\n` and, if a guest socket accepts, reads back
  * `OK <host_port>\n`; from then on the stream is raw bytes.  This file has
- * the pieces that need no socket: the line parser, the reply, and the
- * allocator for host ports in [2^30, 2^31).
+ * the pieces that need no socket: the line parser and the reply (the host
+ * port in it comes from port_alloc.h).
  *
  * Accepted line (what Firecracker's muxer accepts, which splits the line on
  * ASCII whitespace and parses the second word as a u32):
@@ -19,8 +19,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "vsock/conntab.h"
 
 #define VSOCK_CONNECT_LINE_MAX 32u  /* bytes, including the '\n' */
 #define VSOCK_OK_LINE_MAX      16u  /* "OK 4294967295\n" + NUL */
@@ -66,42 +64,8 @@ static inline uint32_t vsock_connect_port(const struct vsock_connect_parser *p)
 	return p->port;
 }
 
-const char *vsock_connect_status_name(enum vsock_connect_status s);
-
 /* Write "OK <host_port>\n" (no NUL needed by the peer) into buf; returns
  * its length, or 0 if size < VSOCK_OK_LINE_MAX. */
 size_t vsock_format_ok(char *buf, size_t size, uint32_t host_port);
-
-/* --- host port allocator --------------------------------------------- */
-
-#define VSOCK_HOST_PORT_FIRST (1u << 30)
-#define VSOCK_HOST_PORT_END   (1u << 31) /* exclusive */
-
-/*
- * Hands out host ports for host-initiated connections round-robin over
- * [2^30, 2^31), skipping ports still in use, at most `max` at a time.
- * O(1) expected per call (at most max + 1 probes of an O(1) set, and the
- * range is 2^30 wide), memory bounded by max.  Not thread safe.
- */
-struct vsock_port_alloc {
-	struct vsock_conntab used;
-	uint32_t next;
-};
-
-/* max ports in use at once; first = where to start (clamped into range).
- * 0, -EINVAL, -ENOMEM. */
-int vsock_port_alloc_init(struct vsock_port_alloc *pa, uint32_t max, uint32_t first);
-void vsock_port_alloc_destroy(struct vsock_port_alloc *pa);
-
-/* A free port into *port: 0, or -ENOSPC when max ports are in use. */
-int vsock_port_alloc(struct vsock_port_alloc *pa, uint32_t *port);
-
-/* Give a port back (ignored if not allocated). */
-void vsock_port_release(struct vsock_port_alloc *pa, uint32_t port);
-
-static inline uint32_t vsock_port_in_use_count(const struct vsock_port_alloc *pa)
-{
-	return vsock_conntab_count(&pa->used);
-}
 
 #endif

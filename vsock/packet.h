@@ -2,9 +2,8 @@
 /*
  * virtio-vsock packet headers (virtio 1.2, 5.10.6): copy a header out of a
  * guest tx chain, validate every field the guest controls, and build the
- * headers we put into guest rx buffers.  Plus small iovec helpers, so the
- * payload is never copied: the device hands iovec windows straight to
- * readv()/writev().
+ * headers we put into guest rx buffers.  The payload is never copied: the
+ * device hands iovec windows (vsock/iov.h) straight to readv()/writev().
  *
  * The wire format is Linux's `struct virtio_vsock_hdr` (<linux/virtio_vsock.h>,
  * 44 bytes, packed, little-endian).  Code outside this file works on the
@@ -21,6 +20,10 @@
 
 #define VSOCK_HDR_SIZE      44u
 #define VSOCK_HOST_CID      2u
+/* The CIDs a guest may have: 0 (hypervisor), 1 (local), 2 (host) and
+ * 0xffffffff (VMADDR_CID_ANY) are reserved. */
+#define VSOCK_GUEST_CID_MIN 3u
+#define VSOCK_GUEST_CID_MAX 0xfffffffeu
 /* Largest payload of one packet (Linux VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
 #define VSOCK_MAX_PKT_LEN   (64u * 1024)
 
@@ -156,25 +159,6 @@ void vsock_hdr_rst_reply(struct vsock_hdr *out, const struct vsock_hdr *in);
 /* Host-endian ↔ wire. */
 void vsock_hdr_encode(const struct vsock_hdr *h, struct virtio_vsock_hdr *wire);
 void vsock_hdr_decode(const struct virtio_vsock_hdr *wire, struct vsock_hdr *h);
-
-/* --- iovec helpers ---------------------------------------------------- */
-
-/* Sum of iov_len, saturating at SIZE_MAX. */
-size_t vsock_iov_len(const struct iovec *iov, unsigned niov);
-
-/* Copy up to len bytes starting at byte `off` of the iovec list into dst /
- * from src.  Return the number of bytes copied (short at the list's end). */
-size_t vsock_iov_to_buf(const struct iovec *iov, unsigned niov, size_t off,
-			void *dst, size_t len);
-size_t vsock_iov_from_buf(const struct iovec *iov, unsigned niov, size_t off,
-			  const void *src, size_t len);
-
-/* Describe bytes [off, off + len) of iov[0..niov) as out[0..n), n <= max_out,
- * without copying data; returns n.  Stops early when out[] is full or the
- * list ends: *covered (if not NULL) gets the bytes actually described. */
-unsigned vsock_iov_slice(const struct iovec *iov, unsigned niov, size_t off,
-			 size_t len, struct iovec *out, unsigned max_out,
-			 size_t *covered);
 
 /* Write the encoded header at the start of a writable iovec list.  Returns
  * false (nothing useful written) if the list holds < 44 bytes. */

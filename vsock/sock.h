@@ -73,7 +73,9 @@ int vsock_sock_tcp_listen(const struct sockaddr *sa, socklen_t len, int backlog)
  * with a spare fd kept for this, so a listener never spins.  I/O thread. */
 int vsock_sock_accept(int lfd);
 
-/* "127.0.0.1:80" / "[::1]:80" for messages; buf >= 64 bytes. */
+/* "127.0.0.1:80" / "[::1]:80" for messages: the one formatter of TCP
+ * addresses (config_fwd_name() uses it too).  Fits VSOCK_ADDR_STR_MAX. */
+#define VSOCK_ADDR_STR_MAX 64
 const char *vsock_sock_addr_str(const struct sockaddr *sa, char *buf, size_t size);
 
 /* The startup error for a listener: "vsock <kind>:<where>: <strerror>",

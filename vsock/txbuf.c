@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vsock/packet.h"
+#include "vsock/iov.h"
 #include "vsock/txbuf.h"
 
 #define TXBUF_MIN_CAP 4096u

@@ -5,7 +5,7 @@
 #include <asm/bootparam.h> /* only for struct layout: no code, no libc */
 
 #include "str.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* Linux boot protocol (Documentation/arch/x86/boot.rst): the command line's
  * address is hdr.cmd_line_ptr (low 32 bits) and ext_cmd_line_ptr (high 32). */

@@ -3,7 +3,7 @@
 
 #include <asm/bootparam.h> /* struct layout only */
 
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define E820_RAM 1
 

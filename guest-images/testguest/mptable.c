@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "str.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* MP spec 4.1: where a BIOS may put the floating pointer.  We scan the last
  * KiB of base memory (where our VMM puts its EBDA) and the BIOS ROM area. */

@@ -13,7 +13,7 @@
 #include "heap.h"
 #include "io.h"
 #include "trap.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* Selectors.  0x10/0x18 are the boot protocol's __BOOT_CS/__BOOT_DS and stay
  * what they were, so the IDT that trap_init() built keeps working. */

@@ -7,7 +7,7 @@
 
 #include "io.h"
 #include "str.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 #define COM1     LAYOUT_SERIAL_PORT
 #define UART_THR 0 /* transmit holding register (write) */

@@ -25,7 +25,7 @@
 #include "delay.h"
 #include "io.h"
 #include "str.h"
-#include "vmm/layout.h"
+#include "base/layout.h"
 
 /* Local APIC registers (offsets from the APIC base): SDM Vol. 3A "Local
  * APIC Register Address Map" (Table 10-1). */

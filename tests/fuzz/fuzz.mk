@@ -15,12 +15,12 @@ FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := fuzz_virtq fuzz_mmio
 
-FUZZ_SRCS_fuzz_virtq := tests/fuzz/fuzz_virtq.c virtio/virtqueue.c vmm/guest_mem.c
-FUZZ_SRCS_fuzz_mmio  := tests/fuzz/fuzz_mmio.c virtio/mmio.c virtio/device.c virtio/virtqueue.c vmm/log.c \
-                        vmm/guest_mem.c devices/bus.c
+FUZZ_SRCS_fuzz_virtq := tests/fuzz/fuzz_virtq.c virtio/virtqueue.c base/guest_mem.c
+FUZZ_SRCS_fuzz_mmio  := tests/fuzz/fuzz_mmio.c virtio/mmio.c virtio/device.c virtio/virtqueue.c base/log.c \
+                        base/guest_mem.c devices/bus.c
 
-$(FUZZ_DIR)/fuzz_virtq: $(FUZZ_SRCS_fuzz_virtq) $(wildcard virtio/*.h vmm/guest_mem.h)
-$(FUZZ_DIR)/fuzz_mmio: $(FUZZ_SRCS_fuzz_mmio) $(wildcard virtio/*.h vmm/guest_mem.h devices/bus.h)
+$(FUZZ_DIR)/fuzz_virtq: $(FUZZ_SRCS_fuzz_virtq) $(wildcard virtio/*.h base/*.h)
+$(FUZZ_DIR)/fuzz_mmio: $(FUZZ_SRCS_fuzz_mmio) $(wildcard virtio/*.h base/*.h devices/bus.h)
 
 $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS)):
 	@mkdir -p $(dir $@)

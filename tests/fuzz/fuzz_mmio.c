@@ -9,7 +9,7 @@
  *                      (off % (RAM - 4)) — the "driver" building rings
  *   (op & 0x70) == 0x70  device-side event: bit 0 → the device pushes
  *                      into queue 0 on its own (the rx path), else
- *                      virtio_config_changed()
+ *                      virtio_set_needs_reset()
  *   otherwise          MMIO access: write if op & 1, length
  *                      {4,4,1,2,8,4,4,4}[(op >> 1) & 7], window offset
  *                      off & 0xfff, value v0..v4 (little-endian)
@@ -23,7 +23,7 @@
 #include "devices/bus.h"
 #include "virtio/device.h"
 #include "virtio/mmio.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define MEM_SIZE 0x10000u
 #define BASE     0xd0000000ull
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (d.active)
 					f_run_queue(&d, 0, 1);
 			} else {
-				virtio_config_changed(vdev);
+				virtio_set_needs_reset(vdev);
 			}
 			continue;
 		}

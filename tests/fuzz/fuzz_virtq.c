@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "virtio/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define MEM_SIZE 0x10000u
 #define MAX_IOV  64
@@ -370,8 +370,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		ahead = (uint16_t)(m_avail_idx(&m) - m.avail);
-		CHECK(virtq_has_avail(&vq) == (!m.broken && ahead != 0));
-		CHECK(virtq_avail_count(&vq) == (m.broken || ahead > cfg.size ? 0u : ahead));
 
 		/* What the next pop must do. */
 		if (!m.broken && ahead != 0 && ahead <= cfg.size)

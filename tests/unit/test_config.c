@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "vmm/config.h"
+#include "vmm/config_json.h"
 
 static struct vm_config c;
 static char err[512];
@@ -43,7 +44,7 @@ static int load(const char *json)
 	ck_assert_msg(load(json) == 0, "load failed: %s", err)
 
 #define ck_load_err(json, msg) do {					\
-	ck_assert_int_eq(load(json), -1);				\
+	ck_assert_int_eq(load(json), -EINVAL);				\
 	ck_assert_str_eq(err, msg);					\
 } while (0)
 
@@ -264,8 +265,8 @@ START_TEST(locate_root)
 	ck_assert_int_eq(locate(" \n\t {}", NULL, 0), 0);
 	ck_pos(kpos, 2, 3);
 	ck_pos(vpos, 2, 3);
-	ck_assert_int_eq(locate("   ", NULL, 0), -1);
-	ck_assert_int_eq(locate("", NULL, 0), -1);
+	ck_assert_int_eq(locate("   ", NULL, 0), -ENOENT);
+	ck_assert_int_eq(locate("", NULL, 0), -ENOENT);
 }
 END_TEST
 
@@ -280,15 +281,15 @@ START_TEST(locate_missing)
 	const struct config_json_step d[] = { K("d"), K("a") };
 	const struct config_json_step b[] = { K("b") }; /* only nested */
 
-	ck_assert_int_eq(locate(t, ab, 2), -1);
-	ck_assert_int_eq(locate(t, x, 1), -1);
-	ck_assert_int_eq(locate(t, cb, 2), -1);
-	ck_assert_int_eq(locate(t, c5, 2), -1);
-	ck_assert_int_eq(locate(t, ai, 2), -1);
-	ck_assert_int_eq(locate(t, d, 2), -1);
-	ck_assert_int_eq(locate(t, b, 1), -1);
-	ck_assert_int_eq(locate("[]", x, 1), -1);
-	ck_assert_int_eq(locate("\"a\"", x, 1), -1);
+	ck_assert_int_eq(locate(t, ab, 2), -ENOENT);
+	ck_assert_int_eq(locate(t, x, 1), -ENOENT);
+	ck_assert_int_eq(locate(t, cb, 2), -ENOENT);
+	ck_assert_int_eq(locate(t, c5, 2), -ENOENT);
+	ck_assert_int_eq(locate(t, ai, 2), -ENOENT);
+	ck_assert_int_eq(locate(t, d, 2), -ENOENT);
+	ck_assert_int_eq(locate(t, b, 1), -ENOENT);
+	ck_assert_int_eq(locate("[]", x, 1), -ENOENT);
+	ck_assert_int_eq(locate("\"a\"", x, 1), -ENOENT);
 }
 END_TEST
 
@@ -331,7 +332,7 @@ START_TEST(locate_escaped_keys)
 
 	ck_assert_int_eq(locate("{\"vcpu\\u005Fcount\": 1}", p, 1), 0);
 	ck_pos(vpos, 1, 21);
-	ck_assert_int_eq(locate("{\"vcpu_coun\": 0, \"vcpu_countt\": 0}", p, 1), -1);
+	ck_assert_int_eq(locate("{\"vcpu_coun\": 0, \"vcpu_countt\": 0}", p, 1), -ENOENT);
 	ck_assert_int_eq(locate("{\"a\\\"b\\\\c\\/d\\n\\t\": 7}", q, 1), 0);
 	ck_pos(vpos, 1, 20);
 	ck_assert_int_eq(locate("{\"\\u00e9\\ud83d\\ude00\": 7}", e, 1), 0);
@@ -374,11 +375,11 @@ START_TEST(locate_truncated)
 		rb = config_json_locate(t, n, p, 2, NULL, &v);
 		rq = config_json_locate(t, n, q, 4, NULL, &v);
 		free(t);
-		ck_assert_int_eq(rb, n >= len - 2 ? 0 : -1);
-		ck_assert_int_eq(rq, n >= 36 ? 0 : -1);
+		ck_assert_int_eq(rb, n >= len - 2 ? 0 : -ENOENT);
+		ck_assert_int_eq(rq, n >= 36 ? 0 : -ENOENT);
 	}
-	ck_assert_int_eq(locate("{\"a\": \"\\u12", p, 2), -1);
-	ck_assert_int_eq(locate("{\"a\" 1, \"b\": 2}", p, 1), -1);
+	ck_assert_int_eq(locate("{\"a\": \"\\u12", p, 2), -ENOENT);
+	ck_assert_int_eq(locate("{\"a\" 1, \"b\": 2}", p, 1), -ENOENT);
 }
 END_TEST
 
@@ -532,7 +533,7 @@ START_TEST(error_leaves_config_unchanged)
 	uds = c.uds_path;
 	ck_assert_int_eq(load("{\"boot-source\": {\"kernel_image_path\": \"/other\","
 			      " \"initrd_path\": null, \"boot_args\": \"x\"},"
-			      " \"machine-config\": {\"vcpu_count\": 8, \"mem_size_mib\": 8}}"), -1);
+			      " \"machine-config\": {\"vcpu_count\": 8, \"mem_size_mib\": 8}}"), -EINVAL);
 	ck_assert_ptr_eq(c.kernel_path, kernel);
 	ck_assert_ptr_eq(c.initrd_path, initrd);
 	ck_assert_ptr_eq(c.cmdline, cmdline);
@@ -612,7 +613,7 @@ START_TEST(messages_are_one_line)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(load(bad[i]), -1);
+		ck_assert_int_eq(load(bad[i]), -EINVAL);
 		ck_assert(strlen(err) > 0);
 		for (const char *p = err; *p; p++)
 			ck_assert_msg((unsigned char)*p >= 0x20, "control char in \"%s\"", err);
@@ -628,9 +629,9 @@ START_TEST(small_err_buffer)
 	const char *j = "{\"bogus\": 1}";
 
 	ck_assert_int_eq(config_load_json_buf(&c, "t.json", j, strlen(j), small,
-					      sizeof(small)), -1);
+					      sizeof(small)), -EINVAL);
 	ck_assert_str_eq(small, "t.json:");
-	ck_assert_int_eq(config_load_json_buf(&c, "t.json", j, strlen(j), NULL, 0), -1);
+	ck_assert_int_eq(config_load_json_buf(&c, "t.json", j, strlen(j), NULL, 0), -EINVAL);
 }
 END_TEST
 
@@ -730,29 +731,29 @@ START_TEST(file_errors)
 	const char *p;
 
 	snprintf(want, sizeof(want), "%s/nope.json", tmpdir);
-	ck_assert_int_eq(config_load_json(&c, want, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, want, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s/nope.json: cannot open: No such file or directory",
 		 tmpdir);
 	ck_assert_str_eq(err, want);
 
-	ck_assert_int_eq(config_load_json(&c, tmpdir, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, tmpdir, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s: cannot open: Is a directory", tmpdir);
 	ck_assert_str_eq(err, want);
 
 	p = write_file("plain", "{}", 2);
 	snprintf(want, sizeof(want), "%s/vm.json", p);
-	ck_assert_int_eq(config_load_json(&c, want, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, want, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s/plain/vm.json: cannot open: Not a directory", tmpdir);
 	ck_assert_str_eq(err, want);
 
 	p = write_file("trunc.json", "{\n  \"machine-config\": {\"vcpu_count\": 2", 38);
-	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s/trunc.json:2:36: '}' expected near end of file",
 		 tmpdir);
 	ck_assert_str_eq(err, want);
 
 	p = write_file("bad.json", "{\"vsock\": {\"guest_cid\": 2}}", 27);
-	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s/bad.json:1:25: vsock.guest_cid: 2 is out of range "
 		 "3..4294967294 (0, 1, 2 and 4294967295 are reserved)", tmpdir);
 	ck_assert_str_eq(err, want);
@@ -770,7 +771,7 @@ START_TEST(file_unreadable)
 		return;
 	}
 	ck_assert_int_eq(chmod(p, 0), 0);
-	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s: cannot open: Permission denied", p);
 	ck_assert_str_eq(err, want);
 }
@@ -788,7 +789,7 @@ START_TEST(file_too_large)
 	big[n - 1] = '}';
 	p = write_file("big.json", big, n);
 	free(big);
-	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_load_json(&c, p, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want), "%s: too large (more than 1048576 bytes)", p);
 	ck_assert_str_eq(err, want);
 	/* just below the limit is fine */
@@ -812,9 +813,9 @@ START_TEST(parse_discovery)
 	ck_assert_int_eq(d, DISCOVERY_CMDLINE);
 	ck_assert_int_eq(config_parse_discovery("fdt", &d), 0);
 	ck_assert_int_eq(d, DISCOVERY_FDT);
-	ck_assert_int_eq(config_parse_discovery("", &d), -1);
-	ck_assert_int_eq(config_parse_discovery("fdt ", &d), -1);
-	ck_assert_int_eq(config_parse_discovery("acpi", &d), -1);
+	ck_assert_int_eq(config_parse_discovery("", &d), -EINVAL);
+	ck_assert_int_eq(config_parse_discovery("fdt ", &d), -EINVAL);
+	ck_assert_int_eq(config_parse_discovery("acpi", &d), -EINVAL);
 	ck_assert_int_eq(d, DISCOVERY_FDT);
 }
 END_TEST
@@ -827,7 +828,7 @@ static void valid_base(void)
 }
 
 #define ck_invalid(msg) do {						\
-	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);	\
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -EINVAL);	\
 	ck_assert_str_eq(err, msg);					\
 } while (0)
 
@@ -901,15 +902,15 @@ START_TEST(tcp_addr_forms)
 	ck_assert_str_eq(config_fwd_name(&f, name, sizeof(name)), "tcp:[fe80::1]:1");
 	ck_assert_int_eq(config_parse_tcp_addr("localhost:80", &f), 0);
 	ck_assert_str_eq(config_fwd_name(&f, name, sizeof(name)), "tcp:127.0.0.1:80");
-	ck_assert_int_eq(config_parse_tcp_addr("localhost.localdomain:80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr(":80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:+80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:000080", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("1.2.3:80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("[::1]80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("[]:80", &f), -1);
-	ck_assert_int_eq(config_parse_tcp_addr("[1.2.3.4]:80", &f), -1);
+	ck_assert_int_eq(config_parse_tcp_addr("localhost.localdomain:80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr(":80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:+80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3.4:000080", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("1.2.3:80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("[::1]80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("[]:80", &f), -EINVAL);
+	ck_assert_int_eq(config_parse_tcp_addr("[1.2.3.4]:80", &f), -EINVAL);
 }
 END_TEST
 
@@ -989,7 +990,7 @@ START_TEST(validate_vsock)
 	memset(c.uds_path, 'a', 108);
 	c.uds_path[0] = '/';
 	c.uds_path[108] = '\0';
-	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strncmp(err, "vsock socket path is too long (108 bytes, at most 107)",
 			      54) == 0, "%s", err);
 	c.uds_path[107] = '\0';

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "vmm/fdt.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #define RAM_SIZE (64ULL << 20)
 #define BUF_SIZE 65536

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for vmm/guest_mem.c: region layout around the MMIO hole and the
+ * Unit tests for base/guest_mem.c: region layout around the MMIO hole and the
  * one checked gpa -> host translation (boundaries, len 0, wrap-around,
  * ranges straddling the hole, end of RAM).
  */
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
@@ -125,24 +125,20 @@ START_TEST(ptr_high_region_and_hole)
 }
 END_TEST
 
-START_TEST(read_write)
+START_TEST(write_checks_range)
 {
 	struct guest_mem gm;
 	uint8_t *buf = calloc(1, 2 * MIB);
-	char out[8] = { 0 };
 
 	gm_init_with(&gm, buf, 2 * MIB);
 	ck_assert_int_eq(gm_write(&gm, 0x1000, "guest", 6), 0);
 	ck_assert_str_eq((char *)buf + 0x1000, "guest");
-	ck_assert_int_eq(gm_read(&gm, 0x1000, out, 6), 0);
-	ck_assert_str_eq(out, "guest");
 	ck_assert_int_eq(gm_write(&gm, 2 * MIB - 3, "abc", 3), 0);
 	ck_assert_int_eq(gm_write(&gm, 2 * MIB - 2, "abc", 3), -EFAULT);
-	ck_assert_int_eq(gm_read(&gm, 2 * MIB - 2, out, 3), -EFAULT);
-	ck_assert_int_eq(gm_read(&gm, UINT64_MAX, out, 1), -EFAULT);
+	ck_assert_int_eq(gm_write(&gm, UINT64_MAX, "a", 1), -EFAULT);
 	ck_assert_int_eq(gm_write(&gm, 2 * MIB, "", 0), -EFAULT);
 	ck_assert_int_eq(gm_write(&gm, 0, "", 0), 0);
-	ck_assert_int_eq(gm_read(&gm, 2 * MIB - 1, out, 0), 0);
+	ck_assert_int_eq(gm_write(&gm, 2 * MIB - 1, "", 0), 0);
 	free(buf);
 }
 END_TEST
@@ -203,7 +199,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, layout_around_hole);
 	tcase_add_test(tc, ptr_boundaries_low);
 	tcase_add_test(tc, ptr_high_region_and_hole);
-	tcase_add_test(tc, read_write);
+	tcase_add_test(tc, write_checks_range);
 	tcase_add_test(tc, init_errors);
 	tcase_add_test(tc, zero_ranges);
 	suite_add_tcase(s, tc);

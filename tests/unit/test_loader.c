@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 
 #define RAM_SIZE (64ULL << 20)
@@ -50,14 +50,14 @@ static bool untouched(uint64_t gpa, size_t n)
 	return true;
 }
 
-/* The load must fail with -1 and a one-line reason containing `what`. */
+/* The load must fail with -EINVAL and a one-line reason containing `what`. */
 static void expect_fail(const void *img, size_t len, const char *what)
 {
 	int r;
 
 	err[0] = 0;
 	r = loader_load(&gm, img, len, &ki, err, sizeof(err));
-	ck_assert_msg(r == -1, "expected failure \"%s\", got %d", what, r);
+	ck_assert_msg(r == -EINVAL, "expected failure \"%s\", got %d", what, r);
 	ck_assert_msg(strstr(err, what), "error \"%s\" lacks \"%s\"", err, what);
 	ck_assert_ptr_null(strchr(err, '\n'));
 }
@@ -237,7 +237,7 @@ START_TEST(elf_every_truncation_fails)
 		uint8_t *cut = malloc(n ? n : 1);
 
 		memcpy(cut, img, n);
-		ck_assert_msg(loader_load(&gm, cut, n, &ki, err, sizeof(err)) == -1,
+		ck_assert_msg(loader_load(&gm, cut, n, &ki, err, sizeof(err)) == -EINVAL,
 			      "truncated to %zu bytes accepted", n);
 		ck_assert(err[0]);
 		free(cut);
@@ -262,7 +262,7 @@ START_TEST(elf_truncated_messages)
 	expect_fail(img, sizeof(Elf64_Ehdr) + 3 * sizeof(Elf64_Phdr) - 1, "program header table");
 	/* Table complete, segment data cut. */
 	expect_fail(img, len - 1, "segment 2: data");
-	ck_assert_int_eq(loader_load(&gm, NULL, 0, &ki, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&gm, NULL, 0, &ki, err, sizeof(err)), -EINVAL);
 	free(img);
 }
 END_TEST
@@ -388,10 +388,10 @@ START_TEST(err_buffer_optional)
 	size_t len;
 	uint8_t *img = std_elf(&len);
 
-	ck_assert_int_eq(loader_load(&gm, img, 10, &ki, NULL, 0), -1);
+	ck_assert_int_eq(loader_load(&gm, img, 10, &ki, NULL, 0), -EINVAL);
 	/* A tiny buffer gets a truncated, NUL-terminated message. */
 	memset(err, 'x', sizeof(err));
-	ck_assert_int_eq(loader_load(&gm, img, 10, &ki, err, 5), -1);
+	ck_assert_int_eq(loader_load(&gm, img, 10, &ki, err, 5), -EINVAL);
 	ck_assert_uint_eq(strlen(err), 4);
 	free(img);
 }
@@ -594,7 +594,7 @@ START_TEST(bz_truncated)
 	expect_fail(img, setup + 0x200, "too short for the 64-bit entry");
 	ck_assert_int_eq(loader_load(&gm, img, setup + 0x201, &ki, err, sizeof(err)), 0);
 	for (size_t n = 0; n <= setup + 0x200; n++)
-		ck_assert_int_eq(loader_load(&gm, img, n, &ki, err, sizeof(err)), -1);
+		ck_assert_int_eq(loader_load(&gm, img, n, &ki, err, sizeof(err)), -EINVAL);
 	free(img);
 }
 END_TEST
@@ -607,7 +607,7 @@ START_TEST(bz_too_big_for_ram)
 
 	/* RAM ends 0x2fff bytes after 1 MiB: one byte short of the payload. */
 	gm_init_with(&small, ram, LAYOUT_HIGH_RAM + BZ_PAYLOAD - 1);
-	ck_assert_int_eq(loader_load(&small, img, len, &ki, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&small, img, len, &ki, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "does not fit in guest RAM"));
 	gm_init_with(&small, ram, LAYOUT_HIGH_RAM + BZ_PAYLOAD);
 	bzh(img)->init_size = 0;

@@ -149,19 +149,19 @@ START_TEST(open_refuses_what_it_cannot_use)
 	char fifo[160];
 
 	/* A directory. */
-	ck_assert_int_eq(metrics_open(dir, err, sizeof(err)), -1);
+	ck_assert_int_eq(metrics_open(dir, err, sizeof(err)), -EISDIR);
 	ck_assert_ptr_nonnull(strstr(err, dir));
 	/* A FIFO nobody reads: an error now, not a hang at exit. */
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-	ck_assert_int_eq(metrics_open(fifo, err, sizeof(err)), -1);
+	ck_assert_int_eq(metrics_open(fifo, err, sizeof(err)), -ENXIO);
 	ck_assert_ptr_nonnull(strstr(err, "FIFO without a reader"));
 	unlink(fifo);
 	/* A character device. */
-	ck_assert_int_eq(metrics_open("/dev/null", err, sizeof(err)), -1);
+	ck_assert_int_eq(metrics_open("/dev/null", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "metrics file /dev/null: not a regular file or FIFO");
 	/* A missing directory. */
-	ck_assert_int_eq(metrics_open("/nonexistent/dir/m.json", err, sizeof(err)), -1);
+	ck_assert_int_eq(metrics_open("/nonexistent/dir/m.json", err, sizeof(err)), -ENOENT);
 	ck_assert_str_eq(err, "metrics file /nonexistent/dir/m.json: No such file or directory");
 }
 END_TEST

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "vmm/config.h"
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/mptable.h"
 
 #define RAM_SIZE (2ULL << 20)

@@ -26,7 +26,7 @@
 
 #include "virtio/vhost_user.h"
 #include "virtio/virtqueue.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 
 #define MEM_SIZE   (1u << 20)
 #define UVA        0x7f1234500000ull   /* the "front-end's" address of guest RAM */

@@ -825,14 +825,6 @@ START_TEST(no_stats_is_fine)
 }
 END_TEST
 
-START_TEST(state_names)
-{
-	ck_assert_str_eq(vsock_conn_state_name(VSOCK_CONN_ESTABLISHED), "established");
-	ck_assert_str_eq(vsock_conn_state_name(VSOCK_CONN_CLOSED), "closed");
-	ck_assert_str_eq(vsock_conn_state_name((enum vsock_conn_state)99), "?");
-}
-END_TEST
-
 static Suite *conn_suite(void)
 {
 	Suite *s = suite_create("vsock_conn");
@@ -904,7 +896,6 @@ static Suite *conn_suite(void)
 	tcase_add_test(tc, ctrl_priority_order);
 	tcase_add_test(tc, seqpacket_flags_kept);
 	tcase_add_test(tc, no_stats_is_fine);
-	tcase_add_test(tc, state_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

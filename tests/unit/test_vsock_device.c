@@ -29,13 +29,13 @@
 #include <netinet/in.h>
 
 #include "tests/unit/virtio_test_driver.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
-#include "vsock/hybrid.h"
 #include "vsock/packet.h"
+#include "vsock/port_alloc.h"
 #include "vsock/sock.h"
-#include "vmm/clock.h"
+#include "base/clock.h"
 
 #define BASE     0xd0000000ull
 #define IRQ      5

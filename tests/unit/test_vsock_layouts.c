@@ -36,7 +36,7 @@
 #include <sys/un.h>
 
 #include "tests/unit/virtio_test_driver.h"
-#include "vmm/evloop.h"
+#include "base/evloop.h"
 #include "vsock/device.h"
 #include "vsock/packet.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vsock/packet.h"
+#include "vsock/iov.h"
 #include "vsock/txbuf.h"
 
 static struct vsock_txbuf tb;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 #include "vmm/loader.h"
 #include "vmm/x86_boot.h"
 
@@ -153,7 +153,7 @@ START_TEST(zero_page_bzimage)
 
 	/* One character over the kernel's cmdline_size. */
 	bi.cmdline = "0123456789a";
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "command line too long (11 bytes, the kernel accepts 10)"));
 
 	/* initrd past the kernel's initrd_addr_max. */
@@ -162,7 +162,7 @@ START_TEST(zero_page_bzimage)
 	bi.initrd_size = 0x1000;
 	setup_ok(&gm, &bi);
 	bi.initrd_size = 0x1001;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "above the kernel's limit 0x37fffff"));
 }
 END_TEST
@@ -189,7 +189,7 @@ START_TEST(cmdline_limits)
 	memset(ram, POISON, 0x100000);
 	big[LAYOUT_CMDLINE_MAX - 1] = 'x';
 	big[LAYOUT_CMDLINE_MAX] = 0;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "command line too long (65536 bytes, max 65535)"));
 	ck_assert_ptr_null(strchr(err, '\n'));
 	ck_assert_uint_eq(ram[LAYOUT_CMDLINE], POISON);
@@ -205,11 +205,11 @@ START_TEST(bad_ranges)
 
 	bi.initrd_gpa = RAM_SIZE - 0x1000;
 	bi.initrd_size = 0x1001;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "initrd"));
 	bi.initrd_gpa = UINT64_MAX - 0xff;
 	bi.initrd_size = 0x1000;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	bi.initrd_size = 0x1000;
 	bi.initrd_gpa = RAM_SIZE - 0x1000;
 	setup_ok(&gm, &bi);
@@ -220,10 +220,10 @@ START_TEST(bad_ranges)
 	ck_assert_uint_eq(zp(&gm)->hdr.ramdisk_image, 0);
 
 	bi.setup_data_gpa = RAM_SIZE;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "setup_data"));
 	bi.kernel = NULL;
-	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&gm, &bi, err, sizeof(err)), -EINVAL);
 }
 END_TEST
 
@@ -233,7 +233,7 @@ START_TEST(ram_too_small)
 	struct x86_boot_info bi = { .kernel = &elf_k, .cmdline = "x" };
 
 	gm_init_with(&tiny, ram, LAYOUT_HIGH_RAM);
-	ck_assert_int_eq(x86_boot_setup(&tiny, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&tiny, &bi, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "beyond 1 MiB"));
 	gm_init_with(&tiny, ram, LAYOUT_HIGH_RAM + 0x1000);
 	setup_ok(&tiny, &bi);
@@ -261,7 +261,7 @@ START_TEST(e820_above_4g)
 	/* An initrd in the hole or straddling it is refused. */
 	bi.initrd_gpa = LAYOUT_MMIO_HOLE - 0x1000;
 	bi.initrd_size = 0x2000;
-	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -EINVAL);
 	gm_destroy(&big);
 
 	/* Exactly 3 GiB: no second region, no fourth entry. */
@@ -286,11 +286,11 @@ START_TEST(initrd_above_4g_refused)
 	/* An ELF kernel caps the initrd below 4 GiB ... */
 	bi.initrd_gpa = LAYOUT_4G + 0x1000;
 	bi.initrd_size = 0x2000;
-	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -EINVAL);
 	/* ... a bzImage with a high initrd_addr_max does not. */
 	k.is_bzimage = true;
 	k.hdr.initrd_addr_max = 0xffffffff;
-	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -1);
+	ck_assert_int_eq(x86_boot_setup(&big, &bi, err, sizeof(err)), -EINVAL);
 	gm_destroy(&big);
 }
 END_TEST

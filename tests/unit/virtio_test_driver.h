@@ -16,7 +16,7 @@
 #include "devices/bus.h"
 #include "virtio/mmio.h"
 #include "virtio/virtqueue.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define TD_MEM_SIZE  (1u << 20)  /* 1 MiB of fake guest RAM */
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "guest_mem.h"
-#include "layout.h"
+#include "base/guest_mem.h"
+#include "base/layout.h"
 
 #include <errno.h>
 #include <string.h>
@@ -70,16 +70,6 @@ int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t l
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
-	return 0;
-}
-
-int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
-{
-	const void *p = gm_ptr(gm, gpa, len);
-
-	if (!p)
-		return -EFAULT;
-	memcpy(dst, p, len);
 	return 0;
 }
 

@@ -12,8 +12,8 @@
  * range [gpa, gpa + len) against a single region with overflow checks.  A
  * range that straddles two regions or touches the hole is refused.
  */
-#ifndef VMM_GUEST_MEM_H
-#define VMM_GUEST_MEM_H
+#ifndef BASE_GUEST_MEM_H
+#define BASE_GUEST_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,9 +47,8 @@ void gm_destroy(struct guest_mem *gm);
  * len 0 is allowed and checks only gpa. */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
-/* Copy to/from guest RAM; 0, or -EFAULT if the range is not RAM. */
+/* Copy into guest RAM; 0, or -EFAULT if the range is not RAM. */
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
-int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 
 /* Zero [gpa, gpa+len) of guest RAM; 0 or -EFAULT.  Whole pages of our own
  * anonymous mapping are dropped (MADV_DONTNEED) rather than written, so

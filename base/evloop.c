@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "evloop.h"
+#include "base/evloop.h"
 
 #include <errno.h>
 #include <pthread.h>

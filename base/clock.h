@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The VMM's one clock: CLOCK_MONOTONIC in nanoseconds (timestamps, vsock
  * deadlines). */
-#ifndef VMM_CLOCK_H
-#define VMM_CLOCK_H
+#ifndef BASE_CLOCK_H
+#define BASE_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>

@@ -19,8 +19,8 @@
  *                0xfec0_0000 IO-APIC, 0xfee0_0000 local APIC
  *   0x1_0000_0000 rest of RAM when mem > 3 GiB
  */
-#ifndef VMM_LAYOUT_H
-#define VMM_LAYOUT_H
+#ifndef BASE_LAYOUT_H
+#define BASE_LAYOUT_H
 
 #define LAYOUT_GDT            0x500ULL
 #define LAYOUT_ZERO_PAGE      0x7000ULL

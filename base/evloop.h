@@ -8,8 +8,8 @@
  * delivered after it returns *when called on the I/O thread* (pending events
  * of the current batch are discarded).
  */
-#ifndef VMM_EVLOOP_H
-#define VMM_EVLOOP_H
+#ifndef BASE_EVLOOP_H
+#define BASE_EVLOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * with --trace-boot.  Thread safe: each line is one fprintf on unbuffered
  * stderr.
  */
-#ifndef VMM_LOG_H
-#define VMM_LOG_H
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
 enum log_level { LOG_WARN = 0, LOG_INFO = 1 };
 
