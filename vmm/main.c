@@ -5,14 +5,17 @@
  * Initialisation order (explicit, no constructors):
  *   0. until step 6, a terminating signal ends the VMM at once with 128+N
  *      after removing the socket files made so far
- *   1. parse flags and the JSON config, validate; lock the socket paths
+ *   1. parse flags and the JSON config, validate; lock the socket paths;
+ *      open the console file
  *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
  *      page tables, GDT (bad images are reported before KVM is touched);
  *      the virtio devices' host sockets (vsock listeners)
  *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
- *      (serial, i8042, POST port); virtio transports
+ *      (serial, i8042, POST port, debug-exit port, pvpanic); virtio
+ *      transports
  *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
- *   6. I/O thread sources (signals, stdin), start vCPUs, run the loop
+ *   6. I/O thread sources (signals, stdin, the timeout), start vCPUs, run
+ *      the loop
  *   7. the first exit request ends the process with its code
  */
 #include <errno.h>
