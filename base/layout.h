@@ -16,6 +16,7 @@
  *   ...          RAM up to min(mem, 3 GiB)
  *   0xc000_0000  MMIO hole up to 4 GiB:
  *                0xd000_0000 virtio-mmio devices, 4 KiB apart
+ *                0xd100_0000 pvpanic register (described in the device tree)
  *                0xfec0_0000 IO-APIC, 0xfee0_0000 local APIC
  *   0x1_0000_0000 rest of RAM when mem > 3 GiB
  */
@@ -39,6 +40,8 @@
 #define LAYOUT_4G             0x100000000ULL
 #define LAYOUT_VIRTIO_MMIO    0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
+#define LAYOUT_PVPANIC_MMIO   0xd1000000ULL /* 16 MiB above the first virtio device */
+#define LAYOUT_PVPANIC_MMIO_SIZE 1ULL        /* one byte register */
 /* Where KVM on Intel keeps the TSS and the identity-map page it needs for
  * real-mode emulation: three pages just below the BIOS area, inside the MMIO
  * hole and away from the IO-APIC/LAPIC (same place QEMU and kvmtool use). */

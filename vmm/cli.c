@@ -5,6 +5,7 @@
  * merged, then the flags are applied on top, then config_validate() runs.
  */
 #include "cli.h"
+#include "exit_status.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +35,8 @@ enum {
 	OPT_NOTIFY,
 	OPT_TRACE_BOOT,
 	OPT_METRICS,
+	OPT_TIMEOUT,
+	OPT_CONSOLE_FILE,
 	OPT_HELP,         /* --help; -h is 'h' */
 	OPT_SOCKET,       /* vhost-user only */
 };
@@ -54,6 +57,8 @@ static const struct option run_options[] = {
 	{ "notify",     required_argument, NULL, OPT_NOTIFY },
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
 	{ "metrics",    required_argument, NULL, OPT_METRICS },
+	{ "timeout",    required_argument, NULL, OPT_TIMEOUT },
+	{ "console-file", required_argument, NULL, OPT_CONSOLE_FILE },
 	{ "help",       no_argument,       NULL, OPT_HELP },
 	{ "socket",     required_argument, NULL, OPT_SOCKET },
 	{ NULL, 0, NULL, 0 },
@@ -67,7 +72,9 @@ struct run_flags {
 	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
-	uint64_t vcpus, mem_mib, cid, max_conns;
+	bool has_timeout;
+	const char *console_file;
+	uint64_t vcpus, mem_mib, cid, max_conns, timeout_s;
 	struct config_fwd *fwd_out, *fwd_in; /* repeatable flags, in order */
 	unsigned n_fwd_out, n_fwd_in;
 	enum discovery discovery;
@@ -261,6 +268,12 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 		return take_path(name, val, &f->uds, err, errlen);
 	case OPT_SOCKET:
 		return take_path(name, val, &f->socket, err, errlen);
+	case OPT_CONSOLE_FILE:
+		return take_path(name, val, &f->console_file, err, errlen);
+	case OPT_TIMEOUT:
+		f->has_timeout = true;
+		return parse_number(name, val, 0, CONFIG_MAX_TIMEOUT_S, " seconds (0: none)",
+				    &f->timeout_s, err, errlen);
 	case OPT_CMDLINE:
 		f->cmdline = val; /* may be empty */
 		return 0;
@@ -296,7 +309,7 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 	case OPT_METRICS:
 		if (!*val) {
 			cli_error(err, errlen, "--%s: empty path", name);
-			return -1;
+			return -EINVAL;
 		}
 		f->metrics = val;
 		return 0;
@@ -330,8 +343,11 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	if ((f->kernel && replace_str(&c->kernel_path, f->kernel)) ||
 	    (f->initrd && replace_str(&c->initrd_path, f->initrd)) ||
 	    (f->cmdline && replace_str(&c->cmdline, f->cmdline)) ||
-	    (f->uds && replace_str(&c->uds_path, f->uds)))
+	    (f->uds && replace_str(&c->uds_path, f->uds)) ||
+	    (f->console_file && replace_str(&c->console_file, f->console_file)))
 		return -ENOMEM;
+	if (f->has_timeout)
+		c->timeout_s = f->timeout_s;
 	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns)
 		c->has_vsock = true;
 	if (f->has_max_conns)
@@ -530,8 +546,12 @@ void cli_usage(FILE *f)
 "                       'ioeventfd' (default, handled on the I/O thread) or\n"
 "                       'mmio' (MMIO exit, handled on the vCPU thread)\n"
 "  --trace-boot         print boot timestamps and memory to stderr\n"
+"  --timeout SECONDS    end the VM after SECONDS (exit status %d); 0: never\n"
+"                       (default)\n"
+"  --console-file PATH  serial console output to PATH (created or\n"
+"                       truncated) instead of the terminal\n"
 "  --metrics PATH       append a JSON line of vsock counters to PATH at exit\n"
-"                       and on SIGUSR1 (docs/config.md)\n"
+"                       and on SIGUSR2 (docs/config.md)\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
 "\n"
@@ -541,12 +561,12 @@ void cli_usage(FILE *f)
 "                       disconnects; --metrics and the --vsock-* options\n"
 "                       as above\n"
 "\n"
-"Exit status: 0 guest reset or powered off; 1 bad input or host setup error;\n"
-"2 guest crash or unhandled exit; 128+N killed by signal N.\n"
-"See docs/config.md for the JSON keys.\n",
+"Exit status of 'run':\n",
 		CONFIG_DEFAULT_CMDLINE, CONFIG_MAX_VCPUS, CONFIG_DEFAULT_VCPUS,
 		CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, CONFIG_DEFAULT_MEM_MIB,
-		CONFIG_MAX_MAX_CONNS, CONFIG_DEFAULT_MAX_CONNS);
+		CONFIG_MAX_MAX_CONNS, CONFIG_DEFAULT_MAX_CONNS, VMM_EXIT_TIMEOUT);
+	vmm_exit_status_print(f);
+	fputs("See docs/config.md for the JSON keys and these statuses.\n", f);
 }
 
 void cli_version(FILE *f)

@@ -186,6 +186,7 @@ void config_free(struct vm_config *c)
 	free(c->uds_path);
 	free(c->vhost_user_socket);
 	free(c->metrics_path);
+	free(c->console_file);
 	config_fwd_free(c->fwd_out, c->n_fwd_out);
 	config_fwd_free(c->fwd_in, c->n_fwd_in);
 	config_defaults(c);
@@ -206,6 +207,7 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    dup_or_null(&dst->cmdline, src->cmdline) |
 	    dup_or_null(&dst->uds_path, src->uds_path) |
 	    dup_or_null(&dst->metrics_path, src->metrics_path) |
+	    dup_or_null(&dst->console_file, src->console_file) |
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
 	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
@@ -498,6 +500,21 @@ static int set_notify(struct cfg_ctx *x, json_t *v)
 	return 0;
 }
 
+static int set_timeout(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, 0, (long long)CONFIG_MAX_TIMEOUT_S, &n))
+		return -EINVAL;
+	x->c->timeout_s = (uint64_t)n;
+	return 0;
+}
+
+static int set_console_file(struct cfg_ctx *x, json_t *v)
+{
+	return cfg_path(x, v, &x->c->console_file);
+}
+
 static int set_max_conns(struct cfg_ctx *x, json_t *v)
 {
 	long long n = 0;
@@ -676,6 +693,8 @@ static const struct cfg_key vsock_keys[] = {
 static const struct cfg_key x_vmm_keys[] = {
 	{ "discovery",         T_STRING,          set_discovery,  NULL },
 	{ "notify",            T_STRING,          set_notify,     NULL },
+	{ "timeout_s",         T_INTEGER,         set_timeout,    NULL },
+	{ "console_file",      T_STRING,          set_console_file, NULL },
 	{ NULL, 0, NULL, NULL },
 };
 

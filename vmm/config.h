@@ -18,6 +18,9 @@
 #define CONFIG_MAX_MEM_MIB       (1024 * 1024) /* 1 TiB; also bounded by host RAM */
 #define CONFIG_DEFAULT_CMDLINE   "console=ttyS0 reboot=k panic=1"
 
+/* --timeout / x-vmm.timeout_s: seconds, 0 = none. */
+#define CONFIG_MAX_TIMEOUT_S     0xffffffffull
+
 /* vsock limits and defaults. */
 #define CONFIG_DEFAULT_MAX_CONNS 4096u
 #define CONFIG_MAX_MAX_CONNS     (1u << 20)
@@ -75,6 +78,10 @@ struct vm_config {
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
 	char *metrics_path;  /* JSON-lines counters (vmm/metrics.h), may be NULL */
+
+	/* For test runners (docs/config.md). */
+	uint64_t timeout_s;  /* end the VM after this many seconds; 0: never */
+	char *console_file;  /* serial output to this file, not stdout; may be NULL */
 
 	/* "vmm vhost-user": the vsock device served to a vhost-user
 	 * front-end listening on this path (no guest of our own). */

@@ -159,6 +159,22 @@ static int add_virtio(void *fdt, const struct fdt_vm_desc *d, uint32_t irq_paren
 	return 0;
 }
 
+/* Linux's drivers/misc/pvpanic/pvpanic-mmio.c matches this compatible and
+ * takes reg as a memory (or I/O) resource; no binding document exists, the
+ * driver's match table is the reference. */
+static int add_pvpanic(void *fdt, const struct fdt_vm_desc *d)
+{
+	char name[32];
+
+	if (!d->pvpanic.present)
+		return 0;
+	snprintf(name, sizeof(name), "pvpanic@%llx", (unsigned long long)d->pvpanic.base);
+	FDT_TRY(fdt_begin_node(fdt, name));
+	FDT_TRY(fdt_property_string(fdt, "compatible", "qemu,pvpanic-mmio"));
+	FDT_TRY(prop_reg64(fdt, d->pvpanic.base, d->pvpanic.size));
+	return fdt_end_node(fdt);
+}
+
 static int build(const struct guest_mem *gm, const struct fdt_vm_desc *d, void *buf, int size)
 {
 	uint32_t irq_parent = 0;
@@ -182,6 +198,7 @@ static int build(const struct guest_mem *gm, const struct fdt_vm_desc *d, void *
 	FDT_TRY(d->arch->root_nodes(buf, d, &irq_parent));
 	FDT_TRY(add_serial(buf, d, irq_parent));
 	FDT_TRY(add_virtio(buf, d, irq_parent));
+	FDT_TRY(add_pvpanic(buf, d));
 	FDT_TRY(fdt_end_node(buf)); /* root */
 	return fdt_finish(buf);
 }
@@ -264,6 +281,13 @@ int fdt_add_virtio(struct fdt_vm_desc *d, uint64_t base, uint64_t size, uint32_t
 	d->virtio[d->n_virtio].irq = (struct fdt_irq){ .irq = irq, .level = false };
 	d->n_virtio++;
 	return 0;
+}
+
+void fdt_add_pvpanic(struct fdt_vm_desc *d, uint64_t base, uint64_t size)
+{
+	d->pvpanic.present = true;
+	d->pvpanic.base = base;
+	d->pvpanic.size = size;
 }
 
 /* ------------------------------------------------------------- x86 -- */

@@ -20,7 +20,8 @@
  *            #interrupt-cells = <2>; interrupt-controller; phandle = <1>; };
  *     isa { serial@i3f8 { compatible = "ns16550a"; reg = <1 0x3f8 8>; ... }; };
  *     virtio@d0000000 { compatible = "virtio,mmio"; reg = <...>;
- *            interrupt-parent = <1>; interrupts = <5 1>; }; ... };
+ *            interrupt-parent = <1>; interrupts = <5 1>; }; ...
+ *     pvpanic@d1000000 { compatible = "qemu,pvpanic-mmio"; reg = <...>; }; };
  */
 #ifndef VMM_FDT_H
 #define VMM_FDT_H
@@ -89,6 +90,10 @@ struct fdt_vm_desc {
 		uint64_t base, size;
 		struct fdt_irq irq;
 	} virtio[FDT_MAX_VIRTIO];
+	struct {
+		bool present;
+		uint64_t base, size;   /* MMIO */
+	} pvpanic;
 };
 
 /* The x86 microVM description: fdt_arch_x86, n_cpus, bootargs, COM1
@@ -99,6 +104,10 @@ void fdt_desc_init_x86(struct fdt_vm_desc *d, unsigned n_cpus, const char *boota
 /* Append a virtio-mmio device, level-triggered on `irq`.  0, or -ENOSPC
  * when FDT_MAX_VIRTIO are already described. */
 int fdt_add_virtio(struct fdt_vm_desc *d, uint64_t base, uint64_t size, uint32_t irq);
+
+/* Describe a pvpanic register in MMIO space (Linux's pvpanic-mmio driver,
+ * compatible "qemu,pvpanic-mmio"; devices/pvpanic.h).  No interrupt. */
+void fdt_add_pvpanic(struct fdt_vm_desc *d, uint64_t base, uint64_t size);
 
 /* Build the blob into buf (bufsize bytes): memory nodes from gm, then the
  * description.  0, -EINVAL for a bad description, -ENOSPC if buf is too

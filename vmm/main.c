@@ -5,14 +5,17 @@
  * Initialisation order (explicit, no constructors):
  *   0. until step 6, a terminating signal ends the VMM at once with 128+N
  *      after removing the socket files made so far
- *   1. parse flags and the JSON config, validate; lock the socket paths
+ *   1. parse flags and the JSON config, validate; lock the socket paths;
+ *      open the console file
  *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
  *      page tables, GDT (bad images are reported before KVM is touched);
  *      the virtio devices' host sockets (vsock listeners)
  *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
- *      (serial, i8042, POST port); virtio transports
+ *      (serial, i8042, POST port, debug-exit port, pvpanic); virtio
+ *      transports
  *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
- *   6. I/O thread sources (signals, stdin), start vCPUs, run the loop
+ *   6. I/O thread sources (signals, stdin, the timeout), start vCPUs, run
+ *      the loop
  *   7. the first exit request ends the process with its code
  */
 #include <errno.h>
@@ -28,11 +31,14 @@
 
 #include "cli.h"
 #include "config.h"
+#include "console_file.h"
 #include "base/layout.h"
 #include "loader.h"
 #include "base/log.h"
 #include "metrics.h"
 #include "mptable.h"
+#include "panic_reboot.h"
+#include "timeout.h"
 #include "trace.h"
 #include "virtio_devs.h"
 #include "vhost_user_cmd.h"
@@ -57,6 +63,7 @@ static struct vm the_vm;
 static struct console con;
 static struct virtio_devs vdevs;
 static int metrics_fd = -1;      /* --metrics */
+static struct vm_timeout vm_timeout;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -289,9 +296,48 @@ static void serial_irq(void *opaque, int level)
 	vm_set_irq(opaque, LAYOUT_SERIAL_IRQ, level);
 }
 
+/* A reset is a clean ending, unless it is the reboot of a Linux panic
+ * (panic_reboot.h). */
 static void i8042_reset(void *opaque)
 {
-	vm_request_exit(opaque, VMM_EXIT_OK, NULL);
+	struct vm *vm = opaque;
+
+	if (vm->panic_reboot && panic_reboot_seen(&vm->mem))
+		vm_request_exit(vm, VMM_EXIT_GUEST_PANIC, "guest kernel panicked (it "
+				"rebooted in its panic reboot mode, %s)", PANIC_REBOOT_PARAM);
+	else
+		vm_request_exit(vm, VMM_EXIT_OK, NULL);
+}
+
+/* The guest chose the exit status (devices/debug_exit.h). */
+static void debug_exit(void *opaque, uint32_t value, int status)
+{
+	vm_request_exit(opaque, status, "guest wrote 0x%x to the debug-exit port 0x%x: "
+			"exit status %d", value, DEBUG_EXIT_PORT, status);
+}
+
+static void pvpanic_event(void *opaque, enum pvpanic_action action, uint8_t value)
+{
+	struct vm *vm = opaque;
+
+	switch (action) {
+	case PVPANIC_PANIC:
+		vm_request_exit(vm, VMM_EXIT_GUEST_PANIC, "guest kernel panicked "
+				"(pvpanic event 0x%x)", value);
+		break;
+	case PVPANIC_CRASH_KERNEL:
+		/* kdump takes over: let it work; however the VM ends later,
+		 * a clean ending is reported as the panic (main()). */
+		if (!atomic_exchange(&vm->crash_kernel, true))
+			log_warn("guest kernel panicked and runs its crash kernel "
+				 "(pvpanic event 0x%x)", value);
+		break;
+	case PVPANIC_POWER_OFF:
+		vm_request_exit(vm, VMM_EXIT_OK, NULL);
+		break;
+	case PVPANIC_IGNORE:
+		break;
+	}
 }
 
 /* Port 0x80: POST codes from firmware and Linux's I/O delay.  Writes are
@@ -299,11 +345,11 @@ static void i8042_reset(void *opaque)
  * --trace-boot (our test guest writes it first thing). */
 static const struct bus_ops post_ops = { 0 };
 
-static void devices_init(struct vm *vm)
+static void devices_init(struct vm *vm, int console_fd)
 {
 	int ret;
 
-	ret = serial_init(&vm->serial, &vm->pio, LAYOUT_SERIAL_PORT, STDOUT_FILENO,
+	ret = serial_init(&vm->serial, &vm->pio, LAYOUT_SERIAL_PORT, console_fd,
 			  serial_irq, vm);
 	if (ret)
 		die("serial port: %s", strerror(-ret));
@@ -314,20 +360,40 @@ static void devices_init(struct vm *vm)
 	ret = bus_register(&vm->pio, 0x80, 1, &post_ops, NULL);
 	if (ret)
 		die("port 0x80: %s", strerror(-ret));
+	ret = debug_exit_init(&vm->debug_exit, &vm->pio, DEBUG_EXIT_PORT, debug_exit, vm);
+	if (ret)
+		die("debug-exit port: %s", strerror(-ret));
+	/* pvpanic at QEMU's ISA port and at the MMIO address the device tree
+	 * gives (write_fdt()). */
+	pvpanic_init(&vm->pvpanic, pvpanic_event, vm);
+	ret = pvpanic_register(&vm->pvpanic, &vm->pio, PVPANIC_PORT, PVPANIC_PORT_LEN);
+	if (!ret)
+		ret = pvpanic_register(&vm->pvpanic, &vm->mmio, LAYOUT_PVPANIC_MMIO,
+				       LAYOUT_PVPANIC_MMIO_SIZE);
+	if (ret)
+		die("pvpanic: %s", strerror(-ret));
 }
 
 /* ---- boot ------------------------------------------------------------- */
 
-/* The guest's command line: the configured one plus, with command-line
- * discovery, one virtio_mmio.device= per device. */
-static void build_cmdline(const struct vm_config *cfg, const struct virtio_devs *vd,
-			  char *buf, size_t size)
+/* The guest's command line: the configured one plus reboot=panic_warm (so
+ * that the reboot of a panic can be told from a clean one, panic_reboot.h)
+ * unless every reboot is warm anyway, and, with command-line discovery, one
+ * virtio_mmio.device= per device. */
+static void build_cmdline(struct vm *vm, const struct vm_config *cfg,
+			  const struct virtio_devs *vd, char *buf, size_t size)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
 
 	if (strlen(base) >= size)
 		die("kernel command line is longer than %zu bytes", size - 1);
 	strcpy(buf, base);
+	if (panic_reboot_applicable(buf)) {
+		if (panic_reboot_add(buf, size))
+			die("kernel command line plus %s is longer than %zu bytes",
+			    PANIC_REBOOT_PARAM, size - 1);
+		vm->panic_reboot = true;
+	}
 	if (cfg->discovery == DISCOVERY_CMDLINE && virtio_devs_cmdline(vd, buf, size))
 		die("kernel command line plus virtio devices is longer than %zu bytes", size - 1);
 }
@@ -346,6 +412,7 @@ static uint64_t write_fdt(struct vm *vm, const struct vm_config *cfg,
 	for (unsigned i = 0; i < vd->n; i++)
 		if (fdt_add_virtio(&d, vd->slot[i].base, LAYOUT_VIRTIO_MMIO_SIZE, vd->slot[i].irq))
 			die("device tree: too many virtio devices");
+	fdt_add_pvpanic(&d, LAYOUT_PVPANIC_MMIO, LAYOUT_PVPANIC_MMIO_SIZE);
 	ret = fdt_write_setup_data(&vm->mem, &d, &gpa);
 	if (ret)
 		die("device tree: %s", strerror(-ret));
@@ -391,7 +458,7 @@ static void load_guest(struct vm *vm, const struct vm_config *cfg,
 		bi.initrd_size = ilen;
 	}
 
-	build_cmdline(cfg, vd, cmdline, sizeof(cmdline));
+	build_cmdline(vm, cfg, vd, cmdline, sizeof(cmdline));
 	bi.cmdline = cmdline;
 	if (cfg->discovery == DISCOVERY_FDT) {
 		bi.setup_data_gpa = write_fdt(vm, cfg, vd, cmdline);
@@ -411,7 +478,7 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	char err[ERRLEN];
 	uint64_t entry;
-	int ret;
+	int ret, console_fd = STDOUT_FILENO;
 
 	vm->t_main = vm_now_ns();
 	signals_startup();
@@ -442,6 +509,11 @@ int main(int argc, char **argv)
 		if (metrics_fd < 0)
 			die("%s", err);
 	}
+	if (cfg.console_file) {
+		console_fd = console_file_open(cfg.console_file, err, sizeof(err));
+		if (console_fd < 0)
+			die("%s", err);
+	}
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)
 		log_set_level(LOG_INFO);
@@ -463,7 +535,7 @@ int main(int argc, char **argv)
 		die("%s", err);
 	if (vm_create(vm, err, sizeof(err)))
 		die("%s", err);
-	devices_init(vm);
+	devices_init(vm, console_fd);
 	if (virtio_devs_create(&vdevs, vm, &cfg, err, sizeof(err)))
 		die("%s", err);
 	if (vm_create_vcpus(vm, cfg.vcpus, entry, err, sizeof(err)))
@@ -473,6 +545,9 @@ int main(int argc, char **argv)
 		die("signals: %s", strerror(-ret));
 	console_init(&con, vm);
 
+	ret = vm_timeout_start(&vm_timeout, vm, cfg.timeout_s);
+	if (ret)
+		die("timeout timer: %s", strerror(-ret));
 	ret = vm_start_vcpus(vm);
 	if (ret)
 		die("starting vCPU threads: %s", strerror(-ret));
@@ -486,6 +561,10 @@ int main(int argc, char **argv)
 	virtio_devs_destroy(&vdevs);
 	if (vm->exit_msg[0])
 		log_warn("%s", vm->exit_msg);
+	if (vm->exit_code == VMM_EXIT_OK && atomic_load(&vm->crash_kernel)) {
+		vm->exit_code = VMM_EXIT_GUEST_PANIC;
+		log_warn("exit status %d: the guest kernel panicked earlier", vm->exit_code);
+	}
 	if (vm->trace_boot)
 		trace_report(stderr, vm);
 	/* vCPU threads may still be inside KVM_RUN; exit() ends them with the

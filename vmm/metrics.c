@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.h"
-#include "errmsg.h"
+#include "out_file.h"
 #include "vsock/packet.h"
 
 #include <errno.h>
@@ -15,23 +15,8 @@
 
 int metrics_open(const char *path, char *err, size_t errlen)
 {
-	struct stat sb;
-	/* O_NONBLOCK: a FIFO nobody reads is an error now, not a hang at
-	 * exit.  Cleared below so a full pipe slows us instead of losing a
-	 * line halfway. */
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK |
-		      O_NOCTTY, 0600);
-
-	if (fd < 0)
-		return errmsg(err, errlen, errno, "metrics file %s: %s%s", path, strerror(errno),
-			      errno == ENXIO ? " (a FIFO without a reader)" : "");
-	if (fstat(fd, &sb) || !(S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
-		close(fd);
-		return errmsg(err, errlen, EINVAL, "metrics file %s: not a regular file or FIFO",
-			      path);
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
+	/* Owner-only: the counters describe the guest's traffic. */
+	return out_file_open("metrics file", path, O_APPEND, 0600, false, err, errlen);
 }
 
 static json_t *u64(uint64_t v)

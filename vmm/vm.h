@@ -15,16 +15,15 @@
 #include <linux/kvm.h>
 
 #include "devices/bus.h"
+#include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "base/clock.h"
 #include "base/guest_mem.h"
 #include "base/evloop.h"
+#include "exit_status.h"
 
-/* Exit codes of the vmm process (docs/config.md). */
-#define VMM_EXIT_OK          0 /* guest reset or powered off */
-#define VMM_EXIT_SETUP       1 /* bad input or host setup failure */
-#define VMM_EXIT_GUEST_CRASH 2 /* triple fault, internal error, unhandled exit */
 
 struct vm;
 
@@ -44,6 +43,8 @@ struct vm {
 	struct bus pio, mmio;
 	struct serial serial;
 	struct i8042 i8042;
+	struct pvpanic pvpanic;
+	struct debug_exit debug_exit;
 	struct evloop *ev;
 	unsigned n_vcpus;
 	struct vcpu *vcpus;
@@ -53,6 +54,12 @@ struct vm {
 	atomic_bool exiting;
 	int exit_code;
 	char exit_msg[256];
+	/* Panic detection (docs/config.md "Guest panics"): the reboot of a
+	 * panic is recognised (we added reboot=panic_warm); the guest
+	 * reported a panic and runs its crash kernel (a clean end is then
+	 * still the panic status). */
+	bool panic_reboot;
+	atomic_bool crash_kernel;
 
 	bool trace_boot;
 	uint64_t t_main, t_first_exit; /* CLOCK_MONOTONIC ns, for --trace-boot */

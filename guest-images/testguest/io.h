@@ -35,6 +35,29 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t mmio_read8(uint64_t addr)
+{
+	uint8_t v;
+
+	__asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(addr) : "memory");
+	return v;
+}
+
+static inline void mmio_write8(uint64_t addr, uint8_t v)
+{
+	__asm__ volatile("movb %0, (%1)" : : "q"(v), "r"(addr) : "memory");
+}
+
 static inline uint32_t mmio_read32(uint64_t addr)
 {
 	uint32_t v;

@@ -10,6 +10,9 @@ const struct scenario scenarios[] = {
 	{ "hello", scn_hello, "start all CPUs, print 'testguest: hello cpus=N', reset", false },
 	{ "fault", scn_fault, "triple-fault on purpose (the VMM must exit non-zero)", false },
 	{ "info",  scn_info,  "print the command line, TSC rate and MP table", false },
+	{ "exit",  scn_exit,  "code=N [width=1|2|4]: write N to the debug-exit port 0xf4", false },
+	{ "panic", scn_panic, "[via=port|mmio|reboot] [event=E]: report a panic", false },
+	{ "hang",  scn_hang,  "halt for good (for the VMM's --timeout)", false },
 	{ "speed", scn_speed, "cycles per KiB for crc32/prng/copy (ring=0 to compare)", true },
 	/* vsock scenarios: see each scn_*.c for parameters and result lines. */
 	{ "echo-server", scn_echo_server, "port=P [conns=N]: echo host connections", true },

@@ -46,5 +46,8 @@ int scn_hostile(void);
 int scn_pingpong(void);
 int scn_connrate(void);
 int scn_notify(void);
+int scn_exit(void);
+int scn_panic(void);
+int scn_hang(void);
 
 #endif

@@ -168,3 +168,74 @@ def test_forward_in_same_file_as_uds_path(tmp_path):
     assert line == (f"vmm: error: vsock forward unix:{d}/./a.sock: the same socket file "
                     f"as vsock forward unix:{d}/a.sock"), line
     assert sorted(os.listdir(d)) == []
+
+
+# --timeout and --console-file (issue 16): bad values are one line and exit
+# 1, before KVM is touched (so these run on hosts without /dev/kvm too).
+@pytest.mark.parametrize("value,msg", [
+    ("-5", "--timeout: '-5' is negative"),
+    ("1.5", "--timeout: '1.5' is not a decimal number"),
+    ("10s", "--timeout: '10s' is not a decimal number"),
+    ("", "--timeout: empty value, expected a number"),
+    ("4294967296", "--timeout: 4294967296 is out of range 0..4294967295 seconds (0: none)"),
+])
+def test_bad_timeout(value, msg):
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--timeout", value]))
+    assert line == f"vmm: error: {msg}", line
+
+
+def test_bad_timeout_in_config(tmp_path):
+    cfg = tmp_path / "vm.json"
+    cfg.write_text('{"x-vmm": {"timeout_s": -1}}')
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--config", str(cfg)]))
+    assert line == (f"vmm: error: {cfg}:1:25: x-vmm.timeout_s: -1 is out of range "
+                    "0..4294967295"), line
+
+
+def test_bad_console_file(tmp_path):
+    d = str(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = [
+        (f"{d}/no/such/dir/c.log", "No such file or directory"),
+        (d, "Is a directory"),
+        # Nobody reads the FIFO: refused at once, never a wait.
+        (str(fifo), "No such device or address (a FIFO needs a reader first)"),
+    ]
+    for path, why in cases:
+        line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--console-file", path],
+                                 timeout=10))
+        assert line == f"vmm: error: console file {path}: cannot open: {why}", line
+    # Not writable by this user (root writes anyway).
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro.log"
+        ro.write_text("")
+        ro.chmod(0o444)
+        line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--console-file", str(ro)]))
+        assert line == f"vmm: error: console file {ro}: cannot open: Permission denied", line
+
+
+def test_bad_console_file_in_config_removes_sockets(tmp_path):
+    """A console file that cannot be opened is a set-up error like any
+    other: exit 1, and no socket file is left."""
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({"boot-source": {"kernel_image_path": TESTGUEST},
+                               "vsock": {"guest_cid": 3, "uds_path": "v.sock"},
+                               "x-vmm": {"console_file": "missing/c.log"}}))
+    line = only_line(run_vmm(["run", "--config", str(cfg)]))
+    assert line == (f"vmm: error: console file {tmp_path}/missing/c.log: cannot open: "
+                    "No such file or directory"), line
+    assert sorted(f for f in os.listdir(tmp_path) if not f.endswith(".lock")) == ["vm.json"]
+
+
+def test_console_file_is_opened_before_kvm(tmp_path):
+    """Without /dev/kvm the VMM still fails (exit 1), but only after it
+    created the console file: a bad path is reported first."""
+    from conftest import have_kvm
+    if have_kvm():
+        pytest.skip("checks the order of set-up on a host without /dev/kvm")
+    log = tmp_path / "c.log"
+    r = run_vmm(["run", "--kernel", TESTGUEST, "--console-file", str(log)])
+    line = only_line(r)
+    assert "/dev/kvm" in line, line
+    assert log.exists() and log.read_text() == ""

@@ -408,6 +408,30 @@ START_TEST(other_arch)
 }
 END_TEST
 
+/* pvpanic (Linux's pvpanic-mmio): a root node with its compatible and reg,
+ * no interrupt; absent unless added. */
+START_TEST(pvpanic_node)
+{
+	struct fdt_vm_desc d = x86_desc(1, 1);
+	int off;
+
+	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), 0);
+	ck_assert_int_lt(fdt_node_offset_by_compatible(buf, -1, "qemu,pvpanic-mmio"), 0);
+
+	fdt_add_pvpanic(&d, LAYOUT_PVPANIC_MMIO, LAYOUT_PVPANIC_MMIO_SIZE);
+	ck_assert_int_eq(fdt_build(&gm, &d, buf, BUF_SIZE), 0);
+	ck_assert_int_eq(fdt_check_full(buf, fdt_totalsize(buf)), 0);
+	off = node(buf, "/pvpanic@d1000000");
+	ck_assert_int_eq(fdt_parent_offset(buf, off), 0);
+	check_str(buf, off, "compatible", "qemu,pvpanic-mmio");
+	check_reg64(buf, off, 0xd1000000, 1);
+	ck_assert_ptr_null(fdt_getprop(buf, off, "interrupts", NULL));
+	ck_assert_int_eq(fdt_node_offset_by_compatible(buf, -1, "qemu,pvpanic-mmio"), off);
+	/* The virtio device is still there, beside it. */
+	node(buf, "/virtio@d0000000");
+}
+END_TEST
+
 static Suite *fdt_suite(void)
 {
 	Suite *s = suite_create("fdt");
@@ -423,6 +447,7 @@ static Suite *fdt_suite(void)
 	tcase_add_test(tc, setup_data);
 	tcase_add_test(tc, setup_data_errors);
 	tcase_add_test(tc, other_arch);
+	tcase_add_test(tc, pvpanic_node);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -155,14 +155,14 @@ START_TEST(open_refuses_what_it_cannot_use)
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
 	ck_assert_int_eq(metrics_open(fifo, err, sizeof(err)), -ENXIO);
-	ck_assert_ptr_nonnull(strstr(err, "FIFO without a reader"));
+	ck_assert_ptr_nonnull(strstr(err, "a FIFO needs a reader first"));
 	unlink(fifo);
 	/* A character device. */
 	ck_assert_int_eq(metrics_open("/dev/null", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "metrics file /dev/null: not a regular file or FIFO");
 	/* A missing directory. */
 	ck_assert_int_eq(metrics_open("/nonexistent/dir/m.json", err, sizeof(err)), -ENOENT);
-	ck_assert_str_eq(err, "metrics file /nonexistent/dir/m.json: No such file or directory");
+	ck_assert_str_eq(err, "metrics file /nonexistent/dir/m.json: cannot open: No such file or directory");
 }
 END_TEST
 
