@@ -273,31 +273,19 @@ int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 		  uint32_t min, bool *pushed)
 {
 	for (;;) {
-		int r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
+		int r = virtq_pop_drain(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
 
 		if (r == 0) {
-			/*
-			 * Out of rx buffers with something to deliver: the
-			 * caller parks it until the driver posts more, so we
-			 * need its kick now (process_rx keeps rx kicks off
-			 * otherwise).  virtq_enable_notify() publishes the
-			 * request, then a full barrier, then re-reads
-			 * avail->idx (pairs with the driver's barrier between
-			 * its avail->idx store and its NO_NOTIFY/avail_event
-			 * load): a buffer posted before the driver could see
-			 * the request is found here, one posted after it is
-			 * kicked.  Either way nothing stalls.
-			 */
-			if (!virtq_enable_notify(vq)) {
-				d->st.rx_waits++;
-				return 0;
-			}
-			d->st.rx_notify_races++;
-			virtq_disable_notify(vq);
-			continue;
+			/* Out of rx buffers with something to deliver: the
+			 * caller parks it, and the drain has armed rx kicks,
+			 * so the driver's next buffer brings us back. */
+			d->st.rx_waits++;
+			return 0;
 		}
-		if (r != 1)
+		if (r < 0)
 			return r;
+		if (r == VIRTQ_POP_RECHECK)
+			d->st.rx_notify_races++;
 		if (ch->in_len >= min)
 			return 1;
 		d->st.short_rx_buf++;

@@ -353,17 +353,9 @@ static void process_tx(struct vsock_dev *d)
 	/* A full rx queue does not stop tx (spec 5.10.6.1): replies go to
 	 * bounded per-connection and per-device queues.  Only when the queue
 	 * of connection-less RSTs is full does tx pause (rather than lose an
-	 * answer); process_rx resumes it once the guest took some. */
-	/*
-	 * Notification suppression (spec 2.7.7, as vhost does): while we
-	 * drain the ring the driver need not kick us, every kick would be an
-	 * exit for nothing.  When the ring looks empty, re-enable and look
-	 * again: virtq_enable_notify() publishes "kick me" (clears NO_NOTIFY,
-	 * or sets avail_event), issues a full barrier and re-reads avail->idx.
-	 * A chain added before the driver could see that is found by the
-	 * re-read; one added after it is kicked.  Only then may we stop.
-	 */
-	virtq_disable_notify(vq);
+	 * answer); process_rx resumes it once the guest took some.  Kicks are
+	 * off while we drain and re-armed when the ring is empty
+	 * (virtq_pop_drain). */
 	for (;;) {
 		if (d->rstq_len == RSTQ_SIZE) {
 			d->tx_stalled = true;
@@ -374,16 +366,11 @@ static void process_tx(struct vsock_dev *d)
 			virtq_enable_notify(vq);
 			break;
 		}
-		r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
-		if (r == 0) {
-			if (!virtq_enable_notify(vq))
-				break;          /* empty and armed */
+		r = virtq_pop_drain(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
+		if (r <= 0)
+			break;  /* empty and armed, or broken (NEEDS_RESET is set) */
+		if (r == VIRTQ_POP_RECHECK)
 			d->st.tx_notify_races++;
-			virtq_disable_notify(vq);
-			continue;
-		}
-		if (r < 0)
-			break;                  /* broken: NEEDS_RESET is set */
 		handle_tx(d, d->iov, ch.n_out);
 		virtq_push(vq, &ch, 0);
 		pushed = true;
@@ -431,8 +418,8 @@ static void process_rx(struct vsock_dev *d)
 		return;
 	/* rx kicks only matter while work waits for buffers.  Keep them off
 	 * otherwise, so re-posting a consumed buffer costs the guest no exit;
-	 * vd_pop_rx() turns them on (and re-checks) when it runs dry, which
-	 * is the only way work gets parked for want of buffers. */
+	 * vd_pop_rx() re-arms them when its drain runs dry, which is the
+	 * only way work gets parked for want of buffers. */
 	virtq_disable_notify(vq);
 	while (d->rstq_len > 0) {
 		if (vd_pop_rx(d, vq, &ch, VSOCK_HDR_SIZE, &pushed) != 1)
