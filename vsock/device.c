@@ -59,15 +59,7 @@ static void rx_unlink(struct vsock_dev *d, struct hconn *hc)
 {
 	if (!hc->on_rx)
 		return;
-	if (hc->rx_prev)
-		hc->rx_prev->rx_next = hc->rx_next;
-	else
-		d->rx_head = hc->rx_next;
-	if (hc->rx_next)
-		hc->rx_next->rx_prev = hc->rx_prev;
-	else
-		d->rx_tail = hc->rx_prev;
-	hc->rx_prev = hc->rx_next = NULL;
+	TAILQ_REMOVE(&d->rx_list, hc, rx_link);
 	hc->on_rx = false;
 }
 
@@ -76,23 +68,10 @@ static void rx_link(struct vsock_dev *d, struct hconn *hc, bool front)
 	if (hc->on_rx)
 		return;
 	hc->on_rx = true;
-	if (front) {
-		hc->rx_prev = NULL;
-		hc->rx_next = d->rx_head;
-		if (d->rx_head)
-			d->rx_head->rx_prev = hc;
-		else
-			d->rx_tail = hc;
-		d->rx_head = hc;
-	} else {
-		hc->rx_next = NULL;
-		hc->rx_prev = d->rx_tail;
-		if (d->rx_tail)
-			d->rx_tail->rx_next = hc;
-		else
-			d->rx_head = hc;
-		d->rx_tail = hc;
-	}
+	if (front)
+		TAILQ_INSERT_HEAD(&d->rx_list, hc, rx_link);
+	else
+		TAILQ_INSERT_TAIL(&d->rx_list, hc, rx_link);
 }
 
 static void rx_kick(struct vsock_dev *d, struct hconn *hc)
@@ -105,7 +84,7 @@ static void rx_kick(struct vsock_dev *d, struct hconn *hc)
 
 static void timer_update(struct vsock_dev *d)
 {
-	bool want = vsock_conntab_count(&d->conns) > 0 || d->zombies;
+	bool want = vsock_conntab_count(&d->conns) > 0 || !SLIST_EMPTY(&d->zombies);
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
 	if (want == d->timer_on || d->timerfd < 0)
@@ -121,11 +100,10 @@ static void timer_update(struct vsock_dev *d)
 /* Close and free zombies.  I/O thread only (ev_del there is final). */
 static void reap_locked(struct vsock_dev *d)
 {
-	struct hconn *hc = d->zombies, *next;
+	struct hconn *hc;
 
-	d->zombies = NULL;
-	for (; hc; hc = next) {
-		next = hc->next;
+	while ((hc = SLIST_FIRST(&d->zombies))) {
+		SLIST_REMOVE_HEAD(&d->zombies, next);
 		if (hc->in_epoll)
 			ev_del(d->ev, &hc->src);
 		if (hc->fd >= 0)
@@ -158,7 +136,7 @@ static void host_release(struct hconn *hc)
 
 /* The connection is finished: out of every index now, freed on the I/O
  * thread.  The host peer sees EOF at once. */
-void vd_zombify(struct vsock_dev *d, struct hconn *hc)
+static void zombify(struct vsock_dev *d, struct hconn *hc)
 {
 	if (hc->zombie)
 		return;
@@ -171,8 +149,7 @@ void vd_zombify(struct vsock_dev *d, struct hconn *hc)
 		vsock_port_release(&d->ports, hc->c.addr.local_port);
 	rx_unlink(d, hc);
 	host_release(hc);
-	hc->next = d->zombies;
-	d->zombies = hc;
+	SLIST_INSERT_HEAD(&d->zombies, hc, next);
 	d->st.conns_open--;
 	if (!d->reap_pending && !d->tearing_down && evloop_call(d->ev, reap_cb, d) == 0)
 		d->reap_pending = true;
@@ -180,27 +157,24 @@ void vd_zombify(struct vsock_dev *d, struct hconn *hc)
 	timer_update(d);
 }
 
-/* Act on what the state machine asked for. */
-void vd_after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
+/*
+ * Act on what the state machine asked for (a VSOCK_EV_* mask from conn.c,
+ * directly or through the data plane in dev_io.c).  The one place where a
+ * connection's host side is shut, where it is freed, and where it is
+ * queued for rx; EV_FORWARD is the caller's (handle_tx).
+ */
+static void after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
 {
 	if (hc->zombie)
 		return;
 	if (ev & VSOCK_EV_CONNECTED)
 		vd_host_init_accepted(d, hc);
-	if (ev & VSOCK_EV_SHUT_WR) {
-		unsigned more = vd_drop_partial_msg(hc);
-
-		if (more) {
-			vd_after_event(d, hc, more);
-			if (hc->zombie)
-				return;
-		}
-		vd_maybe_shut_wr(hc);
-	}
+	if (ev & VSOCK_EV_SHUT_WR)
+		ev |= vd_guest_shut_wr(hc);
 	if (ev & VSOCK_EV_CLOSED)
 		host_release(hc);
 	if (vsock_conn_done(&hc->c)) {
-		vd_zombify(d, hc);
+		zombify(d, hc);
 		return;
 	}
 	rx_kick(d, hc);
@@ -271,7 +245,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 	}
 	d->st.conns_open++;
 	if (ev_add(d->ev, &hc->src, fd, HOST_EVENTS, host_cb, hc) < 0) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		return;
 	}
 	hc->in_epoll = true;
@@ -281,7 +255,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	hc->readable = true;
-	vd_after_event(d, hc, vsock_conn_host_connected(&hc->c));
+	after_event(d, hc, vsock_conn_host_connected(&hc->c));
 }
 
 /*
@@ -304,7 +278,7 @@ static void refuse_rst(struct vsock_dev *d, enum vsock_pkt_err e,
 	if (hc && hc->c.type == h->type && hc->c.state != VSOCK_CONN_CLOSED &&
 	    !(hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&
 	      (hc->c.ctrl & VSOCK_CTRL_REQUEST))) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		return;
 	}
 	queue_rst(d, h);
@@ -338,7 +312,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 	ev = vsock_conn_guest_pkt(&hc->c, &h, vm_now_ns());
 	if (ev & VSOCK_EV_FORWARD)
 		ev |= vd_forward(d, hc, iov, n, h.len, h.flags);
-	vd_after_event(d, hc, ev);
+	after_event(d, hc, ev);
 }
 
 static void process_tx(struct vsock_dev *d)
@@ -438,7 +412,8 @@ static void process_rx(struct vsock_dev *d)
 	 * keeps refilling while the host keeps sending could hold the lock
 	 * for ever: after a batch, let vCPUs in and continue on the I/O
 	 * thread. */
-	while ((hc = d->rx_head)) {
+	while ((hc = TAILQ_FIRST(&d->rx_list))) {
+		unsigned ev = 0;
 		int r;
 
 		if (++batch > RX_BATCH) {
@@ -454,13 +429,13 @@ static void process_rx(struct vsock_dev *d)
 		}
 
 		rx_unlink(d, hc);
-		r = vd_rx_one(d, hc, vq, &pushed);
+		r = vd_rx_one(d, hc, vq, &pushed, &ev);
 		if (r < 0) {
-			rx_link(d, hc, true);
+			rx_link(d, hc, true); /* first again once buffers come */
 			break;
 		}
-		if (r > 0)
-			rx_kick(d, hc);
+		/* Frees a finished flow, re-queues one with more to send. */
+		after_event(d, hc, ev);
 	}
 out:
 	if (pushed)
@@ -504,15 +479,15 @@ static void host_cb(void *opaque, uint32_t events)
 		hc->connecting = false;
 		if (err) {
 			d->st.conn_refused++;
-			vd_after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+			after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
 			goto out;
 		}
 		hc->readable = true;
-		vd_after_event(d, hc, vsock_conn_host_connected(&hc->c));
+		after_event(d, hc, vsock_conn_host_connected(&hc->c));
 		goto rx;
 	}
 	if ((events & EPOLLERR) && sock_error(hc->fd)) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}
 	if ((events & EPOLLHUP) && !hc->hup) {
@@ -523,7 +498,7 @@ static void host_cb(void *opaque, uint32_t events)
 		 * guest that the host is gone both ways.  Tell it now. */
 		if (hc->c.state == VSOCK_CONN_ESTABLISHED &&
 		    (hc->c.local_shut & VIRTIO_VSOCK_SHUTDOWN_SEND))
-			vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+			after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
 	}
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		hc->rdhup = true;
@@ -533,7 +508,7 @@ static void host_cb(void *opaque, uint32_t events)
 		 * REQUEST, or reset it at once if it left.  A hybrid client
 		 * could never read its OK; a forward_in client that sent
 		 * nothing has nothing for the guest. */
-		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+		after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
 		goto rx;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
@@ -541,7 +516,7 @@ static void host_cb(void *opaque, uint32_t events)
 		rx_kick(d, hc);
 	}
 	if (events & EPOLLOUT)
-		vd_flush(d, hc);
+		after_event(d, hc, vd_flush(d, hc));
 rx:
 	process_rx(d);
 out:
@@ -551,7 +526,8 @@ out:
 static void timer_cb(void *opaque, uint32_t events)
 {
 	struct vsock_dev *d = opaque;
-	struct hconn *hc, *expired = NULL;
+	SLIST_HEAD(, hconn) expired = SLIST_HEAD_INITIALIZER(expired);
+	struct hconn *hc;
 	uint64_t ticks, now = vm_now_ns();
 	uint32_t pos = 0;
 
@@ -564,15 +540,12 @@ static void timer_cb(void *opaque, uint32_t events)
 	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL))) {
 		uint64_t dl = vsock_conn_deadline(&hc->c);
 
-		if (dl && now >= dl) {
-			hc->next = expired;
-			expired = hc;
-		}
+		if (dl && now >= dl)
+			SLIST_INSERT_HEAD(&expired, hc, next);
 	}
-	while ((hc = expired)) {
-		expired = hc->next;
-		hc->next = NULL;
-		vd_after_event(d, hc, vsock_conn_timer(&hc->c, now));
+	while ((hc = SLIST_FIRST(&expired))) {
+		SLIST_REMOVE_HEAD(&expired, next);
+		after_event(d, hc, vsock_conn_timer(&hc->c, now));
 	}
 	reap_locked(d);
 	process_rx(d);
@@ -682,17 +655,16 @@ static int activate(void *dev)
 /* Drop every flow without telling the guest (its driver is gone). */
 static void drop_all(struct vsock_dev *d)
 {
-	struct hconn *hc, *list = NULL;
+	SLIST_HEAD(, hconn) all = SLIST_HEAD_INITIALIZER(all);
+	struct hconn *hc;
 	uint32_t pos = 0;
 
-	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL))) {
-		hc->next = list;
-		list = hc;
-	}
-	while ((hc = list)) {
-		list = hc->next;
-		hc->next = NULL;
-		vd_zombify(d, hc);
+	/* Collect first: zombify takes them out of the table. */
+	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL)))
+		SLIST_INSERT_HEAD(&all, hc, next);
+	while ((hc = SLIST_FIRST(&all))) {
+		SLIST_REMOVE_HEAD(&all, next);
+		zombify(d, hc);
 	}
 	d->rstq_len = 0;
 	d->tx_stalled = false;
@@ -743,6 +715,8 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	d->buf_alloc = p->buf_alloc ? p->buf_alloc : VSOCK_CONN_BUF_ALLOC;
 	d->types_ok = vsock_pkt_types_from_features(0);
 	d->timerfd = -1;
+	TAILQ_INIT(&d->rx_list);
+	SLIST_INIT(&d->zombies);
 	ret = vsock_conntab_init(&d->conns, p->max_conns ? p->max_conns : VSOCK_CONNTAB_DEFAULT_MAX);
 	if (ret)
 		goto err_free;
