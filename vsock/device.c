@@ -613,6 +613,13 @@ out:
 	return ret;
 }
 
+/* The sink the backends' listeners call (backend.h). */
+static int sink_accept(void *opaque, int fd, uint32_t guest_port, uint16_t type,
+		       bool hybrid_ok)
+{
+	return vsock_dev_host_accept(opaque, fd, guest_port, type, hybrid_ok);
+}
+
 /* --- virtio ops --------------------------------------------------------- */
 
 static void cfg_read(void *dev, uint32_t off, void *data, uint32_t len)
@@ -703,14 +710,17 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	struct vsock_dev *d;
 	int ret;
 
+	ret = -EINVAL;
 	if (p->guest_cid < 3 || p->guest_cid >= 0xffffffffull || !p->ev ||
 	    p->max_conns > VSOCK_CONNTAB_LIMIT)
-		return -EINVAL;
+		goto err_be;
+	ret = -ENOMEM;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return -ENOMEM;
+		goto err_be;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ev = p->ev;
+	d->be = p->be;
 	d->guest_cid = p->guest_cid;
 	d->buf_alloc = p->buf_alloc ? p->buf_alloc : VSOCK_CONN_BUF_ALLOC;
 	d->types_ok = vsock_pkt_types_from_features(0);
@@ -732,22 +742,9 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	if (ret)
 		goto err_timer;
 	d->timer_in_epoll = true;
-	if (p->err && p->errlen)
-		p->err[0] = '\0';
-	if (p->uds_path) {
-		ret = vsock_unix_backend_create(p->uds_path, d->ev, d, &d->be,
-						p->err, p->errlen);
-		if (ret)
-			goto err_ev;
-	}
-	if (p->n_fwd_out || p->n_fwd_in) {
-		/* Takes d->be as its fallback, also on failure. */
-		struct vsock_backend *fb = d->be;
-
-		d->be = NULL;
-		ret = vsock_fwd_backend_create(p->fwd_out, p->n_fwd_out, p->fwd_in,
-					       p->n_fwd_in, fb, d->ev, d, &d->be,
-					       p->err, p->errlen);
+	/* Host clients may come from now on (not before the loop runs). */
+	if (d->be && d->be->listen) {
+		ret = d->be->listen(d->be, &(struct vsock_host_sink){ sink_accept, d });
 		if (ret)
 			goto err_ev;
 	}
@@ -765,6 +762,9 @@ err_conns:
 err_free:
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+err_be:
+	if (p->be)
+		p->be->destroy(p->be);
 	return ret;
 }
 
