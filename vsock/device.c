@@ -3,7 +3,9 @@
  * The virtio-vsock device: virtio front and connection multiplexer.
  * See device.h for the contract and docs/vsock.md for the protocol; the
  * data plane (payload to and from host sockets) is in dev_io.c, the
- * structures both share in dev_priv.h.
+ * structures both share in dev_priv.h.  Calls go down only: to the data
+ * plane, the state machine (conn.c) and the backend; what they want done
+ * comes back as a VSOCK_EV_* mask, applied here by after_event().
  *
  * Threads.  Guest packets arrive through queue_notify() on a vCPU thread or
  * the I/O thread; host sockets, the listener and the timer are served on
