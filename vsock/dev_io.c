@@ -452,7 +452,8 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 	return 1;
 }
 
-/* One packet for hc.  1: it may have more, 0: nothing now, -1: out of rx
+/* One packet for hc.  1: one went out (it may have more), 0: nothing now
+ * (the next host edge or credit update brings it back), -1: out of rx
  * buffers; what the state machine asked for in *ev. */
 int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
 	      unsigned *ev)
@@ -471,7 +472,7 @@ int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pus
 		vd_put_pkt(d, vq, &ch, &h);
 		*pushed = true;
 		vsock_conn_sent(&hc->c, &h);
-		return vsock_conn_done(&hc->c) ? 0 : 1; /* the RST left: done */
+		return 1; /* if that was its last RST, the device frees it */
 	}
 	budget = vsock_conn_rw_budget(&hc->c);
 	if (is_seq(hc) && hc->rmsg && budget > 0)

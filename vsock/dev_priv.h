@@ -130,8 +130,8 @@ int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 /* Write header h into the chain and return it to the guest. */
 void vd_put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 		const struct vsock_hdr *h);
-/* One packet for hc: 1 it may have more, 0 nothing now, -1 out of rx
- * buffers; the state machine's VSOCK_EV_* mask in *ev. */
+/* One packet for hc: 1 one went out (it may have more), 0 nothing now,
+ * -1 out of rx buffers; the state machine's VSOCK_EV_* mask in *ev. */
 int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
 	      unsigned *ev);
 

@@ -436,8 +436,10 @@ static void process_rx(struct vsock_dev *d)
 			rx_link(d, hc, true); /* first again once buffers come */
 			break;
 		}
-		/* Frees a finished flow, re-queues one with more to send. */
-		after_event(d, hc, ev);
+		/* Frees a finished flow, re-queues one with more to send;
+		 * "nothing now" without an event waits for the next edge. */
+		if (r > 0 || ev)
+			after_event(d, hc, ev);
 	}
 out:
 	if (pushed)
