@@ -173,7 +173,10 @@ static uint16_t avail_idx_acquire(const struct virtq *vq)
 }
 
 /*
- * Arm notifications and look again.  The race this closes:
+ * Arm notifications and look again (virtio 1.2 §2.7.10: the device asks for
+ * a kick with avail_event or by clearing NO_NOTIFY; virtq_pop() on an empty
+ * ring, virtq_enable_notify() and virtq_pop_drain() all come here).  The
+ * race this closes:
  *
  *   device                           driver (virtqueue_add + kick_prepare)
  *   sees avail->idx == last_avail
@@ -344,6 +347,30 @@ int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned max_iov,
 	return 1;
 }
 
+int virtq_pop_drain(struct virtq *vq, struct iovec *iov, unsigned max_iov,
+		    struct virtq_chain *c)
+{
+	bool rechecked = false;
+	int rc;
+
+	/* Suppressed while we drain: pop() then neither arms nor re-checks. */
+	if (vq->notify_enabled)
+		virtq_disable_notify(vq);
+	for (;;) {
+		rc = virtq_pop(vq, iov, max_iov, c);
+		if (rc != 0)
+			return rc > 0 && rechecked ? VIRTQ_POP_RECHECK : rc;
+		/* Empty: re-arm, full barrier, re-read avail->idx
+		 * (arm_and_recheck).  Nothing new: armed, done. */
+		if (!virtq_enable_notify(vq))
+			return 0;
+		/* The driver published a chain before it could see the
+		 * re-arm, so it may not kick for it: take it now. */
+		rechecked = true;
+		virtq_disable_notify(vq);
+	}
+}
+
 void virtq_unpop(struct virtq *vq, const struct virtq_chain *c)
 {
 	(void)c;
@@ -375,7 +402,7 @@ void virtq_push(struct virtq *vq, const struct virtq_chain *c, uint32_t written)
 		vq->signalled_valid = false;
 }
 
-/* Spec 2.7.10 / Linux vring_need_event(): has `new` moved past `event`,
+/* Spec 2.7.7.2 / Linux vring_need_event(): has `new` moved past `event`,
  * coming from `old`?  All arithmetic modulo 2^16. */
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 {

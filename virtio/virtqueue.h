@@ -159,15 +159,42 @@ void virtq_push(struct virtq *vq, const struct virtq_chain *c, uint32_t written)
  * read that matters).  Several pops may be undone, newest first. */
 void virtq_unpop(struct virtq *vq, const struct virtq_chain *c);
 
-/* True if pushes since the last call need an interrupt (spec 2.7.10:
+/* True if pushes since the last call need an interrupt (spec 2.7.7:
  * EVENT_IDX used_event, else the NO_INTERRUPT flag).  Remembers the used
  * index, so call it once per batch of pushes and interrupt when it says so.
  * Devices normally call virtio_signal() (device.h), which does both. */
 bool virtq_should_signal(struct virtq *vq);
 
+/*
+ * Take the next chain of a queue the device drains: the one call that owns
+ * available-buffer notification suppression (virtio 1.2 §2.7.10; the
+ * interrupt side, §2.7.7, is virtq_should_signal).  While chains keep
+ * coming the driver is asked not to kick (NO_NOTIFY, or with EVENT_IDX
+ * avail_event left behind): each kick would be an exit for nothing.  When
+ * the ring is empty, notifications are re-armed and the ring is read once
+ * more behind a full barrier (arm_and_recheck in virtqueue.c has the race
+ * and the driver barrier it pairs with); a chain the driver added before it
+ * could see the re-arm is popped here, one added after it gets a kick.
+ * Returns
+ *   VIRTQ_POP_CHAIN (1)     a chain; notifications stay suppressed;
+ *   VIRTQ_POP_RECHECK (2)   a chain found only by that last look (the
+ *                           driver raced the re-arm; worth counting only);
+ *   0                       empty and armed: sleeping until the next
+ *                           queue_notify is safe;
+ *   < 0                     broken, as virtq_pop().
+ * A device that stops before 0 (backpressure) and still wants a kick for
+ * what is left calls virtq_enable_notify().
+ */
+#define VIRTQ_POP_CHAIN   1
+#define VIRTQ_POP_RECHECK 2
+int virtq_pop_drain(struct virtq *vq, struct iovec *iov, unsigned max_iov,
+		    struct virtq_chain *c);
+
 /* Ask the driver not to notify (kick) this queue while the device is busy
- * draining it anyway (spec 2.7.7: NO_NOTIFY flag, or with EVENT_IDX simply
- * not advancing avail_event). */
+ * draining it anyway (spec 2.7.10: NO_NOTIFY flag, or with EVENT_IDX simply
+ * not advancing avail_event).  Devices normally let virtq_pop_drain() do
+ * this; a device that wants no kicks before it pops (rx buffers it has no
+ * use for yet) may call it first. */
 void virtq_disable_notify(struct virtq *vq);
 
 /* Re-enable notifications.  Returns true if buffers became available

@@ -72,7 +72,7 @@ int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen)
 	return ret;
 }
 
-/* The config's forwards as the device wants them (pointers into cfg). */
+/* The config's forwards as the backends want them (pointers into cfg). */
 static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 {
 	struct vsock_fwd *v = calloc(n ? n : 1, sizeof(*v));
@@ -90,30 +90,56 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 	return v;
 }
 
+/*
+ * The vsock host side, built here so the device needs to know none of it:
+ * the hybrid Unix backend on uds_path (if any), behind the forward router
+ * if there are forwards (the router owns it from then on).  0 or -errno,
+ * with the listener's message in msg when one failed.
+ */
+static int vsock_backends_create(const struct vm_config *cfg, struct evloop *ev,
+				 struct vsock_backend **out, char *msg, size_t msglen)
+{
+	struct vsock_backend *be = NULL;
+	int ret;
+
+	if (cfg->uds_path) {
+		ret = vsock_unix_backend_create(cfg->uds_path, ev, &be, msg, msglen);
+		if (ret)
+			return ret;
+	}
+	if (cfg->n_fwd_out || cfg->n_fwd_in) {
+		struct vsock_fwd *fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
+		struct vsock_fwd *fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
+
+		ret = -ENOMEM;
+		if (fo && fi) /* takes be, also when it fails */
+			ret = vsock_fwd_backend_create(fo, cfg->n_fwd_out, fi, cfg->n_fwd_in,
+						       be, ev, &be, msg, msglen);
+		else if (be)
+			be->destroy(be);
+		free(fo);
+		free(fi);
+		if (ret)
+			return ret;
+	}
+	*out = be;
+	return 0;
+}
+
 int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 			     struct vsock_dev **out, char *err, size_t errlen)
 {
-	struct vsock_fwd *fo, *fi;
 	char msg[256] = "";
-	int ret;
-
-	fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
-	fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
 	struct vsock_dev_params p = {
 		.guest_cid = cfg->guest_cid,
-		.uds_path = cfg->uds_path,
 		.ev = ev,
 		.max_conns = cfg->max_conns,
-		.fwd_out = fo,
-		.n_fwd_out = cfg->n_fwd_out,
-		.fwd_in = fi,
-		.n_fwd_in = cfg->n_fwd_in,
-		.err = msg,
-		.errlen = sizeof(msg),
 	};
-	ret = fo && fi ? vsock_dev_create(&p, out) : -ENOMEM;
-	free(fo);
-	free(fi);
+	int ret;
+
+	ret = vsock_backends_create(cfg, ev, &p.be, msg, sizeof(msg));
+	if (ret == 0)
+		ret = vsock_dev_create(&p, out); /* owns p.be now */
 	if (ret && msg[0])
 		return errmsg(err, errlen, -ret, "%s", msg);
 	if (ret)

@@ -3,16 +3,34 @@
  * The host side of vsock flows, one small interface so Unix, TCP and future
  * backends share the device and its state machine.  A backend only opens
  * sockets: it connects host sockets for guest-initiated flows, and hands
- * the device host sockets it accepted for host-initiated ones
- * (vsock_dev_host_accept()).  All data I/O is done by the device on the fd
- * (readv/writev/shutdown), so every backend must give non-blocking stream
- * sockets.
+ * host sockets it accepted for host-initiated ones to a sink (a function
+ * and an opaque pointer; the device's, see vsock_dev_create).  All data
+ * I/O is done by the device on the fd (readv/writev/shutdown), so every
+ * backend must give non-blocking sockets.
+ *
+ * The VMM's wiring (vmm/virtio_devs.c) builds the chain, e.g. the forward
+ * router in front of the hybrid Unix backend, and gives it to the device;
+ * backends know nothing of the device.
  */
 #ifndef VSOCK_BACKEND_H
 #define VSOCK_BACKEND_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/*
+ * Where a backend hands a host client it accepted (on the I/O thread): it
+ * wants guest port `guest_port`, as a flow of `type`
+ * (VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET, a SEQPACKET fd for the latter);
+ * with `hybrid_ok`, "OK <host_port>\n" is to be written to it when the
+ * guest accepts.  0: the fd is taken; -errno: refused, the backend closes
+ * the fd at once.  vsock_dev_host_accept() is the device's.
+ */
+struct vsock_host_sink {
+	int (*accept)(void *opaque, int fd, uint32_t guest_port, uint16_t type,
+		      bool hybrid_ok);
+	void *opaque;
+};
 
 struct vsock_backend {
 	/* Open a non-blocking socket to the host service for guest
@@ -26,6 +44,12 @@ struct vsock_backend {
 	int (*connect)(struct vsock_backend *be, uint32_t port, uint16_t type,
 		       bool *in_progress);
 
+	/* Start serving the listeners bound at creation (and those of the
+	 * backends behind this one): accepted clients go to *sink (copied).
+	 * NULL for a backend without listeners.  Called once, by
+	 * vsock_dev_create(), before the loop serves anything.  0 or -errno. */
+	int (*listen)(struct vsock_backend *be, const struct vsock_host_sink *sink);
+
 	/* Free the backend (listeners included).  On the I/O thread or after
 	 * the event loop stopped. */
 	void (*destroy)(struct vsock_backend *be);
@@ -33,7 +57,6 @@ struct vsock_backend {
 
 struct evloop;
 struct sockaddr;
-struct vsock_dev;
 
 /*
  * The hybrid Unix backend (Firecracker-compatible): guest connections to
@@ -42,12 +65,11 @@ struct vsock_dev;
  * (stream) or "<uds_path>_seqpacket" (seqpacket) and send
  * "CONNECT <port>\n".  Both listeners are bound here (a stale socket file
  * nobody listens on is replaced; -EADDRINUSE if something listens, with a
- * message in err), served on `ev` and their files removed by destroy.
- * 0 or -errno.
+ * message in err), served on `ev` from listen() on, and their files
+ * removed by destroy.  0 or -errno.
  */
 int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
-			      struct vsock_dev *dev, struct vsock_backend **out,
-			      char *err, size_t errlen);
+			      struct vsock_backend **out, char *err, size_t errlen);
 
 /* Every guest connection goes to the Unix socket `path` (any port). */
 int vsock_unix_path_backend_create(const char *path, struct vsock_backend **out);
@@ -80,7 +102,6 @@ struct vsock_fwd {
 int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 			     const struct vsock_fwd *in, unsigned nin,
 			     struct vsock_backend *fallback, struct evloop *ev,
-			     struct vsock_dev *dev, struct vsock_backend **res,
-			     char *err, size_t errlen);
+			     struct vsock_backend **res, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,11 @@
  * credit we granted), SEQPACKET message framing both ways, and host data
  * read straight into the guest's rx buffers.  docs/vsock.md describes the
  * rules; everything here runs under the device lock.
+ *
+ * Calls only go down from here: to the connection's state machine (conn.c)
+ * and the host socket.  What the state machine asks for comes back to the
+ * device as a VSOCK_EV_* mask, which device.c applies; nothing here frees
+ * or re-queues a connection.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +30,8 @@ void vd_rmsg_free(struct hconn *hc)
 	hc->rmsg_len = hc->rmsg_off = 0;
 }
 
-void vd_maybe_shut_wr(struct hconn *hc)
+/* shutdown(SHUT_WR) the host once the guest said SEND and all is written. */
+static void maybe_shut_wr(struct hconn *hc)
 {
 	if (hc->wr_shut || hc->fd < 0 || hc->c.state == VSOCK_CONN_CLOSED)
 		return;
@@ -90,14 +96,20 @@ static unsigned write_failed(struct hconn *hc, int err)
 	return vsock_conn_host_error(&hc->c);
 }
 
+static bool closed(const struct hconn *hc)
+{
+	return hc->c.state == VSOCK_CONN_CLOSED;
+}
+
 /* SEQPACKET: write complete messages out, one sendmsg each, as far as the
  * host takes them.  An unfinished message at the tail waits for its EOM. */
-static void flush_seq(struct vsock_dev *d, struct hconn *hc)
+static unsigned flush_seq(struct vsock_dev *d, struct hconn *hc)
 {
+	unsigned ev = 0;
 	uint32_t len;
 	bool eor;
 
-	while (!hc->zombie && vsock_txbuf_msg_peek(&hc->tx, &len, &eor)) {
+	while (!closed(hc) && vsock_txbuf_msg_peek(&hc->tx, &len, &eor)) {
 		struct iovec v[2], w[2];
 		unsigned k = vsock_txbuf_peek(&hc->tx, v);
 		ssize_t r;
@@ -107,35 +119,34 @@ static void flush_seq(struct vsock_dev *d, struct hconn *hc)
 		r = send_iov_flags(hc->fd, w, k, eor ? MSG_EOR : 0);
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+				return ev;
 			if (errno == EINTR)
 				continue;
 			if (errno == EMSGSIZE) {
 				/* Larger than the host socket can ever take. */
 				d->st.seq_too_big++;
-				vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
-				return;
+				return ev | vsock_conn_host_error(&hc->c);
 			}
-			vd_after_event(d, hc, write_failed(hc, errno));
-			return;
+			return ev | write_failed(hc, errno);
 		}
 		extra = len < hc->tx_extra ? len : hc->tx_extra;
 		hc->tx_extra -= extra;
 		vsock_txbuf_msg_consume(&hc->tx);
-		vd_after_event(d, hc, vsock_conn_host_forwarded(&hc->c, len - extra));
+		ev |= vsock_conn_host_forwarded(&hc->c, len - extra);
 	}
-	if (!hc->zombie)
-		vd_maybe_shut_wr(hc);
+	maybe_shut_wr(hc);
+	return ev;
 }
 
-/* Write the txbuf out as far as the host takes it. */
-void vd_flush(struct vsock_dev *d, struct hconn *hc)
+/* Write the txbuf out as far as the host takes it.  Stops once the flow is
+ * CLOSED (the device then drops the txbuf). */
+unsigned vd_flush(struct vsock_dev *d, struct hconn *hc)
 {
-	if (is_seq(hc)) {
-		flush_seq(d, hc);
-		return;
-	}
-	while (vsock_txbuf_len(&hc->tx) > 0 && !hc->zombie) {
+	unsigned ev = 0;
+
+	if (is_seq(hc))
+		return flush_seq(d, hc);
+	while (vsock_txbuf_len(&hc->tx) > 0 && !closed(hc)) {
 		struct iovec v[2];
 		unsigned k = vsock_txbuf_peek(&hc->tx, v);
 		ssize_t w = send_iov(hc->fd, v, k);
@@ -143,19 +154,18 @@ void vd_flush(struct vsock_dev *d, struct hconn *hc)
 
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+				return ev;
 			if (errno == EINTR)
 				continue;
-			vd_after_event(d, hc, write_failed(hc, errno));
-			return;
+			return ev | write_failed(hc, errno);
 		}
 		extra = (uint32_t)w < hc->tx_extra ? (uint32_t)w : hc->tx_extra;
 		hc->tx_extra -= extra;
 		vsock_txbuf_consume(&hc->tx, (size_t)w);
-		vd_after_event(d, hc, vsock_conn_host_forwarded(&hc->c, (uint32_t)w - extra));
+		ev |= vsock_conn_host_forwarded(&hc->c, (uint32_t)w - extra);
 	}
-	if (!hc->zombie)
-		vd_maybe_shut_wr(hc);
+	maybe_shut_wr(hc);
+	return ev;
 }
 
 static unsigned forward_seq(struct vsock_dev *d, struct hconn *hc,
@@ -238,20 +248,21 @@ static unsigned forward_seq(struct vsock_dev *d, struct hconn *hc,
 	}
 	/* Deliver now if nothing older blocks it; else EPOLLOUT will. */
 	if (vsock_txbuf_msgs(&hc->tx) == 1)
-		flush_seq(d, hc);
+		return flush_seq(d, hc);
 	return 0;
 }
 
-/* The guest will send no more: an unfinished SEQPACKET message can never
- * be completed; drop it (its bytes count as consumed). */
-unsigned vd_drop_partial_msg(struct hconn *hc)
+/* The guest will send no more.  An unfinished SEQPACKET message can never
+ * be completed: drop it (its bytes count as consumed).  Then shut the
+ * host's receiving side once everything queued is written. */
+unsigned vd_guest_shut_wr(struct hconn *hc)
 {
-	uint32_t n;
+	unsigned ev = 0;
 
-	if (!is_seq(hc) || hc->tx.partial == 0)
-		return 0;
-	n = vsock_txbuf_drop_partial(&hc->tx);
-	return vsock_conn_host_forwarded(&hc->c, n);
+	if (is_seq(hc) && hc->tx.partial > 0)
+		ev = vsock_conn_host_forwarded(&hc->c, vsock_txbuf_drop_partial(&hc->tx));
+	maybe_shut_wr(hc);
+	return ev;
 }
 
 /* A SEQPACKET host socket must take a whole guest message (up to the
@@ -274,31 +285,19 @@ int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 		  uint32_t min, bool *pushed)
 {
 	for (;;) {
-		int r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
+		int r = virtq_pop_drain(vq, d->iov, VSOCK_QUEUE_SIZE, ch);
 
 		if (r == 0) {
-			/*
-			 * Out of rx buffers with something to deliver: the
-			 * caller parks it until the driver posts more, so we
-			 * need its kick now (process_rx keeps rx kicks off
-			 * otherwise).  virtq_enable_notify() publishes the
-			 * request, then a full barrier, then re-reads
-			 * avail->idx (pairs with the driver's barrier between
-			 * its avail->idx store and its NO_NOTIFY/avail_event
-			 * load): a buffer posted before the driver could see
-			 * the request is found here, one posted after it is
-			 * kicked.  Either way nothing stalls.
-			 */
-			if (!virtq_enable_notify(vq)) {
-				d->st.rx_waits++;
-				return 0;
-			}
-			d->st.rx_notify_races++;
-			virtq_disable_notify(vq);
-			continue;
+			/* Out of rx buffers with something to deliver: the
+			 * caller parks it, and the drain has armed rx kicks,
+			 * so the driver's next buffer brings us back. */
+			d->st.rx_waits++;
+			return 0;
 		}
-		if (r != 1)
+		if (r < 0)
 			return r;
+		if (r == VIRTQ_POP_RECHECK)
+			d->st.rx_notify_races++;
 		vsock_shape_rx(&d->st.shape, ch->n_in, ch->in_len, ch->indirect);
 		if (ch->in_len >= min)
 			return 1;
@@ -318,13 +317,12 @@ void vd_put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 }
 
 /* The host's EOF (read 0 / no more messages). */
-static void host_eof(struct vsock_dev *d, struct hconn *hc)
+static unsigned host_eof(struct hconn *hc)
 {
 	hc->readable = false;
 	if (hc->hup || hc->wr_broken)
-		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
-	else
-		vd_after_event(d, hc, vsock_conn_host_eof(&hc->c));
+		return vsock_conn_host_closed(&hc->c, vm_now_ns());
+	return vsock_conn_host_eof(&hc->c);
 }
 
 /* Hand out the next piece of the bounced host message: as much as the
@@ -368,7 +366,7 @@ static int rx_seq_piece(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
  * (EPOLLRDHUP) it is a message, afterwards EOF.
  */
 static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
-		  uint32_t budget, bool *pushed)
+		  uint32_t budget, bool *pushed, unsigned *ev)
 {
 	struct virtq_chain ch;
 	struct vsock_hdr h;
@@ -390,7 +388,7 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 			hc->readable = false;
 			return 0;
 		}
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		*ev = vsock_conn_host_error(&hc->c);
 		return 0;
 	}
 	if (sz == 0 && !hc->rdhup) {
@@ -402,12 +400,12 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 			hc->rdhup = true;
 	}
 	if (sz == 0 && (hc->rdhup || hc->hup)) {
-		host_eof(d, hc);
+		*ev = host_eof(hc);
 		return 0;
 	}
 	if ((uint64_t)sz > d->buf_alloc) {
 		d->st.seq_too_big++;
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		*ev = vsock_conn_host_error(&hc->c);
 		return 0;
 	}
 	if (vd_pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + (sz ? 1 : 0), pushed) != 1)
@@ -427,7 +425,7 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 			virtq_unpop(vq, &ch);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return 1;
-			vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+			*ev = vsock_conn_host_error(&hc->c);
 			return 0;
 		}
 		hc->rmsg = buf;
@@ -445,7 +443,7 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 		virtq_unpop(vq, &ch);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 1;
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		*ev = vsock_conn_host_error(&hc->c);
 		return 0;
 	}
 	flags = VIRTIO_VSOCK_SEQ_EOM | ((m.msg_flags & MSG_EOR) ? VIRTIO_VSOCK_SEQ_EOR : 0);
@@ -456,9 +454,11 @@ static int rx_seq(struct vsock_dev *d, struct hconn *hc, struct virtq *vq,
 	return 1;
 }
 
-/* One packet for hc.  1: it may have more, 0: nothing now, -1: out of rx
- * buffers. */
-int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed)
+/* One packet for hc.  1: one went out (it may have more), 0: nothing now
+ * (the next host edge or credit update brings it back), -1: out of rx
+ * buffers; what the state machine asked for in *ev. */
+int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
+	      unsigned *ev)
 {
 	struct virtq_chain ch;
 	struct vsock_hdr h;
@@ -474,19 +474,15 @@ int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pus
 		vd_put_pkt(d, vq, &ch, &h);
 		*pushed = true;
 		vsock_conn_sent(&hc->c, &h);
-		if (vsock_conn_done(&hc->c)) {
-			vd_zombify(d, hc);
-			return 0;
-		}
-		return 1;
+		return 1; /* if that was its last RST, the device frees it */
 	}
 	budget = vsock_conn_rw_budget(&hc->c);
 	if (is_seq(hc) && hc->rmsg && budget > 0)
-		return rx_seq(d, hc, vq, budget, pushed);
+		return rx_seq(d, hc, vq, budget, pushed, ev);
 	if (!hc->readable || budget == 0 || hc->fd < 0)
 		return 0; /* EV_CREDIT or the next edge brings it back */
 	if (is_seq(hc))
-		return rx_seq(d, hc, vq, budget, pushed);
+		return rx_seq(d, hc, vq, budget, pushed, ev);
 	if (vd_pop_rx(d, vq, &ch, VSOCK_HDR_SIZE + 1, pushed) != 1)
 		return -1;
 	max = ch.in_len - VSOCK_HDR_SIZE; /* >= 1 */
@@ -507,13 +503,13 @@ int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pus
 	}
 	virtq_unpop(vq, &ch);
 	if (n == 0) { /* EOF */
-		host_eof(d, hc);
+		*ev = host_eof(hc);
 		return 0;
 	}
 	if (n < 0 && errno == EINTR)
 		return 1;
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		*ev = vsock_conn_host_error(&hc->c);
 		return 0;
 	}
 	hc->readable = false;

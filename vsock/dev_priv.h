@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the vsock device (device.c, dev_io.c): the device and
- * connection structures and the functions the two files share.  Everything
- * here runs under the device lock (see device.c for the threading rules).
+ * connection structures, and the data-plane functions device.c calls.
+ * Everything here runs under the device lock (see device.c for the
+ * threading rules).  Calls go one way:
  *
  *   device.c   virtio front, guest packet routing, connection life cycle,
- *              the rx work list, timers, host-initiated flows, setup
+ *              the rx work list, timers, host-initiated flows, setup;
+ *              applies the VSOCK_EV_* masks the layers below return
  *   dev_io.c   the data plane: guest payload to host sockets (stream and
  *              SEQPACKET message framing), host data and messages into rx
- *              buffers
+ *              buffers; returns VSOCK_EV_* masks, never calls device.c
+ *   conn.c     the state machine both feed (pure logic)
  */
 #ifndef VSOCK_DEV_PRIV_H
 #define VSOCK_DEV_PRIV_H
@@ -16,6 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/uio.h>
 
 #include "virtio/device.h"
@@ -57,8 +61,8 @@ struct hconn {
 	uint8_t *rmsg;
 	uint32_t rmsg_len, rmsg_off;
 	bool rmsg_eor;
-	struct hconn *rx_prev, *rx_next;
-	struct hconn *next; /* zombie list, or a temporary list */
+	TAILQ_ENTRY(hconn) rx_link; /* d->rx_list while on_rx */
+	SLIST_ENTRY(hconn) next;    /* d->zombies, or a temporary list */
 };
 
 struct vsock_dev {
@@ -73,10 +77,10 @@ struct vsock_dev {
 
 	struct vsock_conntab conns;
 	struct vsock_port_alloc ports;
-	struct hconn *rx_head, *rx_tail;     /* connections with rx work */
+	TAILQ_HEAD(, hconn) rx_list;         /* connections with rx work */
 	struct vsock_hdr rstq[RSTQ_SIZE];
 	unsigned rstq_head, rstq_len;
-	struct hconn *zombies;
+	SLIST_HEAD(, hconn) zombies;         /* finished, freed on the I/O thread */
 	bool reap_pending;
 	bool tearing_down;                   /* the loop is gone: no evloop_call */
 	bool rx_cont_pending;                /* process_rx continues on the I/O thread */
@@ -100,26 +104,19 @@ static inline bool is_seq(const struct hconn *hc)
 	return hc->c.type == VIRTIO_VSOCK_TYPE_SEQPACKET;
 }
 
-/* --- device.c --------------------------------------------------------- */
-
-/* Monotonic time, ns. */
-/* Act on what the state machine asked for (VSOCK_EV_* mask). */
-void vd_after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev);
-/* The connection is finished: out of every index, freed on the I/O thread. */
-void vd_zombify(struct vsock_dev *d, struct hconn *hc);
-
-/* --- dev_io.c ---------------------------------------------------------- */
+/* --- dev_io.c: called by device.c ------------------------------------
+ * Functions returning `unsigned` return a VSOCK_EV_* mask for the device
+ * to apply (as vsock_conn_*() do); none frees or re-queues hc. */
 
 /* Free a bounced SEQPACKET host message. */
 void vd_rmsg_free(struct hconn *hc);
-/* shutdown(SHUT_WR) the host once the guest said SEND and all is written. */
-void vd_maybe_shut_wr(struct hconn *hc);
 /* The guest accepted a host-initiated flow: "OK <port>\n" if hybrid. */
 void vd_host_init_accepted(struct vsock_dev *d, struct hconn *hc);
-/* The guest sends no more: drop an unfinished SEQPACKET message. */
-unsigned vd_drop_partial_msg(struct hconn *hc);
+/* EV_SHUT_WR: the guest sends no more.  Drop an unfinished SEQPACKET
+ * message; shutdown(SHUT_WR) the host once all is written. */
+unsigned vd_guest_shut_wr(struct hconn *hc);
 /* Write queued guest data (or whole messages) out as far as the host takes it. */
-void vd_flush(struct vsock_dev *d, struct hconn *hc);
+unsigned vd_flush(struct vsock_dev *d, struct hconn *hc);
 /* An accepted guest RW (payload at chain bytes [44, 44 + len)) to the host. */
 unsigned vd_forward(struct vsock_dev *d, struct hconn *hc, const struct iovec *iov,
 		    unsigned n, uint32_t len, uint32_t flags);
@@ -127,14 +124,16 @@ unsigned vd_forward(struct vsock_dev *d, struct hconn *hc, const struct iovec *i
 void vd_seq_sndbuf(struct vsock_dev *d, struct hconn *hc);
 /* Next rx chain with >= min writable bytes (smaller ones go back empty):
  * 1, 0 (none) or < 0 (queue broken).  0 means the caller parks its packet:
- * rx notifications are then enabled (and re-checked), so the driver's next
- * rx buffer is kicked and process_rx runs again. */
+ * the drain has then re-armed rx kicks (virtq_pop_drain), so the driver's
+ * next rx buffer is kicked and process_rx runs again. */
 int vd_pop_rx(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 	      uint32_t min, bool *pushed);
 /* Write header h into the chain and return it to the guest. */
 void vd_put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
 		const struct vsock_hdr *h);
-/* One packet for hc: 1 it may have more, 0 nothing now, -1 out of rx buffers. */
-int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed);
+/* One packet for hc: 1 one went out (it may have more), 0 nothing now,
+ * -1 out of rx buffers; the state machine's VSOCK_EV_* mask in *ev. */
+int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
+	      unsigned *ev);
 
 #endif

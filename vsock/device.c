@@ -3,7 +3,9 @@
  * The virtio-vsock device: virtio front and connection multiplexer.
  * See device.h for the contract and docs/vsock.md for the protocol; the
  * data plane (payload to and from host sockets) is in dev_io.c, the
- * structures both share in dev_priv.h.
+ * structures both share in dev_priv.h.  Calls go down only: to the data
+ * plane, the state machine (conn.c) and the backend; what they want done
+ * comes back as a VSOCK_EV_* mask, applied here by after_event().
  *
  * Threads.  Guest packets arrive through queue_notify() on a vCPU thread or
  * the I/O thread; host sockets, the listener and the timer are served on
@@ -60,15 +62,7 @@ static void rx_unlink(struct vsock_dev *d, struct hconn *hc)
 {
 	if (!hc->on_rx)
 		return;
-	if (hc->rx_prev)
-		hc->rx_prev->rx_next = hc->rx_next;
-	else
-		d->rx_head = hc->rx_next;
-	if (hc->rx_next)
-		hc->rx_next->rx_prev = hc->rx_prev;
-	else
-		d->rx_tail = hc->rx_prev;
-	hc->rx_prev = hc->rx_next = NULL;
+	TAILQ_REMOVE(&d->rx_list, hc, rx_link);
 	hc->on_rx = false;
 }
 
@@ -77,23 +71,10 @@ static void rx_link(struct vsock_dev *d, struct hconn *hc, bool front)
 	if (hc->on_rx)
 		return;
 	hc->on_rx = true;
-	if (front) {
-		hc->rx_prev = NULL;
-		hc->rx_next = d->rx_head;
-		if (d->rx_head)
-			d->rx_head->rx_prev = hc;
-		else
-			d->rx_tail = hc;
-		d->rx_head = hc;
-	} else {
-		hc->rx_next = NULL;
-		hc->rx_prev = d->rx_tail;
-		if (d->rx_tail)
-			d->rx_tail->rx_next = hc;
-		else
-			d->rx_head = hc;
-		d->rx_tail = hc;
-	}
+	if (front)
+		TAILQ_INSERT_HEAD(&d->rx_list, hc, rx_link);
+	else
+		TAILQ_INSERT_TAIL(&d->rx_list, hc, rx_link);
 }
 
 static void rx_kick(struct vsock_dev *d, struct hconn *hc)
@@ -106,7 +87,7 @@ static void rx_kick(struct vsock_dev *d, struct hconn *hc)
 
 static void timer_update(struct vsock_dev *d)
 {
-	bool want = vsock_conntab_count(&d->conns) > 0 || d->zombies;
+	bool want = vsock_conntab_count(&d->conns) > 0 || !SLIST_EMPTY(&d->zombies);
 	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
 	if (want == d->timer_on || d->timerfd < 0)
@@ -122,11 +103,10 @@ static void timer_update(struct vsock_dev *d)
 /* Close and free zombies.  I/O thread only (ev_del there is final). */
 static void reap_locked(struct vsock_dev *d)
 {
-	struct hconn *hc = d->zombies, *next;
+	struct hconn *hc;
 
-	d->zombies = NULL;
-	for (; hc; hc = next) {
-		next = hc->next;
+	while ((hc = SLIST_FIRST(&d->zombies))) {
+		SLIST_REMOVE_HEAD(&d->zombies, next);
 		if (hc->in_epoll)
 			ev_del(d->ev, &hc->src);
 		if (hc->fd >= 0)
@@ -159,7 +139,7 @@ static void host_release(struct hconn *hc)
 
 /* The connection is finished: out of every index now, freed on the I/O
  * thread.  The host peer sees EOF at once. */
-void vd_zombify(struct vsock_dev *d, struct hconn *hc)
+static void zombify(struct vsock_dev *d, struct hconn *hc)
 {
 	if (hc->zombie)
 		return;
@@ -172,8 +152,7 @@ void vd_zombify(struct vsock_dev *d, struct hconn *hc)
 		vsock_port_release(&d->ports, hc->c.addr.local_port);
 	rx_unlink(d, hc);
 	host_release(hc);
-	hc->next = d->zombies;
-	d->zombies = hc;
+	SLIST_INSERT_HEAD(&d->zombies, hc, next);
 	d->st.conns_open--;
 	if (!d->reap_pending && !d->tearing_down && evloop_call(d->ev, reap_cb, d) == 0)
 		d->reap_pending = true;
@@ -181,27 +160,24 @@ void vd_zombify(struct vsock_dev *d, struct hconn *hc)
 	timer_update(d);
 }
 
-/* Act on what the state machine asked for. */
-void vd_after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
+/*
+ * Act on what the state machine asked for (a VSOCK_EV_* mask from conn.c,
+ * directly or through the data plane in dev_io.c).  The one place where a
+ * connection's host side is shut, where it is freed, and where it is
+ * queued for rx; EV_FORWARD is the caller's (handle_tx).
+ */
+static void after_event(struct vsock_dev *d, struct hconn *hc, unsigned ev)
 {
 	if (hc->zombie)
 		return;
 	if (ev & VSOCK_EV_CONNECTED)
 		vd_host_init_accepted(d, hc);
-	if (ev & VSOCK_EV_SHUT_WR) {
-		unsigned more = vd_drop_partial_msg(hc);
-
-		if (more) {
-			vd_after_event(d, hc, more);
-			if (hc->zombie)
-				return;
-		}
-		vd_maybe_shut_wr(hc);
-	}
+	if (ev & VSOCK_EV_SHUT_WR)
+		ev |= vd_guest_shut_wr(hc);
 	if (ev & VSOCK_EV_CLOSED)
 		host_release(hc);
 	if (vsock_conn_done(&hc->c)) {
-		vd_zombify(d, hc);
+		zombify(d, hc);
 		return;
 	}
 	rx_kick(d, hc);
@@ -272,7 +248,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 	}
 	d->st.conns_open++;
 	if (ev_add(d->ev, &hc->src, fd, HOST_EVENTS, host_cb, hc) < 0) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		return;
 	}
 	hc->in_epoll = true;
@@ -282,7 +258,7 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	hc->readable = true;
-	vd_after_event(d, hc, vsock_conn_host_connected(&hc->c));
+	after_event(d, hc, vsock_conn_host_connected(&hc->c));
 }
 
 /*
@@ -305,7 +281,7 @@ static void refuse_rst(struct vsock_dev *d, enum vsock_pkt_err e,
 	if (hc && hc->c.type == h->type && hc->c.state != VSOCK_CONN_CLOSED &&
 	    !(hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&
 	      (hc->c.ctrl & VSOCK_CTRL_REQUEST))) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		return;
 	}
 	queue_rst(d, h);
@@ -339,7 +315,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 	ev = vsock_conn_guest_pkt(&hc->c, &h, vm_now_ns());
 	if (ev & VSOCK_EV_FORWARD)
 		ev |= vd_forward(d, hc, iov, n, h.len, h.flags);
-	vd_after_event(d, hc, ev);
+	after_event(d, hc, ev);
 }
 
 static void process_tx(struct vsock_dev *d)
@@ -354,17 +330,9 @@ static void process_tx(struct vsock_dev *d)
 	/* A full rx queue does not stop tx (spec 5.10.6.1): replies go to
 	 * bounded per-connection and per-device queues.  Only when the queue
 	 * of connection-less RSTs is full does tx pause (rather than lose an
-	 * answer); process_rx resumes it once the guest took some. */
-	/*
-	 * Notification suppression (spec 2.7.7, as vhost does): while we
-	 * drain the ring the driver need not kick us, every kick would be an
-	 * exit for nothing.  When the ring looks empty, re-enable and look
-	 * again: virtq_enable_notify() publishes "kick me" (clears NO_NOTIFY,
-	 * or sets avail_event), issues a full barrier and re-reads avail->idx.
-	 * A chain added before the driver could see that is found by the
-	 * re-read; one added after it is kicked.  Only then may we stop.
-	 */
-	virtq_disable_notify(vq);
+	 * answer); process_rx resumes it once the guest took some.  Kicks are
+	 * off while we drain and re-armed when the ring is empty
+	 * (virtq_pop_drain). */
 	for (;;) {
 		if (d->rstq_len == RSTQ_SIZE) {
 			d->tx_stalled = true;
@@ -375,16 +343,11 @@ static void process_tx(struct vsock_dev *d)
 			virtq_enable_notify(vq);
 			break;
 		}
-		r = virtq_pop(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
-		if (r == 0) {
-			if (!virtq_enable_notify(vq))
-				break;          /* empty and armed */
+		r = virtq_pop_drain(vq, d->iov, VSOCK_QUEUE_SIZE, &ch);
+		if (r <= 0)
+			break;  /* empty and armed, or broken (NEEDS_RESET is set) */
+		if (r == VIRTQ_POP_RECHECK)
 			d->st.tx_notify_races++;
-			virtq_disable_notify(vq);
-			continue;
-		}
-		if (r < 0)
-			break;                  /* broken: NEEDS_RESET is set */
 		vsock_shape_tx(&d->st.shape, d->iov, ch.n_out, ch.indirect);
 		handle_tx(d, d->iov, ch.n_out);
 		virtq_push(vq, &ch, 0);
@@ -433,8 +396,8 @@ static void process_rx(struct vsock_dev *d)
 		return;
 	/* rx kicks only matter while work waits for buffers.  Keep them off
 	 * otherwise, so re-posting a consumed buffer costs the guest no exit;
-	 * vd_pop_rx() turns them on (and re-checks) when it runs dry, which
-	 * is the only way work gets parked for want of buffers. */
+	 * vd_pop_rx() re-arms them when its drain runs dry, which is the
+	 * only way work gets parked for want of buffers. */
 	virtq_disable_notify(vq);
 	while (d->rstq_len > 0) {
 		if (vd_pop_rx(d, vq, &ch, VSOCK_HDR_SIZE, &pushed) != 1)
@@ -453,7 +416,8 @@ static void process_rx(struct vsock_dev *d)
 	 * keeps refilling while the host keeps sending could hold the lock
 	 * for ever: after a batch, let vCPUs in and continue on the I/O
 	 * thread. */
-	while ((hc = d->rx_head)) {
+	while ((hc = TAILQ_FIRST(&d->rx_list))) {
+		unsigned ev = 0;
 		int r;
 
 		if (++batch > RX_BATCH) {
@@ -469,13 +433,15 @@ static void process_rx(struct vsock_dev *d)
 		}
 
 		rx_unlink(d, hc);
-		r = vd_rx_one(d, hc, vq, &pushed);
+		r = vd_rx_one(d, hc, vq, &pushed, &ev);
 		if (r < 0) {
-			rx_link(d, hc, true);
+			rx_link(d, hc, true); /* first again once buffers come */
 			break;
 		}
-		if (r > 0)
-			rx_kick(d, hc);
+		/* Frees a finished flow, re-queues one with more to send;
+		 * "nothing now" without an event waits for the next edge. */
+		if (r > 0 || ev)
+			after_event(d, hc, ev);
 	}
 out:
 	if (pushed && virtio_signal(d->vdev, VSOCK_QUEUE_RX))
@@ -519,15 +485,15 @@ static void host_cb(void *opaque, uint32_t events)
 		hc->connecting = false;
 		if (err) {
 			d->st.conn_refused++;
-			vd_after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+			after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
 			goto out;
 		}
 		hc->readable = true;
-		vd_after_event(d, hc, vsock_conn_host_connected(&hc->c));
+		after_event(d, hc, vsock_conn_host_connected(&hc->c));
 		goto rx;
 	}
 	if ((events & EPOLLERR) && sock_error(hc->fd)) {
-		vd_after_event(d, hc, vsock_conn_host_error(&hc->c));
+		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}
 	if ((events & EPOLLHUP) && !hc->hup) {
@@ -538,7 +504,7 @@ static void host_cb(void *opaque, uint32_t events)
 		 * guest that the host is gone both ways.  Tell it now. */
 		if (hc->c.state == VSOCK_CONN_ESTABLISHED &&
 		    (hc->c.local_shut & VIRTIO_VSOCK_SHUTDOWN_SEND))
-			vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+			after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
 	}
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		hc->rdhup = true;
@@ -548,7 +514,7 @@ static void host_cb(void *opaque, uint32_t events)
 		 * REQUEST, or reset it at once if it left.  A hybrid client
 		 * could never read its OK; a forward_in client that sent
 		 * nothing has nothing for the guest. */
-		vd_after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
+		after_event(d, hc, vsock_conn_host_closed(&hc->c, vm_now_ns()));
 		goto rx;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
@@ -556,7 +522,7 @@ static void host_cb(void *opaque, uint32_t events)
 		rx_kick(d, hc);
 	}
 	if (events & EPOLLOUT)
-		vd_flush(d, hc);
+		after_event(d, hc, vd_flush(d, hc));
 rx:
 	process_rx(d);
 out:
@@ -566,7 +532,8 @@ out:
 static void timer_cb(void *opaque, uint32_t events)
 {
 	struct vsock_dev *d = opaque;
-	struct hconn *hc, *expired = NULL;
+	SLIST_HEAD(, hconn) expired = SLIST_HEAD_INITIALIZER(expired);
+	struct hconn *hc;
 	uint64_t ticks, now = vm_now_ns();
 	uint32_t pos = 0;
 
@@ -579,15 +546,12 @@ static void timer_cb(void *opaque, uint32_t events)
 	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL))) {
 		uint64_t dl = vsock_conn_deadline(&hc->c);
 
-		if (dl && now >= dl) {
-			hc->next = expired;
-			expired = hc;
-		}
+		if (dl && now >= dl)
+			SLIST_INSERT_HEAD(&expired, hc, next);
 	}
-	while ((hc = expired)) {
-		expired = hc->next;
-		hc->next = NULL;
-		vd_after_event(d, hc, vsock_conn_timer(&hc->c, now));
+	while ((hc = SLIST_FIRST(&expired))) {
+		SLIST_REMOVE_HEAD(&expired, next);
+		after_event(d, hc, vsock_conn_timer(&hc->c, now));
 	}
 	reap_locked(d);
 	process_rx(d);
@@ -655,6 +619,13 @@ out:
 	return ret;
 }
 
+/* The sink the backends' listeners call (backend.h). */
+static int sink_accept(void *opaque, int fd, uint32_t guest_port, uint16_t type,
+		       bool hybrid_ok)
+{
+	return vsock_dev_host_accept(opaque, fd, guest_port, type, hybrid_ok);
+}
+
 /* --- virtio ops --------------------------------------------------------- */
 
 static void cfg_read(void *dev, uint32_t off, void *data, uint32_t len)
@@ -706,17 +677,16 @@ static int activate(void *dev)
 /* Drop every flow without telling the guest (its driver is gone). */
 static void drop_all(struct vsock_dev *d)
 {
-	struct hconn *hc, *list = NULL;
+	SLIST_HEAD(, hconn) all = SLIST_HEAD_INITIALIZER(all);
+	struct hconn *hc;
 	uint32_t pos = 0;
 
-	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL))) {
-		hc->next = list;
-		list = hc;
-	}
-	while ((hc = list)) {
-		list = hc->next;
-		hc->next = NULL;
-		vd_zombify(d, hc);
+	/* Collect first: zombify takes them out of the table. */
+	while ((hc = vsock_conntab_next(&d->conns, &pos, NULL, NULL)))
+		SLIST_INSERT_HEAD(&all, hc, next);
+	while ((hc = SLIST_FIRST(&all))) {
+		SLIST_REMOVE_HEAD(&all, next);
+		zombify(d, hc);
 	}
 	d->rstq_len = 0;
 	d->tx_stalled = false;
@@ -755,18 +725,23 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	struct vsock_dev *d;
 	int ret;
 
-	if (p->guest_cid < 3 || p->guest_cid >= 0xffffffffull || !p->ev ||
-	    p->max_conns > VSOCK_CONNTAB_LIMIT)
-		return -EINVAL;
+	ret = -EINVAL;
+	if (p->guest_cid < VSOCK_GUEST_CID_MIN || p->guest_cid > VSOCK_GUEST_CID_MAX ||
+	    !p->ev || p->max_conns > VSOCK_CONNTAB_LIMIT)
+		goto err_be;
+	ret = -ENOMEM;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return -ENOMEM;
+		goto err_be;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ev = p->ev;
+	d->be = p->be;
 	d->guest_cid = p->guest_cid;
 	d->buf_alloc = p->buf_alloc ? p->buf_alloc : VSOCK_CONN_BUF_ALLOC;
 	d->types_ok = vsock_pkt_types_from_features(0);
 	d->timerfd = -1;
+	TAILQ_INIT(&d->rx_list);
+	SLIST_INIT(&d->zombies);
 	ret = vsock_conntab_init(&d->conns, p->max_conns ? p->max_conns : VSOCK_CONNTAB_DEFAULT_MAX);
 	if (ret)
 		goto err_free;
@@ -782,22 +757,9 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	if (ret)
 		goto err_timer;
 	d->timer_in_epoll = true;
-	if (p->err && p->errlen)
-		p->err[0] = '\0';
-	if (p->uds_path) {
-		ret = vsock_unix_backend_create(p->uds_path, d->ev, d, &d->be,
-						p->err, p->errlen);
-		if (ret)
-			goto err_ev;
-	}
-	if (p->n_fwd_out || p->n_fwd_in) {
-		/* Takes d->be as its fallback, also on failure. */
-		struct vsock_backend *fb = d->be;
-
-		d->be = NULL;
-		ret = vsock_fwd_backend_create(p->fwd_out, p->n_fwd_out, p->fwd_in,
-					       p->n_fwd_in, fb, d->ev, d, &d->be,
-					       p->err, p->errlen);
+	/* Host clients may come from now on (not before the loop runs). */
+	if (d->be && d->be->listen) {
+		ret = d->be->listen(d->be, &(struct vsock_host_sink){ sink_accept, d });
 		if (ret)
 			goto err_ev;
 	}
@@ -815,6 +777,9 @@ err_conns:
 err_free:
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+err_be:
+	if (p->be)
+		p->be->destroy(p->be);
 	return ret;
 }
 

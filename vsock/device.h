@@ -8,7 +8,8 @@
  * per device serialises both.
  *
  * Setup order (before the vCPUs start):
- *   vsock_dev_create(&params, &dev);
+ *   build the backend chain (backend.h: vsock_unix_backend_create, ...);
+ *   vsock_dev_create(&(struct vsock_dev_params){ .be = be, ... }, &dev);
  *   vmmio_create(bus, &(struct vmmio_params){ .ops = &vsock_virtio_ops,
  *                .dev = dev, ... }, &vdev);
  *   vsock_dev_attach(dev, vdev);
@@ -38,23 +39,14 @@ struct evloop;
 struct vsock_backend;
 struct vsock_dev;
 
-struct vsock_fwd;
-
 struct vsock_dev_params {
 	uint64_t guest_cid;          /* VSOCK_GUEST_CID_MIN..MAX (packet.h) */
-	const char *uds_path;        /* hybrid Unix backend; NULL = none */
 	struct evloop *ev;           /* the I/O thread's loop */
 	uint32_t max_conns;          /* 0 = VSOCK_CONNTAB_DEFAULT_MAX */
 	uint32_t buf_alloc;          /* per-connection credit; 0 = 256 KiB */
-	/* Port forwards (backend.h); copied, may be freed after create. */
-	const struct vsock_fwd *fwd_out;
-	unsigned n_fwd_out;
-	const struct vsock_fwd *fwd_in;
-	unsigned n_fwd_in;
-	/* Where create puts a one-line message on failure (may be NULL), e.g.
-	 * "vsock forward tcp:127.0.0.1:2222: Address already in use". */
-	char *err;
-	size_t errlen;
+	/* The host side (backend.h), owned by the device from now on, also
+	 * on failure; NULL = none (every guest connect gets RST). */
+	struct vsock_backend *be;
 };
 
 /* Counters: the metrics file (vmm/metrics.h) reports them all. */
@@ -90,9 +82,8 @@ struct vsock_dev_stats {
 /* The ops table for vmmio_create(); `dev` is the struct vsock_dev. */
 extern const struct virtio_device_ops vsock_virtio_ops;
 
-/* Create the device and its backends (listeners on uds_path,
- * <uds_path>_seqpacket and the forward_in addresses).  0 or -errno (and
- * p->err). */
+/* Create the device on p->be and start the backends' listeners, which
+ * hand accepted host clients to vsock_dev_host_accept().  0 or -errno. */
 int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out);
 
 /* Tell the device its transport (after vmmio_create). */
@@ -103,7 +94,7 @@ void vsock_dev_attach(struct vsock_dev *d, struct virtio_dev *vdev);
 void vsock_dev_destroy(struct vsock_dev *d);
 
 /* A backend accepted a host client that wants guest port `guest_port` (on
- * the I/O thread).  The device takes the fd (non-blocking stream socket)
+ * the I/O thread; backends reach it through their struct vsock_host_sink).  The device takes the fd (non-blocking stream socket)
  * and sends the guest a REQUEST of `type` (VIRTIO_VSOCK_TYPE_STREAM or
  * _SEQPACKET, a SEQPACKET fd for the latter); with `hybrid_ok`, "OK <host_port>\n" is
  * written to the client when the guest accepts.  If the guest refuses or

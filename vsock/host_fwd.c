@@ -16,12 +16,9 @@
 
 #include "base/evloop.h"
 #include "vsock/backend.h"
-#include "vsock/device.h"
+#include "vsock/listener.h"
 #include "vsock/packet.h"
 #include "vsock/sock.h"
-
-#define ACCEPT_BATCH   32
-#define LISTEN_BACKLOG 128
 
 struct fwd_be;
 
@@ -32,10 +29,8 @@ struct fwd_out {
 
 struct fwd_listener {
 	struct fwd_be *f;
-	int fd;
 	uint32_t port;          /* guest port */
-	struct vsock_sock_file file; /* Unix: removed on destroy */
-	struct ev_source src;
+	struct vsock_listener l;
 };
 
 struct fwd_be {
@@ -46,7 +41,7 @@ struct fwd_be {
 	struct fwd_listener *in;
 	unsigned nin;
 	struct evloop *ev;
-	struct vsock_dev *dev;
+	struct vsock_host_sink sink; /* from listen() */
 };
 
 static int fwd_connect(struct vsock_backend *base, uint32_t port, uint16_t type,
@@ -70,37 +65,40 @@ static int fwd_connect(struct vsock_backend *base, uint32_t port, uint16_t type,
 	return f->fallback->connect(f->fallback, port, type, in_progress);
 }
 
-static void accept_cb(void *opaque, uint32_t events)
+/* A forward_in client: straight to the guest port, no handshake.
+ * Refused (no driver, connection limit): it sees the connection closed at
+ * once. */
+static void on_client(void *opaque, int fd)
 {
 	struct fwd_listener *l = opaque;
+	struct fwd_be *f = l->f;
 
-	(void)events;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = vsock_sock_accept(l->fd);
+	if (f->sink.accept(f->sink.opaque, fd, l->port, VIRTIO_VSOCK_TYPE_STREAM, false) < 0)
+		close(fd);
+}
 
-		if (fd < 0)
-			return;
-		/* Refused (no driver, connection limit): the client sees
-		 * the connection closed at once. */
-		if (vsock_dev_host_accept(l->f->dev, fd, l->port,
-					  VIRTIO_VSOCK_TYPE_STREAM, false) < 0)
-			close(fd);
+static int fwd_listen(struct vsock_backend *base, const struct vsock_host_sink *sink)
+{
+	struct fwd_be *f = (struct fwd_be *)base;
+
+	f->sink = *sink;
+	for (unsigned i = 0; i < f->nin; i++) {
+		int ret = vsock_listener_serve(&f->in[i].l, f->ev, on_client, &f->in[i]);
+
+		if (ret)
+			return ret;
 	}
+	if (f->fallback && f->fallback->listen)
+		return f->fallback->listen(f->fallback, sink);
+	return 0;
 }
 
 static void fwd_destroy(struct vsock_backend *base)
 {
 	struct fwd_be *f = (struct fwd_be *)base;
 
-	for (unsigned i = 0; i < f->nin; i++) {
-		struct fwd_listener *l = &f->in[i];
-
-		if (l->fd >= 0) {
-			ev_del(f->ev, &l->src);
-			close(l->fd);
-		}
-		vsock_sock_file_remove(&l->file);
-	}
+	for (unsigned i = 0; i < f->nin; i++)
+		vsock_listener_close(&f->in[i].l);
 	for (unsigned i = 0; i < f->nout; i++)
 		if (f->out[i].be)
 			f->out[i].be->destroy(f->out[i].be);
@@ -121,43 +119,19 @@ static int cmp_out(const void *a, const void *b)
 static int open_listener(struct fwd_be *f, struct fwd_listener *l,
 			 const struct vsock_fwd *spec, char *err, size_t errlen)
 {
-	char where[80];
-	int ret;
-
 	l->f = f;
 	l->port = spec->port;
-	if (spec->tcp) {
-		vsock_sock_addr_str(spec->sa, where, sizeof(where));
-		l->fd = vsock_sock_tcp_listen(spec->sa, spec->salen, LISTEN_BACKLOG);
-		if (l->fd < 0) {
-			ret = l->fd;
-			l->fd = -1;
-			vsock_listen_error(err, errlen, "forward tcp", where, ret);
-			return ret;
-		}
-	} else {
-		l->fd = vsock_sock_unix_listen(spec->path, SOCK_STREAM, LISTEN_BACKLOG, &l->file);
-		if (l->fd < 0) {
-			ret = l->fd;
-			l->fd = -1;
-			vsock_listen_error(err, errlen, "forward unix", spec->path, ret);
-			return ret;
-		}
-	}
-	ret = ev_add(f->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
-	if (ret) {
-		close(l->fd);
-		l->fd = -1;
-		vsock_sock_file_remove(&l->file);
-	}
-	return ret;
+	if (spec->tcp)
+		return vsock_listener_open_tcp(&l->l, spec->sa, spec->salen, "forward tcp",
+					       err, errlen);
+	return vsock_listener_open_unix(&l->l, spec->path, SOCK_STREAM, "forward unix",
+					err, errlen);
 }
 
 int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 			     const struct vsock_fwd *in, unsigned nin,
 			     struct vsock_backend *fallback, struct evloop *ev,
-			     struct vsock_dev *dev, struct vsock_backend **res,
-			     char *err, size_t errlen)
+			     struct vsock_backend **res, char *err, size_t errlen)
 {
 	struct fwd_be *f = calloc(1, sizeof(*f));
 	int ret = -ENOMEM;
@@ -168,10 +142,10 @@ int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 		return -ENOMEM;
 	}
 	f->base.connect = fwd_connect;
+	f->base.listen = fwd_listen;
 	f->base.destroy = fwd_destroy;
 	f->fallback = fallback;
 	f->ev = ev;
-	f->dev = dev;
 	f->out = calloc(nout ? nout : 1, sizeof(*f->out));
 	f->in = calloc(nin ? nin : 1, sizeof(*f->in));
 	if (!f->out || !f->in)
@@ -189,8 +163,6 @@ int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 			ret = -EINVAL; /* the config rejects duplicates */
 			goto fail;
 		}
-	for (unsigned i = 0; i < nin; i++)
-		f->in[i].fd = -1;
 	for (unsigned i = 0; i < nin; i++, f->nin++) {
 		ret = open_listener(f, &f->in[i], &in[i], err, errlen);
 		if (ret) {

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -42,14 +43,13 @@
 #include "base/clock.h"
 #include "base/evloop.h"
 #include "vsock/backend.h"
-#include "vsock/device.h"
 #include "vsock/hybrid.h"
+#include "vsock/listener.h"
+#include "vsock/packet.h"
 #include "vsock/sock.h"
 
 #define MAX_PENDING    4096
 #define HANDSHAKE_NS   (2ull * 1000000000ull) /* as the device's connect deadline */
-#define ACCEPT_BATCH   32
-#define LISTEN_BACKLOG 128
 #define SEQ_SUFFIX     "_seqpacket"
 
 struct unix_be;
@@ -57,11 +57,8 @@ struct unix_be;
 /* One listener: uds_path (stream) or <uds_path>_seqpacket. */
 struct unix_listener {
 	struct unix_be *be;
-	int fd;
 	int type;                       /* SOCK_STREAM / SOCK_SEQPACKET */
-	char *path;
-	struct vsock_sock_file file;    /* removed on destroy */
-	struct ev_source src;
+	struct vsock_listener l;
 };
 
 /* A host client in the CONNECT handshake. */
@@ -72,18 +69,18 @@ struct pending {
 	struct ev_source src;
 	struct vsock_connect_parser parser;
 	uint64_t deadline;              /* monotonic ns: line by then */
-	struct pending *prev, *next;    /* newest first */
+	TAILQ_ENTRY(pending) link;      /* be->pending, newest first */
 };
 
 struct unix_be {
 	struct vsock_backend base;      /* first: the device sees this */
 	char *path;
 	struct evloop *ev;
-	struct vsock_dev *dev;
+	struct vsock_host_sink sink;    /* from listen() */
 	struct unix_listener l[2];      /* stream, seqpacket */
-	struct pending *head, *tail;
+	TAILQ_HEAD(pending_list, pending) pending; /* newest first: the last expires next */
 	unsigned npending, max_pending;
-	int timerfd;                    /* fires at tail->deadline */
+	int timerfd;                    /* fires at the oldest deadline */
 	struct ev_source timer_src;
 };
 
@@ -115,15 +112,13 @@ static int unix_connect(struct vsock_backend *base, uint32_t port, uint16_t type
 
 static void pending_unlink(struct unix_be *be, struct pending *p)
 {
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		be->head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		be->tail = p->prev;
+	TAILQ_REMOVE(&be->pending, p, link);
 	be->npending--;
+}
+
+static struct pending *oldest(struct unix_be *be)
+{
+	return TAILQ_LAST(&be->pending, pending_list);
 }
 
 /* Forget a client; close its fd unless handed over (fd < 0). */
@@ -196,11 +191,12 @@ static bool hung_up(int fd)
 static void timer_arm(struct unix_be *be)
 {
 	struct itimerspec its = { 0 };
+	struct pending *p = oldest(be);
 
-	if (!be->tail)
+	if (!p)
 		return; /* a stale expiry finds nothing to do */
-	its.it_value.tv_sec = (time_t)(be->tail->deadline / 1000000000ull);
-	its.it_value.tv_nsec = (long)(be->tail->deadline % 1000000000ull);
+	its.it_value.tv_sec = (time_t)(p->deadline / 1000000000ull);
+	its.it_value.tv_nsec = (long)(p->deadline % 1000000000ull);
 	timerfd_settime(be->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -208,13 +204,14 @@ static void timer_cb(void *opaque, uint32_t events)
 {
 	struct unix_be *be = opaque;
 	uint64_t ticks, now = vm_now_ns();
+	struct pending *p;
 
 	(void)events;
 	if (read(be->timerfd, &ticks, sizeof(ticks)) < 0) {
 		/* EAGAIN: re-armed since it fired */
 	}
-	while (be->tail && be->tail->deadline <= now)
-		pending_drop(be, be->tail); /* no line in time: closed, no reply */
+	while ((p = oldest(be)) && p->deadline <= now)
+		pending_drop(be, p); /* no line in time: closed, no reply */
 	timer_arm(be);
 }
 
@@ -243,77 +240,67 @@ static void pending_cb(void *opaque, uint32_t events)
 		pending_drop(be, p);
 		return;
 	}
-	/* Hand the fd to the device; it answers OK once the guest accepts. */
+	/* Hand the fd over; the device answers OK once the guest accepts. */
 	fd = p->fd;
 	p->fd = -1;
 	ev_del(be->ev, &p->src);
-	if (vsock_dev_host_accept(be->dev, fd, vsock_connect_port(&p->parser), vtype, true) < 0)
+	if (be->sink.accept(be->sink.opaque, fd, vsock_connect_port(&p->parser), vtype, true) < 0)
 		close(fd);
 	pending_unlink(be, p);
 	free(p);
 }
 
-static void accept_cb(void *opaque, uint32_t events)
+/* A new client on a listener: it has HANDSHAKE_NS to send its line. */
+static void on_client(void *opaque, int fd)
 {
 	struct unix_listener *l = opaque;
 	struct unix_be *be = l->be;
+	struct pending *p;
 
-	(void)events;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = vsock_sock_accept(l->fd);
-		struct pending *p;
-
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error (EMFILE, ...) */
-		if (be->npending >= be->max_pending)
-			pending_drop(be, be->tail);
-		p = calloc(1, sizeof(*p));
-		if (!p) {
-			close(fd);
-			continue;
-		}
-		p->be = be;
-		p->fd = fd;
-		p->type = l->type;
-		p->deadline = vm_now_ns() + HANDSHAKE_NS;
-		vsock_connect_init(&p->parser);
-		if (ev_add(be->ev, &p->src, fd, EPOLLIN | EPOLLRDHUP, pending_cb, p) < 0) {
-			close(fd);
-			free(p);
-			continue;
-		}
-		p->next = be->head;
-		if (be->head) {
-			be->head->prev = p;
-		} else {
-			be->tail = p;
-			timer_arm(be);
-		}
-		be->head = p;
-		be->npending++;
+	if (be->npending >= be->max_pending)
+		pending_drop(be, oldest(be));
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		close(fd);
+		return;
 	}
+	p->be = be;
+	p->fd = fd;
+	p->type = l->type;
+	p->deadline = vm_now_ns() + HANDSHAKE_NS;
+	vsock_connect_init(&p->parser);
+	if (ev_add(be->ev, &p->src, fd, EPOLLIN | EPOLLRDHUP, pending_cb, p) < 0) {
+		close(fd);
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_HEAD(&be->pending, p, link);
+	be->npending++;
+	if (p == oldest(be))
+		timer_arm(be);
 }
 
-static void listener_close(struct unix_be *be, struct unix_listener *l)
+static int unix_listen(struct vsock_backend *base, const struct vsock_host_sink *sink)
 {
-	if (l->fd >= 0) {
-		ev_del(be->ev, &l->src);
-		close(l->fd);
-	}
-	vsock_sock_file_remove(&l->file);
-	l->fd = -1;
-	free(l->path);
-	l->path = NULL;
+	struct unix_be *be = (struct unix_be *)base;
+	int ret = 0;
+
+	be->sink = *sink;
+	for (int i = 0; i < 2 && !ret; i++)
+		if (be->l[i].l.open)
+			ret = vsock_listener_serve(&be->l[i].l, be->ev, on_client, &be->l[i]);
+	return ret;
 }
 
 static void unix_destroy(struct vsock_backend *base)
 {
 	struct unix_be *be = (struct unix_be *)base;
+	struct pending *p;
 
-	while (be->head)
-		pending_drop(be, be->head);
+	while ((p = TAILQ_FIRST(&be->pending)))
+		pending_drop(be, p);
 	for (int i = 0; i < 2; i++)
-		listener_close(be, &be->l[i]);
+		vsock_listener_close(&be->l[i].l);
 	if (be->timerfd >= 0) {
 		ev_del(be->ev, &be->timer_src);
 		close(be->timerfd);
@@ -325,28 +312,15 @@ static void unix_destroy(struct vsock_backend *base)
 static int listener_open(struct unix_be *be, struct unix_listener *l, int type,
 			 const char *suffix, char *err, size_t errlen)
 {
+	char *path;
 	int ret;
 
 	l->be = be;
 	l->type = type;
-	if (asprintf(&l->path, "%s%s", be->path, suffix) < 0) {
-		l->path = NULL;
+	if (asprintf(&path, "%s%s", be->path, suffix) < 0)
 		return -ENOMEM;
-	}
-	l->fd = vsock_sock_unix_listen(l->path, type, LISTEN_BACKLOG, &l->file);
-	if (l->fd < 0) {
-		ret = l->fd;
-		l->fd = -1;
-		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
-		return ret;
-	}
-	ret = ev_add(be->ev, &l->src, l->fd, EPOLLIN, accept_cb, l);
-	if (ret) {
-		close(l->fd);
-		vsock_sock_file_remove(&l->file);
-		l->fd = -1;
-		vsock_listen_error(err, errlen, "listener unix", l->path, ret);
-	}
+	ret = vsock_listener_open_unix(&l->l, path, type, "listener unix", err, errlen);
+	free(path);
 	return ret;
 }
 
@@ -363,8 +337,7 @@ static unsigned pending_cap(void)
 }
 
 int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
-			      struct vsock_dev *dev, struct vsock_backend **out,
-			      char *err, size_t errlen)
+			      struct vsock_backend **out, char *err, size_t errlen)
 {
 	struct unix_be *be;
 	int ret;
@@ -373,10 +346,10 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 	if (!be)
 		return -ENOMEM;
 	be->base.connect = unix_connect;
+	be->base.listen = unix_listen;
 	be->base.destroy = unix_destroy;
 	be->ev = ev;
-	be->dev = dev;
-	be->l[0].fd = be->l[1].fd = -1;
+	TAILQ_INIT(&be->pending);
 	be->max_pending = pending_cap();
 	be->path = strdup(uds_path);
 	be->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

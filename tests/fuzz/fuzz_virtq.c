@@ -33,7 +33,9 @@
  *     passed used_event since the last decision (each index it moved
  *     through is tried);
  *   - disable/enable_notify and an empty pop: NO_NOTIFY / avail_event as
- *     published, and the "buffers arrived meanwhile" answer.
+ *     published, and the "buffers arrived meanwhile" answer;
+ *   - virtq_pop_drain (some pops): the same chain as a pop, with
+ *     notifications suppressed after it, armed when it finds none.
  * A mismatch or a broken invariant is __builtin_trap().
  */
 #include <errno.h>
@@ -349,6 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t ahead;
 		struct m_chain want;
 		bool legal = false;
+		bool drain = (r >> 8) % 3 == 0;
 		int rc;
 
 		if (r % 7 == 0) {
@@ -376,16 +379,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			legal = m_walk(cfg.desc, cfg.size, cfg.indirect, max_iov,
 				       m16(cfg.avail + 4 + 2ull * (m.avail % cfg.size)), &want);
 
-		rc = virtq_pop(&vq, iov, max_iov, &c);
+		rc = drain ? virtq_pop_drain(&vq, iov, max_iov, &c)
+			   : virtq_pop(&vq, iov, max_iov, &c);
 		if (m.broken) {
 			CHECK(rc == -EIO);
 			break;
 		}
 		if (ahead == 0) {
 			CHECK(rc == 0);
+			if (drain)
+				m.notify = true; /* a drain ends armed */
 			if (m.notify)
 				m_check_armed(&m); /* the empty pop armed them */
 			break;
+		}
+		if (drain) {
+			/* Suppressed before the pop, whatever it finds; with
+			 * nothing racing us a chain is never a re-check find. */
+			m.notify = false;
+			if (!cfg.event_idx)
+				CHECK(m16(cfg.used) & VIRTQ_USED_F_NO_NOTIFY);
+			CHECK(rc != VIRTQ_POP_RECHECK);
 		}
 		if (rc < 0) {
 			CHECK(!legal);     /* ring too far ahead, or a bad chain */

@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 
 #include "tests/unit/virtio_test_driver.h"
+#include "tests/unit/vsock_test_dev.h"
 #include "base/evloop.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
@@ -139,7 +140,7 @@ static void setup(void)
 	struct vmmio_params p = {
 		.base = BASE, .irq = IRQ, .ops = &vsock_virtio_ops, .gm = &mem.gm,
 	};
-	struct vsock_dev_params dp = {
+	struct test_dev_params dp = {
 		.guest_cid = GCID, .uds_path = uds, .max_conns = g_max_conns,
 		.fwd_out = g_fwd_out, .n_fwd_out = g_n_fwd_out,
 		.fwd_in = g_fwd_in, .n_fwd_in = g_n_fwd_in,
@@ -154,7 +155,7 @@ static void setup(void)
 	memset(&bus, 0, sizeof(bus));
 	ck_assert_int_eq(evloop_create(&ev), 0);
 	dp.ev = ev;
-	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &dev), 0);
 	p.dev = dev;
 	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
 	vsock_dev_attach(dev, vdev);
@@ -1533,7 +1534,7 @@ START_TEST(socket_files_removed_and_stale_replaced)
 {
 	char seq[96];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = uds, .ev = ev };
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = uds, .ev = ev };
 	struct vsock_dev *d2;
 	char msg[160] = "";
 	int fd;
@@ -1545,7 +1546,7 @@ START_TEST(socket_files_removed_and_stale_replaced)
 	/* A second device on the same paths: in use. */
 	dp.err = msg;
 	dp.errlen = sizeof(msg);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EADDRINUSE);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), -EADDRINUSE);
 	ck_assert_msg(strstr(msg, "Address already in use") != NULL, "%s", msg);
 	ck_assert(exists(uds)); /* not removed by the failed attempt */
 	evloop_stop(ev);
@@ -1561,18 +1562,18 @@ START_TEST(socket_files_removed_and_stale_replaced)
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
 	ck_assert(exists(uds));
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), 0);
 	vsock_dev_destroy(d2);
 	ck_assert(!exists(uds));
 	/* A regular file is never removed. */
 	fd = open(uds, O_CREAT | O_WRONLY, 0600);
 	close(fd);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EEXIST);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), -EEXIST);
 	ck_assert(exists(uds));
 	unlink(uds);
 	/* The fixture's teardown needs a device and a loop thread again. */
 	dp.uds_path = NULL;
-	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &dev), 0);
 	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
 }
 END_TEST
@@ -1586,13 +1587,13 @@ START_TEST(forward_in_address_in_use)
 	struct vsock_fwd in = { .port = 22, .tcp = true,
 		.sa = (struct sockaddr *)&busy, .salen = sizeof(busy) };
 	char path[96], seq[110], msg[200] = "", want[200];
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
 		.fwd_in = &in, .n_fwd_in = 1, .err = msg, .errlen = sizeof(msg) };
 	struct vsock_dev *d2 = NULL;
 
 	snprintf(path, sizeof(path), "%s/w.sock", dir);
 	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EADDRINUSE);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), -EADDRINUSE);
 	snprintf(want, sizeof(want), "vsock forward tcp:127.0.0.1:%u: Address already in use",
 		 ntohs(busy.sin_port));
 	ck_assert_str_eq(msg, want);
@@ -1602,7 +1603,7 @@ START_TEST(forward_in_address_in_use)
 	/* Free now: the same address works. */
 	bfd = tcp_listen_any(&busy);
 	close(bfd);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), 0);
 	ck_assert(exists(path));
 	vsock_dev_destroy(d2);
 	ck_assert(!exists(path));
@@ -1614,7 +1615,7 @@ END_TEST
 START_TEST(long_uds_path_keeps_stream_listener)
 {
 	char path[108], seq[120];
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
 	struct vsock_dev *d2;
 	size_t n;
 
@@ -1622,7 +1623,7 @@ START_TEST(long_uds_path_keeps_stream_listener)
 	memset(path + n, 'p', 100 - n);
 	path[100] = '\0';
 	snprintf(seq, sizeof(seq), "%s_seqpacket", path);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), 0);
 	ck_assert(exists(path));
 	ck_assert(!exists(seq));
 	vsock_dev_destroy(d2);
@@ -1636,12 +1637,12 @@ START_TEST(foreign_socket_file_not_removed)
 {
 	char path[96];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev };
 	struct vsock_dev *d2;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/f.sock", dir);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), 0);
 	ck_assert_int_eq(unlink(path), 0);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -1718,17 +1719,17 @@ START_TEST(forward_create_errors)
 	};
 	struct vsock_fwd in = { .port = 1, .path = "/nonexistent-dir/in.sock" };
 	char path[96], msg[200] = "";
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path, .ev = ev,
 		.fwd_out = out, .n_fwd_out = 2, .err = msg, .errlen = sizeof(msg) };
 	struct vsock_dev *d2 = NULL;
 
 	snprintf(path, sizeof(path), "%s/e.sock", dir);
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -EINVAL); /* port 9 twice */
+	ck_assert_int_eq(test_dev_create(&dp, &d2), -EINVAL); /* port 9 twice */
 	ck_assert(!exists(path));
 	dp.n_fwd_out = 1;
 	dp.fwd_in = &in;
 	dp.n_fwd_in = 1;
-	ck_assert_int_eq(vsock_dev_create(&dp, &d2), -ENOENT);
+	ck_assert_int_eq(test_dev_create(&dp, &d2), -ENOENT);
 	ck_assert_str_eq(msg, "vsock forward unix:/nonexistent-dir/in.sock: No such file or directory");
 	ck_assert(!exists(path));
 }
@@ -2175,7 +2176,7 @@ START_TEST(remove_all_socket_files)
 {
 	char path[80], seq[96], in[96];
 	struct vsock_fwd fi = { .port = 5 };
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path,
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path,
 		.fwd_in = &fi, .n_fwd_in = 1 };
 	struct vsock_dev *d;
 	struct evloop *e;
@@ -2188,7 +2189,7 @@ START_TEST(remove_all_socket_files)
 	fi.path = in;
 	ck_assert_int_eq(evloop_create(&e), 0);
 	dp.ev = e;
-	ck_assert_int_eq(vsock_dev_create(&dp, &d), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &d), 0);
 	ck_assert(exists(path) && exists(seq) && exists(in));
 	/* Someone else's socket now sits at `in`: it stays. */
 	ck_assert_int_eq(unlink(in), 0);
@@ -2222,7 +2223,7 @@ END_TEST
  * other failure exits 2 without a report. */
 static void racer(const char *path, int go, int done, int hold)
 {
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = path };
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = path };
 	struct vsock_dev *d;
 	struct evloop *e;
 	char c = 'n';
@@ -2236,7 +2237,7 @@ static void racer(const char *path, int go, int done, int hold)
 	if (lk < 0 || evloop_create(&e))
 		_exit(2);
 	dp.ev = e;
-	if (vsock_dev_create(&dp, &d))
+	if (test_dev_create(&dp, &d))
 		_exit(2);
 	if (write(done, "y", 1) != 1)
 		_exit(2);

@@ -36,6 +36,7 @@
 #include <sys/un.h>
 
 #include "tests/unit/virtio_test_driver.h"
+#include "tests/unit/vsock_test_dev.h"
 #include "base/evloop.h"
 #include "vsock/device.h"
 #include "vsock/packet.h"
@@ -358,7 +359,7 @@ static void setup(void)
 	struct vmmio_params p = {
 		.base = BASE, .irq = IRQ, .ops = &vsock_virtio_ops, .gm = &mem.gm,
 	};
-	struct vsock_dev_params dp = { .guest_cid = GCID, .uds_path = uds };
+	struct test_dev_params dp = { .guest_cid = GCID, .uds_path = uds };
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 
 	snprintf(dir, sizeof(dir), "/tmp/vsock-lay-XXXXXX");
@@ -374,7 +375,7 @@ static void setup(void)
 	memset(&bus, 0, sizeof(bus));
 	ck_assert_int_eq(evloop_create(&ev), 0);
 	dp.ev = ev;
-	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
+	ck_assert_int_eq(test_dev_create(&dp, &dev), 0);
 	p.dev = dev;
 	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
 	vsock_dev_attach(dev, vdev);
