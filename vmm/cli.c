@@ -36,6 +36,8 @@ enum {
 	OPT_TRACE_BOOT,
 	OPT_HELP,         /* --help; -h is 'h' */
 	OPT_SOCKET,       /* vhost-user only */
+	OPT_NO_SECCOMP,
+	OPT_VSOCK_SOCKET_GROUP,
 };
 
 static const struct option run_options[] = {
@@ -55,6 +57,8 @@ static const struct option run_options[] = {
 	{ "trace-boot", no_argument,       NULL, OPT_TRACE_BOOT },
 	{ "help",       no_argument,       NULL, OPT_HELP },
 	{ "socket",     required_argument, NULL, OPT_SOCKET },
+	{ "no-seccomp", no_argument,       NULL, OPT_NO_SECCOMP },
+	{ "vsock-socket-group", required_argument, NULL, OPT_VSOCK_SOCKET_GROUP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -62,6 +66,8 @@ static const struct option run_options[] = {
 struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
 	const char *socket;        /* vhost-user */
+	const char *socket_group;  /* --vsock-socket-group */
+	bool no_seccomp;
 	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
@@ -292,6 +298,16 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 	case OPT_TRACE_BOOT:
 		f->trace_boot = true;
 		return 0;
+	case OPT_NO_SECCOMP:
+		f->no_seccomp = true;
+		return 0;
+	case OPT_VSOCK_SOCKET_GROUP:
+		if (*val == '\0') {
+			cli_error(err, errlen, "--%s: empty group", name);
+			return -1;
+		}
+		f->socket_group = val;
+		return 0;
 	case OPT_VSOCK_FWD_OUT:
 		return take_forward(f, true, name, val, err, errlen);
 	case OPT_VSOCK_FWD_IN:
@@ -369,6 +385,10 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		c->trace_boot = true;
 	if (f->socket && replace_str(&c->vhost_user_socket, f->socket))
 		return -1;
+	if (f->no_seccomp)
+		c->no_seccomp = true;
+	if (f->socket_group && replace_str(&c->vsock_socket_group, f->socket_group))
+		return -1;
 	return 0;
 }
 
@@ -384,6 +404,8 @@ static bool option_applies(const struct run_flags *f, int opt)
 	case OPT_VSOCK_FWD_OUT:
 	case OPT_VSOCK_FWD_IN:
 	case OPT_VSOCK_MAX_CONNS:
+	case OPT_NO_SECCOMP:
+	case OPT_VSOCK_SOCKET_GROUP:
 		return true;
 	default:
 		return !f->vhost_user;
@@ -519,16 +541,22 @@ void cli_usage(FILE *f)
 "                       'ioeventfd' (default, handled on the I/O thread) or\n"
 "                       'mmio' (MMIO exit, handled on the vCPU thread)\n"
 "  --trace-boot         print boot timestamps and memory to stderr\n"
+"  --vsock-socket-group NAME\n"
+"                       listening Unix sockets are mode 0660 and group NAME\n"
+"                       (default: 0600, the owner only)\n"
+"  --no-seccomp         no seccomp filters (debugging only; warns)\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
 "\n"
 "'vhost-user' serves the vsock device to a vhost-user front-end (QEMU's\n"
 "-device vhost-user-vsock-device,chardev=...) instead of booting a guest:\n"
 "  --socket PATH        listen there, serve one front-end, exit 0 when it\n"
-"                       disconnects; the --vsock-* options as above\n"
+"                       disconnects; the --vsock-* options and --no-seccomp\n"
+"                       as above\n"
 "\n"
 "Exit status: 0 guest reset or powered off; 1 bad input or host setup error;\n"
-"2 guest crash or unhandled exit; 128+N killed by signal N.\n"
+"2 guest crash or unhandled exit; 148 forbidden system call (seccomp);\n"
+"128+N killed by signal N.\n"
 "See docs/config.md for the JSON keys.\n",
 		CONFIG_DEFAULT_CMDLINE, CONFIG_MAX_VCPUS, CONFIG_DEFAULT_VCPUS,
 		CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB, CONFIG_DEFAULT_MEM_MIB,

@@ -72,6 +72,10 @@ struct vm_config {
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
 
+	/* Sandbox (vmm/sandbox.h, docs/sandbox.md). */
+	bool no_seccomp;           /* --no-seccomp, x-vmm.seccomp false */
+	char *vsock_socket_group;  /* listening sockets 0660 and this group; NULL: 0600 */
+
 	/* "vmm vhost-user": the vsock device served to a vhost-user
 	 * front-end listening on this path (no guest of our own). */
 	char *vhost_user_socket;

@@ -32,6 +32,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mptable.h"
+#include "sandbox.h"
 #include "trace.h"
 #include "virtio_devs.h"
 #include "vhost_user_cmd.h"
@@ -409,6 +410,9 @@ int main(int argc, char **argv)
 		die("%s", err);
 	if (virtio_devs_lock(&cfg, err, sizeof(err)))
 		die("%s", err);
+	/* Before any listener: socket permissions; warns if seccomp is off. */
+	if (sandbox_configure(&cfg, err, sizeof(err)))
+		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)
 		log_set_level(LOG_INFO);
@@ -440,9 +444,18 @@ int main(int argc, char **argv)
 		die("signals: %s", strerror(-ret));
 	console_init(&con, vm);
 
+	/* Set-up is over: every thread enters its seccomp filter, and the
+	 * vCPUs wait for the I/O thread's before running the guest. */
+	if (sandbox_prepare(SANDBOX_KIND_BIT(SANDBOX_VCPU) | SANDBOX_KIND_BIT(SANDBOX_IO) |
+			    SANDBOX_KIND_BIT(SANDBOX_DEBUG),
+			    cfg.trace_boot ? (const char *const[]){ trace_smaps_path, NULL } : NULL,
+			    err, sizeof(err)))
+		die("%s", err);
 	ret = vm_start_vcpus(vm);
 	if (ret)
 		die("starting vCPU threads: %s", strerror(-ret));
+	if (sandbox_release(SANDBOX_IO, err, sizeof(err)))
+		die("%s", err);
 	ret = evloop_run(vm->ev);
 	if (ret && !atomic_load(&vm->exiting))
 		vm_request_exit(vm, VMM_EXIT_SETUP, "event loop: %s", strerror(-ret));
