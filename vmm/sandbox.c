@@ -283,6 +283,11 @@ out:
 	return rc;
 }
 
+unsigned sandbox_prog_insns(enum sandbox_kind k)
+{
+	return (unsigned)k < SANDBOX_KINDS ? progs[k].len : 0;
+}
+
 static int build_kind(enum sandbox_kind k, const char *const *open_ro)
 {
 	struct build b = { .t = sandbox_table(k), .open_ro = open_ro };
@@ -541,14 +546,8 @@ int sandbox_release(enum sandbox_kind kind, char *err, size_t errlen)
 
 	if (!seccomp_on)
 		return 0;
-	pthread_mutex_lock(&gate_lock);
-	while (gate_arrived < gate_expected)
-		pthread_cond_wait(&gate_cond, &gate_lock);
-	rc = gate_failed ? -gate_errno : 0;
-	pthread_mutex_unlock(&gate_lock);
-	if (rc)
-		return errmsg(err, errlen, "seccomp: a thread could not enter its filter: %s",
-			      strerror(-rc));
+	/* Our own filter first, while the other threads enter theirs (each
+	 * entry costs the kernel a BPF compile; docs/sandbox.md). */
 	tl_kind = (int)kind;
 	tl_index = 0;
 	rc = install(kind);
@@ -556,9 +555,15 @@ int sandbox_release(enum sandbox_kind kind, char *err, size_t errlen)
 		return errmsg(err, errlen, "seccomp: entering the %s filter: %s",
 			      kind_names[kind], strerror(-rc));
 	pthread_mutex_lock(&gate_lock);
-	gate_open = true;
+	while (gate_arrived < gate_expected)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	rc = gate_failed ? -gate_errno : 0;
+	gate_open = !rc;
 	pthread_cond_broadcast(&gate_cond);
 	pthread_mutex_unlock(&gate_lock);
+	if (rc)
+		return errmsg(err, errlen, "seccomp: a thread could not enter its filter: %s",
+			      strerror(-rc));
 	trip(kind, 0);
 	return 0;
 }

@@ -14,9 +14,9 @@
  *   creator of each thread:       sandbox_expect_thread(); pthread_create()
  *   the new thread, first thing:  sandbox_thread_start(kind, index): enters
  *                                 its filter, then waits for the gate
- *   main: sandbox_release(SANDBOX_IO)  waits until every expected thread is
- *                                 filtered, enters its own filter, opens
- *                                 the gate: only then does a guest run
+ *   main: sandbox_release(SANDBOX_IO)  enters its own filter, waits until
+ *                                 every expected thread is in its own,
+ *                                 opens the gate: only then does a guest run
  * `vmm vhost-user` has one thread: sandbox_prepare() then sandbox_enter().
  *
  * A forbidden system call traps (SECCOMP_RET_TRAP): the SIGSYS handler
@@ -89,8 +89,8 @@ void sandbox_expect_thread(void);
  * filter failed: the VMM then exits). */
 void sandbox_thread_start(enum sandbox_kind kind, unsigned index);
 
-/* Wait until every expected thread is filtered, enter `kind`'s filter on
- * the calling thread, then let those threads go on.  0, or -1 with a
+/* Enter `kind`'s filter on the calling thread, wait until every expected
+ * thread is in its own, then let those threads go on.  0, or -1 with a
  * message (the gate then stays shut). */
 int sandbox_release(enum sandbox_kind kind, char *err, size_t errlen);
 
@@ -125,6 +125,9 @@ struct sb_table {
 };
 
 const struct sb_table *sandbox_table(enum sandbox_kind k);
+
+/* Instructions of a kind's prepared BPF program (0 if not prepared). */
+unsigned sandbox_prog_insns(enum sandbox_kind k);
 
 /* Distinct system calls a kind allows (any arguments). */
 unsigned sandbox_table_count(enum sandbox_kind k);

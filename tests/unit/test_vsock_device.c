@@ -30,6 +30,7 @@
 
 #include "tests/unit/virtio_test_driver.h"
 #include "vmm/evloop.h"
+#include "vmm/sandbox.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/hybrid.h"
@@ -86,9 +87,29 @@ static unsigned rx_kicks;         /* rx kicks the fake driver made */
 
 static void *io_main(void *arg)
 {
+	char err[256];
+
 	(void)arg;
+	if (!sandbox_unsupported() && sandbox_enter(SANDBOX_IO, 0, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
 	evloop_run(ev);
 	return NULL;
+}
+
+/* The loop thread runs as vmm run's I/O thread does, under its seccomp
+ * filter (vmm/sandbox.h; not in sanitizer builds): every test here also
+ * proves that allow-list, and a call it lacks ends the test process with
+ * the sandbox's message and exit 148. */
+static void start_io(void)
+{
+	char err[256];
+
+	if (!sandbox_unsupported())
+		ck_assert_msg(sandbox_prepare(SANDBOX_KIND_BIT(SANDBOX_IO), NULL, err,
+					      sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
 }
 
 static uint32_t rd(uint64_t off)
@@ -158,7 +179,7 @@ static void setup(void)
 	p.dev = dev;
 	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
 	vsock_dev_attach(dev, vdev);
-	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+	start_io();
 
 	/* Driver init: features, three queues, DRIVER_OK, then rx buffers. */
 	td_negotiate(&bus, BASE, (1ull << VIRTIO_F_VERSION_1) | g_features);
@@ -1573,7 +1594,7 @@ START_TEST(socket_files_removed_and_stale_replaced)
 	/* The fixture's teardown needs a device and a loop thread again. */
 	dp.uds_path = NULL;
 	ck_assert_int_eq(vsock_dev_create(&dp, &dev), 0);
-	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+	start_io();
 }
 END_TEST
 
