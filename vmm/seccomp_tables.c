@@ -112,9 +112,10 @@ static const unsigned long vcpu_ioctls[] = {
 
 /* I/O thread ioctls: the UART's interrupt (console input), the virtio
  * transport's ioeventfds and irqfd (deassigned at teardown), and the
- * terminal restored at exit (tcsetattr). */
+ * terminal: restored at exit (tcsetattr), asked whether stdout is one when
+ * stdio first buffers it (isatty). */
 static const unsigned long io_ioctls[] = {
-	KVM_IRQ_LINE_STATUS, KVM_IOEVENTFD, KVM_IRQFD, TCSETS,
+	KVM_IRQ_LINE_STATUS, KVM_IOEVENTFD, KVM_IRQFD, TCSETS, TCGETS,
 };
 
 static const struct sb_rule *const vcpu_groups[] = { base, device, vcpu_only, NULL };
