@@ -30,7 +30,11 @@
 #include <unistd.h>
 
 #include "vmm/config.h"
+#include "vmm/evloop.h"
 #include "vmm/sandbox.h"
+#include "vmm/trace.h"
+#include "vsock/backend.h"
+#include "vsock/device.h"
 #include "vsock/sock.h"
 
 #define ALL_KINDS ((1u << SANDBOX_KINDS) - 1)
@@ -358,6 +362,77 @@ START_TEST(socket_files_removed_on_violation)
 }
 END_TEST
 
+/* ---- the I/O thread's teardown, as vmm run's main thread does it -------- */
+
+static void kicked(int sig)
+{
+	(void)sig;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	pause();  /* until SIGUSR1, as a vCPU in KVM_RUN */
+	return NULL;
+}
+
+static void do_teardown(void *arg)
+{
+	struct files_arg *a = arg;
+	struct sigaction sa = { .sa_handler = kicked };
+	struct vsock_fwd in = { .port = 1024, .path = a->seq };
+	struct vsock_dev *dev;
+	struct evloop *ev;
+	struct timespec ts;
+	uint64_t total, guest;
+	char err[256];
+	pthread_t t;
+
+	if (evloop_create(&ev) || sigaction(SIGUSR1, &sa, NULL) ||
+	    pthread_create(&t, NULL, sleeper, NULL))
+		_exit(90);
+	if (vsock_dev_create(&(struct vsock_dev_params){ .guest_cid = 3, .uds_path = a->path,
+			     .ev = ev, .fwd_in = &in, .n_fwd_in = 1 }, &dev))
+		_exit(89);
+	if (sandbox_prepare(ALL_KINDS, (const char *const[]){ trace_smaps_path, NULL },
+			    err, sizeof(err)) ||
+	    sandbox_enter(SANDBOX_IO, 0, err, sizeof(err)))
+		_exit(99);
+	/* vm_stop_vcpus(): kick, timed join. */
+	pthread_kill(t, SIGUSR1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_timedjoin_np(t, NULL, &ts))
+		_exit(88);
+	/* Device teardown removes the socket files; --trace-boot's report. */
+	vsock_dev_destroy(dev);
+	evloop_destroy(ev);
+	if (trace_rss(&total, 4096, &total, &guest) || total == 0)
+		_exit(87);
+	fprintf(stderr, "ok\n");
+	exit(0);  /* atexit handlers and stdio, as main() ends */
+}
+
+START_TEST(io_thread_teardown_allowed)
+{
+	struct files_arg a;
+	struct child c;
+
+	if (skip_unsupported("io_thread_teardown_allowed"))
+		return;
+	strcpy(a.dir, "/tmp/vmm-sandbox-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(a.dir));
+	snprintf(a.path, sizeof(a.path), "%s/v.sock", a.dir);
+	snprintf(a.seq, sizeof(a.seq), "%s/in.sock", a.dir);
+	run_child(do_teardown, &a, &c);
+	assert_exit(&c, 0);
+	ck_assert_str_eq(c.err, "ok\n");
+	ck_assert_int_ne(access(a.path, F_OK), 0);
+	ck_assert_int_ne(access(a.seq, F_OK), 0);
+	ck_assert_int_eq(rmdir(a.dir), 0);
+}
+END_TEST
+
 /* ---- the gate and the test-only trigger -------------------------------- */
 
 static atomic_int ran;
@@ -501,6 +576,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, forbidden_calls_end_the_vmm);
 	tcase_add_test(tc, allowed_calls_work);
 	tcase_add_test(tc, socket_files_removed_on_violation);
+	tcase_add_test(tc, io_thread_teardown_allowed);
 	tcase_add_test(tc, gate_holds_threads_until_release);
 	tcase_add_test(tc, off_warns_and_filters_nothing);
 	tcase_add_test(tc, socket_file_modes);
