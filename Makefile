@@ -26,7 +26,9 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -Wformat=2 -Wvla \
            -D_GNU_SOURCE -I. -MMD -MP $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LIBS    := -lfdt -ljansson -lpthread
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+CFLAGS  += $(shell pkg-config --cflags libseccomp 2>/dev/null)
+LIBS    := -lfdt -ljansson $(SECCOMP_LIBS) -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 Q := @
@@ -38,7 +40,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Everything in these folders is VMM code; vmm/main.c is the only main().
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard base/*.c vmm/*.c devices/*.c virtio/*.c vsock/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/syscall_names.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 all: $(B)/vmm testguest
@@ -47,6 +49,22 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -DVMM_VERSION='"$(VERSION)"' -c $< -o $@
+
+# The SIGSYS handler's table of system call names, from libseccomp at build
+# time (vmm/tools/gen_syscall_names.c).
+$(B)/gen/gen_syscall_names: vmm/tools/gen_syscall_names.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC+LD   $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SECCOMP_LIBS)
+
+$(B)/gen/syscall_names.c: $(B)/gen/gen_syscall_names
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$< > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/gen/syscall_names.o: $(B)/gen/syscall_names.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/libvmm.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")

@@ -39,6 +39,8 @@ enum {
 	OPT_CONSOLE_FILE,
 	OPT_HELP,         /* --help; -h is 'h' */
 	OPT_SOCKET,       /* vhost-user only */
+	OPT_NO_SECCOMP,
+	OPT_VSOCK_SOCKET_GROUP,
 };
 
 static const struct option run_options[] = {
@@ -61,6 +63,8 @@ static const struct option run_options[] = {
 	{ "console-file", required_argument, NULL, OPT_CONSOLE_FILE },
 	{ "help",       no_argument,       NULL, OPT_HELP },
 	{ "socket",     required_argument, NULL, OPT_SOCKET },
+	{ "no-seccomp", no_argument,       NULL, OPT_NO_SECCOMP },
+	{ "vsock-socket-group", required_argument, NULL, OPT_VSOCK_SOCKET_GROUP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -69,6 +73,8 @@ struct run_flags {
 	const char *config, *kernel, *initrd, *cmdline, *uds;
 	const char *socket;        /* vhost-user */
 	const char *metrics;
+	const char *socket_group;  /* --vsock-socket-group */
+	bool no_seccomp;
 	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
@@ -313,6 +319,16 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 		}
 		f->metrics = val;
 		return 0;
+	case OPT_NO_SECCOMP:
+		f->no_seccomp = true;
+		return 0;
+	case OPT_VSOCK_SOCKET_GROUP:
+		if (*val == '\0') {
+			cli_error(err, errlen, "--%s: empty group", name);
+			return -EINVAL;
+		}
+		f->socket_group = val;
+		return 0;
 	case OPT_VSOCK_FWD_OUT:
 		return take_forward(f, true, name, val, err, errlen);
 	case OPT_VSOCK_FWD_IN:
@@ -395,6 +411,10 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		return -ENOMEM;
 	if (f->metrics && replace_str(&c->metrics_path, f->metrics))
 		return -ENOMEM;
+	if (f->no_seccomp)
+		c->no_seccomp = true;
+	if (f->socket_group && replace_str(&c->vsock_socket_group, f->socket_group))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -411,6 +431,8 @@ static bool option_applies(const struct run_flags *f, int opt)
 	case OPT_VSOCK_FWD_IN:
 	case OPT_VSOCK_MAX_CONNS:
 	case OPT_METRICS:
+	case OPT_NO_SECCOMP:
+	case OPT_VSOCK_SOCKET_GROUP:
 		return true;
 	default:
 		return !f->vhost_user;
@@ -552,14 +574,18 @@ void cli_usage(FILE *f)
 "                       truncated) instead of the terminal\n"
 "  --metrics PATH       append a JSON line of vsock counters to PATH at exit\n"
 "                       and on SIGUSR2 (docs/config.md)\n"
+"  --vsock-socket-group NAME\n"
+"                       listening Unix sockets are mode 0660 and group NAME\n"
+"                       (default: 0600, the owner only)\n"
+"  --no-seccomp         no seccomp filters (debugging only; warns)\n"
 "  -h, --help           show this help\n"
 "  -V, --version        show the version (top level only)\n"
 "\n"
 "'vhost-user' serves the vsock device to a vhost-user front-end (QEMU's\n"
 "-device vhost-user-vsock-device,chardev=...) instead of booting a guest:\n"
 "  --socket PATH        listen there, serve one front-end, exit 0 when it\n"
-"                       disconnects; --metrics and the --vsock-* options\n"
-"                       as above\n"
+"                       disconnects; --metrics, --no-seccomp and the\n"
+"                       --vsock-* options as above\n"
 "\n"
 "Exit status of 'run':\n",
 		CONFIG_DEFAULT_CMDLINE, CONFIG_MAX_VCPUS, CONFIG_DEFAULT_VCPUS,

@@ -187,6 +187,7 @@ void config_free(struct vm_config *c)
 	free(c->vhost_user_socket);
 	free(c->metrics_path);
 	free(c->console_file);
+	free(c->vsock_socket_group);
 	config_fwd_free(c->fwd_out, c->n_fwd_out);
 	config_fwd_free(c->fwd_in, c->n_fwd_in);
 	config_defaults(c);
@@ -208,6 +209,7 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    dup_or_null(&dst->uds_path, src->uds_path) |
 	    dup_or_null(&dst->metrics_path, src->metrics_path) |
 	    dup_or_null(&dst->console_file, src->console_file) |
+	    dup_or_null(&dst->vsock_socket_group, src->vsock_socket_group) |
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
 	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
 		config_free(dst);
@@ -515,6 +517,27 @@ static int set_console_file(struct cfg_ctx *x, json_t *v)
 	return cfg_path(x, v, &x->c->console_file);
 }
 
+static int set_seccomp(struct cfg_ctx *x, json_t *v)
+{
+	x->c->no_seccomp = !json_is_true(v);
+	return 0;
+}
+
+static int set_socket_group(struct cfg_ctx *x, json_t *v)
+{
+	const char *s = json_string_value(v);
+	char *dup;
+
+	if (!*s)
+		return cfg_bad_value(x, "must not be empty");
+	dup = strdup(s);
+	if (!dup)
+		return cfg_bad_value(x, "out of memory");
+	free(x->c->vsock_socket_group);
+	x->c->vsock_socket_group = dup;
+	return 0;
+}
+
 static int set_max_conns(struct cfg_ctx *x, json_t *v)
 {
 	long long n = 0;
@@ -695,6 +718,8 @@ static const struct cfg_key x_vmm_keys[] = {
 	{ "notify",            T_STRING,          set_notify,     NULL },
 	{ "timeout_s",         T_INTEGER,         set_timeout,    NULL },
 	{ "console_file",      T_STRING,          set_console_file, NULL },
+	{ "seccomp",           T_BOOL,            set_seccomp,    NULL },
+	{ "vsock_socket_group", T_STRING,         set_socket_group, NULL },
 	{ NULL, 0, NULL, NULL },
 };
 

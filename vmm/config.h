@@ -83,6 +83,10 @@ struct vm_config {
 	uint64_t timeout_s;  /* end the VM after this many seconds; 0: never */
 	char *console_file;  /* serial output to this file, not stdout; may be NULL */
 
+	/* Sandbox (vmm/sandbox.h, docs/sandbox.md). */
+	bool no_seccomp;           /* --no-seccomp, x-vmm.seccomp false */
+	char *vsock_socket_group;  /* listening sockets 0660 and this group; NULL: 0600 */
+
 	/* "vmm vhost-user": the vsock device served to a vhost-user
 	 * front-end listening on this path (no guest of our own). */
 	char *vhost_user_socket;

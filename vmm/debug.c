@@ -10,6 +10,7 @@
  * clears immediate_exit again (unless the VM is stopping) and prints.
  */
 #include "debug.h"
+#include "sandbox.h"
 #include "vm.h"
 
 #include <errno.h>
@@ -202,6 +203,7 @@ static void *dumper_thread(void *arg)
 	int sig;
 
 	(void)arg;
+	sandbox_thread_start(SANDBOX_DEBUG, 0);
 	sigemptyset(&set);
 	sigaddset(&set, SIGQUIT);
 	for (;;) {
@@ -241,6 +243,7 @@ int debug_init(struct vm *vm)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
+	sandbox_expect_thread();
 	ret = pthread_create(&t, &attr, dumper_thread, NULL);
 	pthread_attr_destroy(&attr);
 	return -ret;

@@ -17,6 +17,8 @@ const struct vmm_exit_status_row vmm_exit_statuses[] = {
 	{ STR(VMM_EXIT_GUEST_PANIC), "the guest kernel panicked (reported through pvpanic, or "
 	  "the reboot that follows a panic)" },
 	{ STR(VMM_EXIT_TIMEOUT), "the guest still ran when --timeout (x-vmm.timeout_s) expired" },
+	{ STR(VMM_EXIT_SANDBOX), "a VMM thread made a system call its seccomp filter forbids "
+	  "(docs/sandbox.md)" },
 	{ "2V+1", "the guest wrote V to the debug-exit port 0xf4 (QEMU's isa-debug-exit); "
 	  "only the low 8 bits reach the parent, so always odd" },
 	{ "128+N", "the VMM was stopped by signal N (130 for SIGINT, 143 for SIGTERM)" },

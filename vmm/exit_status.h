@@ -14,6 +14,10 @@
 #define VMM_EXIT_GUEST_CRASH 2   /* triple fault, internal error, unhandled exit */
 #define VMM_EXIT_GUEST_PANIC 4   /* the guest kernel panicked */
 #define VMM_EXIT_TIMEOUT     124 /* --timeout expired (as coreutils timeout(1)) */
+/* A thread made a system call its seccomp filter forbids (vmm/sandbox.h);
+ * Firecracker's too.  Not 128+N for any signal the VMM ends on (N = 20,
+ * SIGTSTP, stops a process rather than ending it). */
+#define VMM_EXIT_SANDBOX     148
 /* Also: odd statuses chosen by the guest (devices/debug_exit.h), and
  * 128+N for signal N. */
 

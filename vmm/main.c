@@ -39,6 +39,7 @@
 #include "mptable.h"
 #include "panic_reboot.h"
 #include "timeout.h"
+#include "sandbox.h"
 #include "trace.h"
 #include "virtio_devs.h"
 #include "vhost_user_cmd.h"
@@ -514,6 +515,9 @@ int main(int argc, char **argv)
 		if (console_fd < 0)
 			die("%s", err);
 	}
+	/* Before any listener: socket permissions; warns if seccomp is off. */
+	if (sandbox_configure(&cfg, err, sizeof(err)))
+		die("%s", err);
 	vm->trace_boot = cfg.trace_boot;
 	if (cfg.trace_boot)
 		log_set_level(LOG_INFO);
@@ -548,9 +552,18 @@ int main(int argc, char **argv)
 	ret = vm_timeout_start(&vm_timeout, vm, cfg.timeout_s);
 	if (ret)
 		die("timeout timer: %s", strerror(-ret));
+	/* Set-up is over: every thread enters its seccomp filter, and the
+	 * vCPUs wait for the I/O thread's before running the guest. */
+	if (sandbox_prepare(SANDBOX_KIND_BIT(SANDBOX_VCPU) | SANDBOX_KIND_BIT(SANDBOX_IO) |
+			    SANDBOX_KIND_BIT(SANDBOX_DEBUG),
+			    cfg.trace_boot ? (const char *const[]){ trace_smaps_path, NULL } : NULL,
+			    err, sizeof(err)))
+		die("%s", err);
 	ret = vm_start_vcpus(vm);
 	if (ret)
 		die("starting vCPU threads: %s", strerror(-ret));
+	if (sandbox_release(SANDBOX_IO, err, sizeof(err)))
+		die("%s", err);
 	ret = evloop_run(vm->ev);
 	if (ret && !atomic_load(&vm->exiting))
 		vm_request_exit(vm, VMM_EXIT_SETUP, "event loop: %s", strerror(-ret));

@@ -6,9 +6,11 @@
 #include <inttypes.h>
 #include <string.h>
 
+const char trace_smaps_path[] = "/proc/self/smaps";
+
 int trace_rss(const void *base, uint64_t size, uint64_t *total_kib, uint64_t *guest_kib)
 {
-	FILE *f = fopen("/proc/self/smaps", "re");
+	FILE *f = fopen(trace_smaps_path, "re");
 	char line[256];
 	uintptr_t lo, hi, b = (uintptr_t)base;
 	bool in_guest = false;

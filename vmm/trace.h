@@ -9,6 +9,10 @@
 
 struct vm;
 
+/* The file trace_rss() reads; the sandbox lets the I/O thread open this
+ * very string (by address) at exit. */
+extern const char trace_smaps_path[];
+
 /* Resident memory of this process, in KiB: `total` (VmRSS) and `guest`
  * (the part inside guest RAM's mapping at [base, base+size)).  0 or -errno. */
 int trace_rss(const void *base, uint64_t size, uint64_t *total_kib, uint64_t *guest_kib);

@@ -7,6 +7,7 @@
 #include "x86_boot.h"
 #include "debug.h"
 #include "base/log.h"
+#include "sandbox.h"
 
 #include <asm/kvm_para.h>
 #include <errno.h>
@@ -381,6 +382,8 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
 
+	/* The vCPU filter, then wait until the I/O thread has its own. */
+	sandbox_thread_start(SANDBOX_VCPU, v->id);
 	while (!atomic_load(&vm->exiting)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			/* EINTR: a signal; EAGAIN: an AP's first KVM_RUN before its
@@ -455,6 +458,7 @@ int vm_start_vcpus(struct vm *vm)
 	/* The run loop needs little stack; keep the VMM's footprint small. */
 	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		sandbox_expect_thread();
 		ret = pthread_create(&vm->vcpus[i].thread, &attr, vcpu_thread, &vm->vcpus[i]);
 		if (ret) {
 			pthread_attr_destroy(&attr);

@@ -18,7 +18,9 @@
 #include "vhost_user_cmd.h"
 #include "base/evloop.h"
 #include "base/log.h"
+#include "errmsg.h"
 #include "metrics.h"
+#include "sandbox.h"
 #include "virtio_devs.h"
 #include "vm.h"
 #include "virtio/vhost_user.h"
@@ -153,6 +155,9 @@ int vhost_user_main(const struct vm_config *cfg)
 	 * the lock fds stay open for the life of the process. */
 	if (virtio_devs_lock(cfg, err, sizeof(err)))
 		goto fail;
+	/* Before any listener: socket permissions; warns if seccomp is off. */
+	if (sandbox_configure(cfg, err, sizeof(err)))
+		goto fail;
 	rc = vsock_sock_lock(cfg->vhost_user_socket);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "vhost-user socket %s: %s", cfg->vhost_user_socket,
@@ -193,6 +198,11 @@ int vhost_user_main(const struct vm_config *cfg)
 		c.lfd = -1;
 		goto fail;
 	}
+	/* Set-up is over: from here on this thread runs under its seccomp
+	 * filter, before any front-end (and guest) is served. */
+	if (sandbox_prepare(SANDBOX_KIND_BIT(SANDBOX_VHOST_USER), NULL, err, sizeof(err)) ||
+	    sandbox_enter(SANDBOX_VHOST_USER, 0, err, sizeof(err)))
+		goto fail;
 	log_info("vhost-user: vsock device (guest CID %u) listening on %s",
 		 cfg->guest_cid, cfg->vhost_user_socket);
 

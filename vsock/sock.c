@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -70,10 +71,39 @@ int vsock_sock_unix_connect(const char *path, int type, bool *in_progress)
  * connection closed), then the spare is taken again.  I/O thread only. */
 static int spare_fd = -1;
 
+/* Any fd will do; an eventfd needs no file, so taking it again after
+ * start-up opens nothing (the sandbox allows no open() then). */
 static void spare_take(void)
 {
 	if (spare_fd < 0)
-		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		spare_fd = eventfd(0, EFD_CLOEXEC);
+}
+
+/* Listening socket files: owner only unless widened (sock.h). */
+static mode_t listen_mode = 0600;
+static gid_t listen_gid = (gid_t)-1;
+
+void vsock_sock_set_listen_perms(mode_t mode, gid_t gid)
+{
+	listen_mode = mode & 0777;
+	listen_gid = gid;
+}
+
+/* The socket file just bound at `path`: exactly listen_mode, whatever the
+ * umask took away, and listen_gid.  Still ours: the caller noted its inode
+ * right after bind() (f->path set), and a file replaced since is left. */
+static int file_set_perms(const struct vsock_sock_file *f)
+{
+	struct stat st;
+
+	if (!f->path[0] || lstat(f->path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_dev != f->dev || st.st_ino != f->ino)
+		return 0;
+	if (listen_gid != (gid_t)-1 && lchown(f->path, (uid_t)-1, listen_gid) < 0)
+		return -errno;
+	if ((st.st_mode & 07777) != listen_mode && chmod(f->path, listen_mode) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Is anyone listening at the socket file `path`?  A stream or seqpacket
@@ -145,6 +175,16 @@ static void file_unlink(const struct vsock_sock_file *f)
 		unlink(f->path);
 }
 
+void vsock_sock_files_each(void (*fn)(const char *path, void *opaque), void *opaque)
+{
+	const struct vsock_sock_file *f;
+
+	pthread_mutex_lock(&files_lock);
+	for (f = files; f; f = f->next)
+		fn(f->path, opaque);
+	pthread_mutex_unlock(&files_lock);
+}
+
 void vsock_sock_files_remove_all(void)
 {
 	const struct vsock_sock_file *f;
@@ -171,6 +211,14 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* bind() creates the file with the socket inode's mode minus the
+	 * umask (Linux af_unix.c): never wider than listen_mode, even before
+	 * file_set_perms() below. */
+	if (fchmod(fd, listen_mode) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	/* No signal between bind() and file_note(): a handler that ends the
 	 * process then would leave a socket file it does not know of. */
 	sigfillset(&all);
@@ -201,8 +249,10 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	 * may have replaced the file, and that one is not ours to delete. */
 	file_note(f, path);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (listen(fd, backlog) < 0) {
-		err = -errno;
+	err = file_set_perms(f);
+	if (err || listen(fd, backlog) < 0) {
+		if (!err)
+			err = -errno;
 		vsock_sock_file_remove(f);
 		close(fd);
 		return err;

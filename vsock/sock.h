@@ -41,6 +41,14 @@ struct vsock_sock_file {
 int vsock_sock_unix_listen(const char *path, int type, int backlog,
 			   struct vsock_sock_file *f);
 
+/*
+ * Who may connect to the Unix sockets vsock_sock_unix_listen() creates:
+ * the file gets exactly `mode` (default 0600: the owner only), and group
+ * `gid` unless it is (gid_t)-1.  The file is never wider than `mode`, not
+ * even between bind() and the chmod.  Call before any listener is made.
+ */
+void vsock_sock_set_listen_perms(mode_t mode, gid_t gid);
+
 /* Unlink the file if it is still ours (same device and inode); forget it. */
 void vsock_sock_file_remove(struct vsock_sock_file *f);
 
@@ -49,6 +57,11 @@ void vsock_sock_file_remove(struct vsock_sock_file *f);
  * to end without tearing down (exit() during start-up, a fatal signal).
  * Async-signal-safe. */
 void vsock_sock_files_remove_all(void);
+
+/* Call fn(path, opaque) for each socket file noted now, with `path` the
+ * very buffer vsock_sock_files_remove_all() and vsock_sock_file_remove()
+ * pass to unlink(): the sandbox allows unlink() of these addresses only. */
+void vsock_sock_files_each(void (*fn)(const char *path, void *opaque), void *opaque);
 
 /*
  * Claim the Unix socket path `path` for this process: an exclusive flock()

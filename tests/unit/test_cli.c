@@ -129,6 +129,24 @@ START_TEST(all_flags)
 }
 END_TEST
 
+START_TEST(sandbox_flags)
+{
+	ck_run("run", "--kernel", "/k");
+	ck_assert(!c.no_seccomp);
+	ck_assert_ptr_null(c.vsock_socket_group);
+	config_free(&c);
+	ck_run("run", "--kernel", "/k", "--no-seccomp", "--vsock-socket-group", "agents");
+	ck_assert(c.no_seccomp);
+	ck_assert_str_eq(c.vsock_socket_group, "agents");
+	ck_assert(!c.has_vsock); /* the group alone adds no device */
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s", "--vsock-cid", "3", "--no-seccomp",
+			     "--vsock-socket-group=7"), CLI_VHOST_USER);
+	ck_assert(c.no_seccomp);
+	ck_assert_str_eq(c.vsock_socket_group, "7");
+}
+END_TEST
+
 START_TEST(equals_form)
 {
 	ck_run("run", "--kernel=/k", "--initrd=/i", "--cmdline=a=b c", "--vcpus=2",
@@ -451,6 +469,8 @@ static const struct bad_args bad[] = {
 	{ { R, "--vsock-uds", "" }, "--vsock-uds: empty path" },
 	{ { R, "--metrics", "" }, "--metrics: empty path" },
 	{ { R, "--metrics" }, "option '--metrics' needs a value" },
+	{ { R, "--vsock-socket-group", "" }, "--vsock-socket-group: empty group" },
+	{ { R, "--no-seccomp=1" }, "option '--no-seccomp' takes no value" },
 	/* the merged config is validated */
 	{ { "run" }, NO_KERNEL },
 	{ { "run", "--vcpus", "2", "--mem", "64" }, NO_KERNEL },
@@ -639,6 +659,7 @@ static Suite *cli_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, minimal);
 	tcase_add_test(tc, all_flags);
+	tcase_add_test(tc, sandbox_flags);
 	tcase_add_test(tc, equals_form);
 	tcase_add_test(tc, last_flag_wins);
 	tcase_add_test(tc, edge_values);

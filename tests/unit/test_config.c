@@ -55,6 +55,10 @@ struct bad_case {
 
 /* JSON, expected message (positions computed independently). */
 static const struct bad_case type_cases[] = {
+	{ "{\"x-vmm\": {\"seccomp\": \"no\"}}",
+	  "t.json:1:23: x-vmm.seccomp: must be true or false, not a string" },
+	{ "{\"x-vmm\": {\"vsock_socket_group\": 5}}",
+	  "t.json:1:34: x-vmm.vsock_socket_group: must be a string, not an integer" },
 	{ "{\"boot-source\": {\"kernel_image_path\": 5}}",
 	  "t.json:1:39: boot-source.kernel_image_path: must be a string, not an integer" },
 	{ "{\"boot-source\": {\"kernel_image_path\": null}}",
@@ -138,6 +142,8 @@ static const struct bad_case semantic_cases[] = {
 	  "t.json:3:18: x-vmm.discovery: \"acpi\" is not \"cmdline\" or \"fdt\"" },
 	{ "{\n  \"x-vmm\": {\n    \"discovery\": \"FDT\"\n  }\n}",
 	  "t.json:3:18: x-vmm.discovery: \"FDT\" is not \"cmdline\" or \"fdt\"" },
+	{ "{\"x-vmm\": {\"vsock_socket_group\": \"\"}}",
+	  "t.json:1:34: x-vmm.vsock_socket_group: must not be empty" },
 	{ "{\n  \"x-vmm\": {\n    \"notify\": \"irq\"\n  }\n}",
 	  "t.json:3:15: x-vmm.notify: \"irq\" is not \"ioeventfd\" or \"mmio\"" },
 	{ "{\n  \"boot-source\": {},\n  \"bogus\": 1\n}",
@@ -518,6 +524,23 @@ START_TEST(accepted_ignored_keys)
 	ck_assert_uint_eq(c.vcpus, CONFIG_DEFAULT_VCPUS);
 	ck_assert(c.has_vsock);
 	ck_assert_uint_eq(c.guest_cid, 0);
+}
+END_TEST
+
+/* The sandbox keys: seccomp on by default, off with false; a socket group. */
+START_TEST(sandbox_keys)
+{
+	ck_assert(!c.no_seccomp);
+	ck_assert_ptr_null(c.vsock_socket_group);
+	ck_load_ok("{\"x-vmm\": {\"seccomp\": true}}");
+	ck_assert(!c.no_seccomp);
+	ck_load_ok("{\"x-vmm\": {\"seccomp\": false, \"vsock_socket_group\": \"agents\"}}");
+	ck_assert(c.no_seccomp);
+	ck_assert_str_eq(c.vsock_socket_group, "agents");
+	/* Kept across a later load that does not name them. */
+	ck_load_ok("{\"machine-config\": {\"vcpu_count\": 2}}");
+	ck_assert(c.no_seccomp);
+	ck_assert_str_eq(c.vsock_socket_group, "agents");
 }
 END_TEST
 
@@ -1081,6 +1104,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, range_limits_accepted);
 	tcase_add_test(tc, merge_and_null_initrd);
 	tcase_add_test(tc, accepted_ignored_keys);
+	tcase_add_test(tc, sandbox_keys);
 	tcase_add_test(tc, error_leaves_config_unchanged);
 	tcase_add_loop_test(tc, wrong_types, 0, sizeof(type_cases) / sizeof(type_cases[0]));
 	tcase_add_loop_test(tc, semantic_errors, 0,

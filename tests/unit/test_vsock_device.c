@@ -31,6 +31,7 @@
 #include "tests/unit/virtio_test_driver.h"
 #include "tests/unit/vsock_test_dev.h"
 #include "base/evloop.h"
+#include "vmm/sandbox.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/packet.h"
@@ -87,19 +88,106 @@ static unsigned rx_kicks;         /* rx kicks the fake driver made */
 
 static void *io_main(void *arg)
 {
+	char err[256];
+
 	(void)arg;
+	if (!sandbox_unsupported() && sandbox_enter(SANDBOX_IO, 0, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
 	evloop_run(ev);
 	return NULL;
 }
 
+/* The loop thread runs as vmm run's I/O thread does, under its seccomp
+ * filter (vmm/sandbox.h; not in sanitizer builds): every test here also
+ * proves that allow-list, and a call it lacks ends the test process with
+ * the sandbox's message and exit 148. */
+static void start_io(void)
+{
+	char err[256];
+
+	if (!sandbox_unsupported())
+		ck_assert_msg(sandbox_prepare(SANDBOX_KIND_BIT(SANDBOX_IO) |
+					      SANDBOX_KIND_BIT(SANDBOX_VCPU), NULL, err,
+					      sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+}
+
+/*
+ * The fake driver's register accesses are made by a "vCPU": one thread
+ * under the vCPU filter, as vmm run's MMIO exits are (with --notify mmio
+ * every queue notify runs the device there).  The test thread hands it
+ * one access at a time and waits.  Sanitizer builds access directly.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started, pending, write;
+	uint64_t off;
+	uint32_t v;
+} vcpu = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *vcpu_main(void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	if (sandbox_enter(SANDBOX_VCPU, 0, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	pthread_mutex_lock(&vcpu.lock);
+	for (;;) {
+		while (!vcpu.pending)
+			pthread_cond_wait(&vcpu.cond, &vcpu.lock);
+		if (vcpu.write)
+			td_wr(&bus, BASE, vcpu.off, vcpu.v);
+		else
+			vcpu.v = td_rd(&bus, BASE, vcpu.off);
+		vcpu.pending = false;
+		pthread_cond_broadcast(&vcpu.cond);
+	}
+	return NULL;
+}
+
+static uint32_t mmio(uint64_t off, uint32_t v, bool write)
+{
+	if (sandbox_unsupported()) {
+		if (write)
+			td_wr(&bus, BASE, off, v);
+		return write ? 0 : td_rd(&bus, BASE, off);
+	}
+	pthread_mutex_lock(&vcpu.lock);
+	if (!vcpu.started) {
+		/* Filters prepared by start_io(); the test thread itself
+		 * stays unfiltered, free to bind and listen as hosts do. */
+		ck_assert_int_eq(pthread_create(&vcpu.thread, NULL, vcpu_main, NULL), 0);
+		vcpu.started = true;
+	}
+	while (vcpu.pending)
+		pthread_cond_wait(&vcpu.cond, &vcpu.lock);
+	vcpu.off = off;
+	vcpu.v = v;
+	vcpu.write = write;
+	vcpu.pending = true;
+	pthread_cond_broadcast(&vcpu.cond);
+	while (vcpu.pending)
+		pthread_cond_wait(&vcpu.cond, &vcpu.lock);
+	v = vcpu.v;
+	pthread_mutex_unlock(&vcpu.lock);
+	return v;
+}
+
 static uint32_t rd(uint64_t off)
 {
-	return td_rd(&bus, BASE, off);
+	return mmio(off, 0, false);
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	td_wr(&bus, BASE, off, v);
+	mmio(off, v, true);
 }
 
 /* Publish a head with release ordering: the device may be popping on the
@@ -159,7 +247,7 @@ static void setup(void)
 	p.dev = dev;
 	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
 	vsock_dev_attach(dev, vdev);
-	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+	start_io();
 
 	/* Driver init: features, three queues, DRIVER_OK, then rx buffers. */
 	td_negotiate(&bus, BASE, (1ull << VIRTIO_F_VERSION_1) | g_features);
@@ -1574,7 +1662,7 @@ START_TEST(socket_files_removed_and_stale_replaced)
 	/* The fixture's teardown needs a device and a loop thread again. */
 	dp.uds_path = NULL;
 	ck_assert_int_eq(test_dev_create(&dp, &dev), 0);
-	ck_assert_int_eq(pthread_create(&io_thread, NULL, io_main, NULL), 0);
+	start_io();
 }
 END_TEST
 
