@@ -37,6 +37,6 @@ def markdown_table(path):
 
 def test_help_docs_and_readme_agree():
     h = help_table()
-    assert [c for c, _ in h] == ["0", "1", "2", "4", "124", "2V+1", "128+N"], h
+    assert [c for c, _ in h] == ["0", "1", "2", "4", "124", "148", "2V+1", "128+N"], h
     assert markdown_table("docs/config.md") == h
     assert markdown_table("README.md") == h
