@@ -251,7 +251,8 @@ static void write_metrics(void)
 
 	if (metrics_fd < 0)
 		return;
-	rc = metrics_write(metrics_fd, vdevs.vsock);
+	rc = metrics_write(metrics_fd, &(struct metrics_sources){
+		.vsock = vdevs.vsock, .mmio = vdevs.vsock ? vdevs.vdev[0] : NULL });
 	if (rc)
 		log_warn("metrics file: %s", strerror(-rc));
 }

@@ -53,7 +53,30 @@ static json_t *shape(const struct vsock_shape_stats *s)
 			 "rx_buf_max", u64(s->rx_buf_max));
 }
 
-char *metrics_format(const struct vsock_dev_stats *st, uint64_t utc_ms)
+static json_t *mmio_json(const struct vmmio_stats *m)
+{
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", "virtio-mmio",
+			 "bad_access", u64(m->bad_access),
+			 "ignored_write", u64(m->ignored_write),
+			 "refused_status", u64(m->refused_status),
+			 "queue_errors", u64(m->queue_errors),
+			 "notifies", u64(m->notifies),
+			 "interrupts", u64(m->interrupts));
+}
+
+static json_t *vhost_user_json(const struct vhost_user_stats *v)
+{
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", "vhost-user",
+			 "messages", u64(v->messages),
+			 "refused", u64(v->refused),
+			 "unknown", u64(v->unknown),
+			 "kicks", u64(v->kicks),
+			 "calls", u64(v->calls),
+			 "queue_errors", u64(v->queue_errors));
+}
+
+char *metrics_format(const struct vsock_dev_stats *st, const struct vmmio_stats *mm,
+		     const struct vhost_user_stats *vu, uint64_t utc_ms)
 {
 	const struct { const char *key; uint64_t v; } counters[] = {
 		{ "activations", st->activations },
@@ -105,6 +128,10 @@ char *metrics_format(const struct vsock_dev_stats *st, uint64_t utc_ms)
 	json_object_set_new(root, "utc_timestamp_ms", u64(utc_ms));
 	json_object_set_new(root, "vsock", v);
 	v = NULL;
+	if (mm)
+		json_object_set_new(root, "transport", mmio_json(mm));
+	else if (vu)
+		json_object_set_new(root, "transport", vhost_user_json(vu));
 	line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line && (out = malloc(strlen(line) + 2)))
 		sprintf(out, "%s\n", line);
@@ -116,18 +143,25 @@ done:
 	return out;
 }
 
-int metrics_write(int fd, struct vsock_dev *d)
+int metrics_write(int fd, const struct metrics_sources *src)
 {
 	struct vsock_dev_stats st = { 0 };
+	struct vmmio_stats mm;
+	struct vhost_user_stats vu;
 	struct timespec ts;
 	char *line;
 	size_t len, off = 0;
 	int rc = 0;
 
-	if (d)
-		vsock_dev_get_stats(d, &st);
+	if (src->vsock)
+		vsock_dev_get_stats(src->vsock, &st);
+	if (src->mmio)
+		vmmio_get_stats(src->mmio, &mm);
+	if (src->vhost_user)
+		vhost_user_get_stats(src->vhost_user, &vu);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	line = metrics_format(&st, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	line = metrics_format(&st, src->mmio ? &mm : NULL, src->vhost_user ? &vu : NULL,
+			      (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	if (!line)
 		return -ENOMEM;
 	/* One write() per line keeps lines whole in an O_APPEND file. */

@@ -53,7 +53,8 @@ static void write_metrics(struct vhu_cmd *c)
 
 	if (c->metrics_fd < 0)
 		return;
-	rc = metrics_write(c->metrics_fd, c->vsock);
+	rc = metrics_write(c->metrics_fd, &(struct metrics_sources){
+		.vsock = c->vsock, .vhost_user = c->vdev });
 	if (rc)
 		log_warn("metrics file: %s", strerror(-rc));
 }
@@ -212,9 +213,11 @@ int vhost_user_main(const struct vm_config *cfg)
 		c.exit_code = VMM_EXIT_SETUP;
 	}
 	stop_listening(&c);
+	/* The last line before anything is freed (the loop has stopped, so
+	 * the counters are final). */
+	write_metrics(&c);
 	/* The transport first: its teardown resets the device. */
 	vhost_user_destroy(c.vdev);
-	write_metrics(&c);
 	vsock_dev_destroy(vsock);
 	evloop_destroy(c.ev);
 	if (c.metrics_fd >= 0)

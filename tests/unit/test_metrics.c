@@ -31,6 +31,9 @@ static void teardown(void)
 	rmdir(dir);
 }
 
+/* A VM without vsock or virtio transport. */
+static const struct metrics_sources none;
+
 static json_t *parse_line(const char *line)
 {
 	json_error_t je;
@@ -76,8 +79,9 @@ START_TEST(format_carries_every_counter)
 	st.shape.tx_descs[3] = 21;
 	st.shape.tx_hdr_joined = 22;
 	st.shape.rx_buf_max = 4140;
-	line = metrics_format(&st, 1234567);
+	line = metrics_format(&st, NULL, NULL, 1234567);
 	j = parse_line(line);
+	ck_assert_ptr_null(json_object_get(j, "transport"));
 	ck_assert_uint_eq(num(j, "utc_timestamp_ms"), 1234567);
 	v = json_object_get(j, "vsock");
 	ck_assert_ptr_nonnull(v);
@@ -104,6 +108,45 @@ START_TEST(format_carries_every_counter)
 }
 END_TEST
 
+/* The transport's counters ride along, under the transport's kind. */
+START_TEST(format_carries_the_transport)
+{
+	struct vsock_dev_stats st = { 0 };
+	struct vmmio_stats mm = { .bad_access = 1, .ignored_write = 2, .refused_status = 3,
+				  .queue_errors = 4, .notifies = 5, .interrupts = 6 };
+	struct vhost_user_stats vu = { .messages = 7, .refused = 8, .unknown = 9,
+				       .kicks = 10, .calls = 11, .queue_errors = 12 };
+	json_t *j, *t;
+	char *line;
+
+	line = metrics_format(&st, &mm, NULL, 1);
+	j = parse_line(line);
+	t = json_object_get(j, "transport");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "kind")), "virtio-mmio");
+	ck_assert_uint_eq(num(t, "bad_access"), 1);
+	ck_assert_uint_eq(num(t, "ignored_write"), 2);
+	ck_assert_uint_eq(num(t, "refused_status"), 3);
+	ck_assert_uint_eq(num(t, "queue_errors"), 4);
+	ck_assert_uint_eq(num(t, "notifies"), 5);
+	ck_assert_uint_eq(num(t, "interrupts"), 6);
+	json_decref(j);
+	free(line);
+
+	line = metrics_format(&st, NULL, &vu, 1);
+	j = parse_line(line);
+	t = json_object_get(j, "transport");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "kind")), "vhost-user");
+	ck_assert_uint_eq(num(t, "messages"), 7);
+	ck_assert_uint_eq(num(t, "refused"), 8);
+	ck_assert_uint_eq(num(t, "unknown"), 9);
+	ck_assert_uint_eq(num(t, "kicks"), 10);
+	ck_assert_uint_eq(num(t, "calls"), 11);
+	ck_assert_uint_eq(num(t, "queue_errors"), 12);
+	json_decref(j);
+	free(line);
+}
+END_TEST
+
 START_TEST(open_creates_owner_only_and_appends)
 {
 	struct stat sb;
@@ -116,12 +159,12 @@ START_TEST(open_creates_owner_only_and_appends)
 	ck_assert_int_eq(fstat(fd, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
 	/* A VM without vsock still gets lines, all zero. */
-	ck_assert_int_eq(metrics_write(fd, NULL), 0);
-	ck_assert_int_eq(metrics_write(fd, NULL), 0);
+	ck_assert_int_eq(metrics_write(fd, &none), 0);
+	ck_assert_int_eq(metrics_write(fd, &none), 0);
 	close(fd);
 	fd = metrics_open(path, err, sizeof(err));   /* appends, keeps old lines */
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(metrics_write(fd, NULL), 0);
+	ck_assert_int_eq(metrics_write(fd, &none), 0);
 	close(fd);
 
 	fd = open(path, O_RDONLY);
@@ -179,7 +222,7 @@ START_TEST(fifo_with_reader)
 	ck_assert_int_ge(rfd, 0);
 	fd = metrics_open(fifo, err, sizeof(err));
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(metrics_write(fd, NULL), 0);
+	ck_assert_int_eq(metrics_write(fd, &none), 0);
 	n = read(rfd, buf, sizeof(buf) - 1);
 	ck_assert_int_gt(n, 0);
 	buf[n] = 0;
@@ -198,6 +241,7 @@ static Suite *metrics_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, format_carries_every_counter);
+	tcase_add_test(tc, format_carries_the_transport);
 	tcase_add_test(tc, open_creates_owner_only_and_appends);
 	tcase_add_test(tc, open_refuses_what_it_cannot_use);
 	tcase_add_test(tc, fifo_with_reader);

@@ -412,7 +412,7 @@ static void do_teardown(void *arg)
 	if (pthread_timedjoin_np(t, NULL, &ts))
 		_exit(88);
 	/* The metrics line written at exit (and on SIGUSR2). */
-	if (metrics_write(mfd, dev))
+	if (metrics_write(mfd, &(struct metrics_sources){ .vsock = dev }))
 		_exit(85);
 	close(mfd);
 	/* Device teardown removes the socket files; --trace-boot's report. */
@@ -572,7 +572,7 @@ START_TEST(socket_file_modes)
 	ck_assert_int_eq(sandbox_configure(&cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(listen_mode_of(dir, 077), 0660);
 	cfg.vsock_socket_group = "no-such-group-vmm";
-	ck_assert_int_eq(sandbox_configure(&cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(sandbox_configure(&cfg, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "vsock socket group 'no-such-group-vmm'"), "%s", err);
 	cfg.vsock_socket_group = NULL;
 	ck_assert_int_eq(sandbox_configure(&cfg, err, sizeof(err)), 0);
