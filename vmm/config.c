@@ -532,7 +532,7 @@ static int set_socket_group(struct cfg_ctx *x, json_t *v)
 		return cfg_bad_value(x, "must not be empty");
 	dup = strdup(s);
 	if (!dup)
-		return cfg_bad_value(x, "out of memory");
+		return -ENOMEM;
 	free(x->c->vsock_socket_group);
 	x->c->vsock_socket_group = dup;
 	return 0;

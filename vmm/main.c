@@ -3,19 +3,20 @@
  * vmm: boot a Linux-protocol guest kernel on KVM.
  *
  * Initialisation order (explicit, no constructors):
- *   0. until step 6, a terminating signal ends the VMM at once with 128+N
+ *   0. until step 5, a terminating signal ends the VMM at once with 128+N
  *      after removing the socket files made so far
  *   1. parse flags and the JSON config, validate; lock the socket paths;
- *      open the console file
+ *      open the metrics and console files; socket permissions (sandbox)
  *   2. guest RAM; kernel, initrd, MP table or device tree, boot_params,
  *      page tables, GDT (bad images are reported before KVM is touched);
  *      the virtio devices' host sockets (vsock listeners)
  *   3. KVM VM with in-kernel irqchip and PIT; legacy devices on the buses
  *      (serial, i8042, POST port, debug-exit port, pvpanic); virtio
  *      transports
- *   5. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
- *   6. I/O thread sources (signals, stdin, the timeout), start vCPUs, run
- *      the loop
+ *   4. vCPUs (vCPU 0 in 64-bit mode at the kernel entry)
+ *   5. I/O thread sources (signals, stdin, the timeout)
+ *   6. the seccomp filters: vCPU threads start and enter theirs, the main
+ *      thread enters its own and runs the loop (docs/sandbox.md)
  *   7. the first exit request ends the process with its code
  */
 #include <errno.h>
@@ -244,6 +245,19 @@ static void signals_startup(void)
 
 static struct ev_source sig_src;
 static int sig_fd = -1;
+
+/* With a metrics file, SIGUSR2 asks for a line, also while the VMM starts
+ * (a supervisor may ask right after spawning it): blocked from now on, it
+ * waits for the signalfd of signals_running() (or vmm vhost-user's), which
+ * reads it and writes the line. */
+static void hold_metrics_signal(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
 
 static void write_metrics(void)
 {
@@ -481,11 +495,15 @@ int main(int argc, char **argv)
 	char err[ERRLEN];
 	uint64_t entry;
 	int ret, console_fd = STDOUT_FILENO;
+	enum cli_action action;
 
 	vm->t_main = vm_now_ns();
 	signals_startup();
 	config_defaults(&cfg);
-	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+	action = cli_parse(argc, argv, &cfg, err, sizeof(err));
+	if (cfg.metrics_path)
+		hold_metrics_signal();
+	switch (action) {
 	case CLI_HELP:
 		cli_usage(stdout);
 		return 0;

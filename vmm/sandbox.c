@@ -13,6 +13,7 @@
 #include "vsock/sock.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
@@ -467,6 +468,15 @@ int sandbox_prepare(unsigned kinds, const char *const *open_ro, char *err, size_
 		seccomp_on = false;
 		return 0;
 	}
+	/*
+	 * One malloc arena for every thread.  glibc gives threads heaps of
+	 * their own, and the first time it shrinks one (memory freed at its
+	 * top: a vCPU thread's connection buffers, or the I/O thread freeing
+	 * them) it opens /proc/sys/vm/overcommit_memory, which no filter
+	 * allows.  The main arena shrinks with brk instead.  Before any
+	 * filtered thread exists, so none has an arena of its own yet.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	/* No set-uid or file-capability gain past here, in any thread. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return errmsg(err, errlen, errno, "seccomp: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));

@@ -220,6 +220,8 @@ int vhost_user_main(const struct vm_config *cfg)
 	vhost_user_destroy(c.vdev);
 	vsock_dev_destroy(vsock);
 	evloop_destroy(c.ev);
+	if (c.sig_fd >= 0)
+		close(c.sig_fd);
 	if (c.metrics_fd >= 0)
 		close(c.metrics_fd);
 	return c.exit_code;
@@ -231,6 +233,8 @@ fail:
 	if (vsock)
 		vsock_dev_destroy(vsock);
 	evloop_destroy(c.ev);
+	if (c.sig_fd >= 0)
+		close(c.sig_fd);
 	if (c.metrics_fd >= 0)
 		close(c.metrics_fd);
 	return VMM_EXIT_SETUP;

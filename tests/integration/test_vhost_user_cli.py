@@ -116,3 +116,51 @@ def test_sigterm_exits_143(sockdir):
         s.close()
         p.kill()
         p.wait()
+
+
+def test_metrics_lines_on_sigusr2_and_exit(sockdir):
+    """--metrics: SIGUSR2 adds a line (also one sent while it starts: it
+    waits, blocked, for the loop), SIGTERM ends it with 143 and a last
+    line; the file is owner-only and every line is one JSON object."""
+    import json
+    import signal
+    path = os.path.join(sockdir, "vu.sock")
+    mpath = os.path.join(sockdir, "m.json")
+    p = subprocess.Popen([VMM, "vhost-user", "--socket", path, "--vsock-cid", "3",
+                          "--metrics", mpath],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+
+    def wait_until(cond, what):
+        while not cond():
+            assert p.poll() is None, f"vmm exited {p.returncode} waiting for {what}"
+            assert time.monotonic() < deadline, f"no {what} within 60 s"
+            time.sleep(0.005)  # poll interval of a bounded wait
+
+    def lines():
+        with open(mpath) as f:
+            return f.read().count("\n")
+
+    try:
+        # Its file exists: the signal below may come before the loop runs.
+        wait_until(lambda: os.path.exists(mpath), "metrics file")
+        p.send_signal(signal.SIGUSR2)
+        wait_until(lambda: lines() >= 1, "first line")
+        # One at a time: pending standard signals do not queue.
+        p.send_signal(signal.SIGUSR2)
+        wait_until(lambda: lines() >= 2, "second line")
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert os.stat(mpath).st_mode & 0o777 == 0o600
+    with open(mpath) as f:
+        got = f.read().splitlines()
+    assert len(got) == 3, got
+    for l in got:
+        m = json.loads(l)
+        assert m["vsock"]["tx_packets_count"] == 0, m
+        assert m["transport"]["kind"] == "vhost-user", m

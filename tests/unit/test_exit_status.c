@@ -28,7 +28,7 @@ static char *print_to_string(void (*fn)(FILE *))
 
 START_TEST(codes_are_the_constants)
 {
-	const char *want[] = { "0", "1", "2", "4", "124", "2V+1", "128+N", NULL };
+	const char *want[] = { "0", "1", "2", "4", "124", "148", "2V+1", "128+N", NULL };
 	unsigned i = 0;
 
 	for (; vmm_exit_statuses[i].code; i++) {
@@ -38,6 +38,7 @@ START_TEST(codes_are_the_constants)
 	}
 	ck_assert_ptr_null(want[i]);
 	ck_assert_int_eq(VMM_EXIT_OK, 0);
+	ck_assert_int_eq(VMM_EXIT_SANDBOX, 148);
 	ck_assert_int_eq(VMM_EXIT_SETUP, 1);
 	ck_assert_int_eq(VMM_EXIT_GUEST_CRASH, 2);
 	ck_assert_int_eq(VMM_EXIT_GUEST_PANIC, 4);
