@@ -41,6 +41,7 @@ enum {
 	OPT_SOCKET,       /* vhost-user only */
 	OPT_NO_SECCOMP,
 	OPT_VSOCK_SOCKET_GROUP,
+	OPT_VSOCK_DGRAM,
 };
 
 static const struct option run_options[] = {
@@ -65,6 +66,7 @@ static const struct option run_options[] = {
 	{ "socket",     required_argument, NULL, OPT_SOCKET },
 	{ "no-seccomp", no_argument,       NULL, OPT_NO_SECCOMP },
 	{ "vsock-socket-group", required_argument, NULL, OPT_VSOCK_SOCKET_GROUP },
+	{ "vsock-dgram", no_argument,      NULL, OPT_VSOCK_DGRAM },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -75,6 +77,7 @@ struct run_flags {
 	const char *metrics;
 	const char *socket_group;  /* --vsock-socket-group */
 	bool no_seccomp;
+	bool dgram;                /* --vsock-dgram */
 	bool vhost_user;           /* parsing "vmm vhost-user" */
 	bool has_vcpus, has_mem, has_cid, has_discovery, has_notify, trace_boot;
 	bool has_max_conns;
@@ -322,6 +325,9 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 	case OPT_NO_SECCOMP:
 		f->no_seccomp = true;
 		return 0;
+	case OPT_VSOCK_DGRAM:
+		f->dgram = true;
+		return 0;
 	case OPT_VSOCK_SOCKET_GROUP:
 		if (*val == '\0') {
 			cli_error(err, errlen, "--%s: empty group", name);
@@ -364,8 +370,10 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		return -ENOMEM;
 	if (f->has_timeout)
 		c->timeout_s = f->timeout_s;
-	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns)
+	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns || f->dgram)
 		c->has_vsock = true;
+	if (f->dgram)
+		c->vsock_dgram = true;
 	if (f->has_max_conns)
 		c->max_conns = (uint32_t)f->max_conns;
 	/* A forward flag replaces the file's entry for the same guest port
@@ -433,6 +441,7 @@ static bool option_applies(const struct run_flags *f, int opt)
 	case OPT_METRICS:
 	case OPT_NO_SECCOMP:
 	case OPT_VSOCK_SOCKET_GROUP:
+	case OPT_VSOCK_DGRAM:
 		return true;
 	default:
 		return !f->vhost_user;
@@ -562,6 +571,9 @@ void cli_usage(FILE *f)
 "                       listen there; each client is a stream into guest\n"
 "                       port P, no handshake (repeatable)\n"
 "  --vsock-max-conns N  vsock connections at once, 1..%u (default %u)\n"
+"  --vsock-dgram        offer vsock datagrams (VIRTIO_VSOCK_F_DGRAM; off by\n"
+"                       default): PATH_dgram and PATH_dgram_P, needs\n"
+"                       --vsock-uds (docs/vsock.md, \"Datagrams\")\n"
 "  --discovery MODE     how the guest finds virtio devices: 'cmdline'\n"
 "                       (default) or 'fdt'\n"
 "  --notify MODE        how queue notifications reach virtio devices:\n"

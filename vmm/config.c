@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vsock/dgram.h"
 #include "vsock/packet.h"
 #include "vsock/sock.h"
 
@@ -538,6 +539,12 @@ static int set_socket_group(struct cfg_ctx *x, json_t *v)
 	return 0;
 }
 
+static int set_dgram(struct cfg_ctx *x, json_t *v)
+{
+	x->c->vsock_dgram = json_is_true(v);
+	return 0;
+}
+
 static int set_max_conns(struct cfg_ctx *x, json_t *v)
 {
 	long long n = 0;
@@ -710,6 +717,7 @@ static const struct cfg_key vsock_keys[] = {
 	{ "max_connections",   T_INTEGER,         set_max_conns,  NULL },
 	{ "forward_out",       T_ARRAY,           set_forward_out, NULL },
 	{ "forward_in",        T_ARRAY,           set_forward_in, NULL },
+	{ "dgram",             T_BOOL,            set_dgram,      NULL },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -1027,6 +1035,20 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 		set_err(err, errlen, "vsock socket path is too long (%zu bytes, at most %zu): %s",
 			strlen(c->uds_path),
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, c->uds_path);
+		return -EINVAL;
+	}
+	if (c->vsock_dgram && !c->uds_path) {
+		set_err(err, errlen, "vsock datagrams need a socket path: use --vsock-uds PATH "
+			"or vsock.uds_path");
+		return -EINVAL;
+	}
+	if (c->vsock_dgram &&
+	    strlen(c->uds_path) + strlen(VSOCK_DGRAM_SUFFIX) >=
+	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		set_err(err, errlen, "vsock socket path is too long for datagrams (%zu bytes, "
+			"at most %zu with \"%s\"): %s", strlen(c->uds_path),
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1 -
+			strlen(VSOCK_DGRAM_SUFFIX), VSOCK_DGRAM_SUFFIX, c->uds_path);
 		return -EINVAL;
 	}
 	if (c->max_conns < 1 || c->max_conns > CONFIG_MAX_MAX_CONNS) {

@@ -70,6 +70,7 @@ struct vm_config {
 	uint32_t guest_cid;  /* VSOCK_GUEST_CID_MIN..MAX */
 	char *uds_path;      /* hybrid vsock listener path, may be NULL */
 	uint32_t max_conns;  /* 1 .. CONFIG_MAX_MAX_CONNS */
+	bool vsock_dgram;    /* offer F_DGRAM (needs uds_path) */
 	struct config_fwd *fwd_out;  /* guest port → host address */
 	unsigned n_fwd_out;
 	struct config_fwd *fwd_in;   /* host listener → guest port */

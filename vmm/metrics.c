@@ -53,6 +53,24 @@ static json_t *shape(const struct vsock_shape_stats *s)
 			 "rx_buf_max", u64(s->rx_buf_max));
 }
 
+static json_t *dgram_json(const struct vsock_dgram_stats *g)
+{
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "tx_packets", u64(g->tx_pkts),
+			 "tx_bytes", u64(g->tx_bytes),
+			 "rx_packets", u64(g->rx_pkts),
+			 "rx_bytes", u64(g->rx_bytes),
+			 "tx_no_receiver", u64(g->tx_no_receiver),
+			 "tx_host_full", u64(g->tx_host_full),
+			 "tx_host_err", u64(g->tx_host_err),
+			 "rx_bad_line", u64(g->rx_bad_line),
+			 "rx_too_big", u64(g->rx_too_big),
+			 "rx_no_driver", u64(g->rx_no_driver),
+			 "rx_queue_full", u64(g->rx_queue_full),
+			 "rx_buf_small", u64(g->rx_buf_small),
+			 "queued", u64(g->queued));
+}
+
 static json_t *mmio_json(const struct vmmio_stats *m)
 {
 	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", "virtio-mmio",
@@ -125,6 +143,7 @@ char *metrics_format(const struct vsock_dev_stats *st, const struct vmmio_stats 
 	json_object_set_new(v, "pkt_err", errs);
 	errs = NULL;
 	json_object_set_new(v, "shape", shape(&st->shape));
+	json_object_set_new(v, "dgram", dgram_json(&st->dgram));
 	json_object_set_new(root, "utc_timestamp_ms", u64(utc_ms));
 	json_object_set_new(root, "vsock", v);
 	v = NULL;

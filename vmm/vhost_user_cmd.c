@@ -172,7 +172,7 @@ int vhost_user_main(const struct vm_config *cfg)
 		goto fail;
 	c.vsock = vsock;
 	struct vhost_user_params p = {
-		.ops = &vsock_virtio_ops,
+		.ops = vsock_dev_ops(vsock),
 		.dev = vsock,
 		.ev = c.ev,
 		.on_disconnect = disconnected,

@@ -138,6 +138,11 @@ int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 	int ret;
 
 	ret = vsock_backends_create(cfg, ev, &p.be, msg, sizeof(msg));
+	if (ret == 0 && cfg->vsock_dgram) {
+		ret = vsock_dgram_create(cfg->uds_path, &p.dgram, msg, sizeof(msg));
+		if (ret && p.be)
+			p.be->destroy(p.be);
+	}
 	if (ret == 0)
 		ret = vsock_dev_create(&p, out); /* owns p.be now */
 	if (ret && msg[0])
@@ -167,7 +172,7 @@ int virtio_devs_create(struct virtio_devs *vd, struct vm *vm,
 	struct vmmio_params mp = {
 		.base = vd->slot[0].base,
 		.irq = vd->slot[0].irq,
-		.ops = &vsock_virtio_ops,
+		.ops = vsock_dev_ops(vd->vsock),
 		.dev = vd->vsock,
 		.gm = &vm->mem,
 	};

@@ -27,6 +27,7 @@
 #include "vsock/conn.h"
 #include "vsock/conntab.h"
 #include "vsock/device.h"
+#include "vsock/dgram.h"
 #include "vsock/hybrid.h"
 #include "vsock/packet.h"
 #include "vsock/port_alloc.h"
@@ -36,6 +37,7 @@
 #define TIMER_PERIOD_NS  (200 * 1000000ull)
 #define RX_BATCH         (2 * VSOCK_QUEUE_NUM_MAX) /* packets per lock hold */
 #define HOST_EVENTS      (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define DGRAM_RX_TURN    16  /* datagrams per process_rx turn, before streams */
 
 /* A connection with its host socket. */
 struct hconn {
@@ -70,6 +72,9 @@ struct vsock_dev {
 	struct virtio_dev *vdev;
 	struct evloop *ev;
 	struct vsock_backend *be;
+	struct vsock_dgram *dgram;           /* NULL: F_DGRAM never offered */
+	struct ev_source dgram_src;
+	bool dgram_in_epoll;
 	uint64_t guest_cid;
 	uint32_t buf_alloc;
 	bool active;
@@ -135,5 +140,16 @@ void vd_put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
  * -1 out of rx buffers; the state machine's VSOCK_EV_* mask in *ev. */
 int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
 	      unsigned *ev);
+
+
+/* --- dgram.c: datagrams (F_DGRAM), called by device.c ------------------ */
+
+/* A validated guest DGRAM packet (payload at chain bytes [44, 44 + len))
+ * to its host receiver, or dropped and counted. */
+void vd_dgram_tx(struct vsock_dev *d, const struct vsock_hdr *h,
+		 const struct iovec *iov, unsigned n);
+/* Deliver up to `budget` queued host datagrams: 0 the queue is empty, 1
+ * the budget ran out with more queued, -1 out of rx buffers (kicks armed). */
+int vd_dgram_rx(struct vsock_dev *d, struct virtq *vq, bool *pushed, unsigned budget);
 
 #endif

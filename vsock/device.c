@@ -302,6 +302,10 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 			refuse_rst(d, e, &h);
 		return;
 	}
+	if (h.type == VIRTIO_VSOCK_TYPE_DGRAM) {
+		vd_dgram_tx(d, &h, iov, n); /* no flow: parsed only if negotiated */
+		return;
+	}
 	hc = vsock_conntab_get(&d->conns, h.dst_port, h.src_port);
 	if (!hc) {
 		if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
@@ -381,12 +385,24 @@ static void rx_cont_cb(void *opaque)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* More rx work than one lock hold may do: continue on the I/O thread. */
+static void rx_continue(struct vsock_dev *d, struct virtq *vq)
+{
+	if (!d->rx_cont_pending && !d->tearing_down &&
+	    evloop_call(d->ev, rx_cont_cb, d) == 0)
+		d->rx_cont_pending = true;
+	else if (!d->rx_cont_pending)
+		/* No continuation (out of memory): as before suppression,
+		 * the guest's next rx kick (or any host event) resumes us. */
+		virtq_enable_notify(vq);
+}
+
 static void process_rx(struct vsock_dev *d)
 {
 	struct virtq *vq;
 	struct virtq_chain ch;
 	struct hconn *hc;
-	bool pushed = false;
+	bool pushed = false, dgram_more = false;
 	unsigned batch = 0;
 
 	if (!d->active)
@@ -412,6 +428,15 @@ static void process_rx(struct vsock_dev *d)
 			d->tx_cont_pending = true;
 		}
 	}
+	/* Datagrams take a bounded turn first, so a flood of them leaves
+	 * the streams most of the buffers (docs/vsock.md, "Datagrams"). */
+	if (d->dgram) {
+		int r = vd_dgram_rx(d, vq, &pushed, DGRAM_RX_TURN);
+
+		if (r < 0)
+			goto out;
+		dgram_more = r > 0;
+	}
 	/* Round robin, one packet per connection per turn.  A guest that
 	 * keeps refilling while the host keeps sending could hold the lock
 	 * for ever: after a batch, let vCPUs in and continue on the I/O
@@ -421,14 +446,7 @@ static void process_rx(struct vsock_dev *d)
 		int r;
 
 		if (++batch > RX_BATCH) {
-			if (!d->rx_cont_pending && !d->tearing_down &&
-			    evloop_call(d->ev, rx_cont_cb, d) == 0)
-				d->rx_cont_pending = true;
-			else if (!d->rx_cont_pending)
-				/* No continuation (out of memory): as before
-				 * suppression, the guest's next rx kick
-				 * (or any host event) resumes us. */
-				virtq_enable_notify(vq);
+			rx_continue(d, vq);
 			break;
 		}
 
@@ -443,6 +461,8 @@ static void process_rx(struct vsock_dev *d)
 		if (r > 0 || ev)
 			after_event(d, hc, ev);
 	}
+	if (dgram_more)
+		rx_continue(d, vq);
 out:
 	if (pushed && virtio_signal(d->vdev, VSOCK_QUEUE_RX))
 		d->st.rx_interrupts++;
@@ -559,6 +579,20 @@ static void timer_cb(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Host datagrams on <uds_path>_dgram (level-triggered, I/O thread). */
+static void dgram_cb(void *opaque, uint32_t events)
+{
+	struct vsock_dev *d = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&d->lock);
+	vsock_dgram_recv(d->dgram, d->active &&
+			 (d->types_ok & VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM)),
+			 &d->st.dgram);
+	process_rx(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* --- host-initiated flows --------------------------------------------- */
 
 int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
@@ -664,6 +698,8 @@ static int activate(void *dev)
 
 	pthread_mutex_lock(&d->lock);
 	d->types_ok = vsock_pkt_types_from_features(virtio_features(d->vdev));
+	if (!d->dgram) /* never offered: a transport would have refused it */
+		d->types_ok &= ~VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM);
 	/* What this driver session agreed to, for the metrics.  The ring
 	 * sizes are taken at each notification instead: vhost-user activates
 	 * the device when its first ring goes live. */
@@ -699,24 +735,41 @@ static void reset(void *dev)
 	pthread_mutex_lock(&d->lock);
 	d->active = false;
 	drop_all(d);
+	if (d->dgram)
+		vsock_dgram_flush(d->dgram, &d->st.dgram);
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* NO_IMPLIED_STREAM tells new drivers STREAM is real; a driver that acks
+ * no type bit (Linux acks only SEQPACKET) still gets STREAM. */
+#define VSOCK_FEATURES ((1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) | \
+			(1ull << VSOCK_F_NO_IMPLIED_STREAM))
+#define VSOCK_OPS_COMMON                            \
+	.device_id = VIRTIO_ID_VSOCK,               \
+	.num_queues = 3,                            \
+	.queue_max_size = VSOCK_QUEUE_SIZE,         \
+	.queue_num_max = VSOCK_QUEUE_NUM_MAX,       \
+	.config_size = sizeof(uint64_t),            \
+	.config_read = cfg_read,                    \
+	.queue_notify = queue_notify,               \
+	.activate = activate,                       \
+	.reset = reset
+
 const struct virtio_device_ops vsock_virtio_ops = {
-	.device_id = VIRTIO_ID_VSOCK,
-	/* NO_IMPLIED_STREAM tells new drivers STREAM is real; a driver that
-	 * acks no type bit (Linux acks only SEQPACKET) still gets STREAM. */
-	.features = (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_SEQPACKET) |
-		    (1ull << VSOCK_F_NO_IMPLIED_STREAM),
-	.num_queues = 3,
-	.queue_max_size = VSOCK_QUEUE_SIZE,
-	.queue_num_max = VSOCK_QUEUE_NUM_MAX,
-	.config_size = sizeof(uint64_t),
-	.config_read = cfg_read,
-	.queue_notify = queue_notify,
-	.activate = activate,
-	.reset = reset,
+	VSOCK_OPS_COMMON,
+	.features = VSOCK_FEATURES,
 };
+
+/* The same device with datagrams: F_DGRAM offered too. */
+const struct virtio_device_ops vsock_virtio_ops_dgram = {
+	VSOCK_OPS_COMMON,
+	.features = VSOCK_FEATURES | (1ull << VSOCK_F_DGRAM),
+};
+
+const struct virtio_device_ops *vsock_dev_ops(const struct vsock_dev *d)
+{
+	return d->dgram ? &vsock_virtio_ops_dgram : &vsock_virtio_ops;
+}
 
 /* --- setup -------------------------------------------------------------- */
 
@@ -757,15 +810,26 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	if (ret)
 		goto err_timer;
 	d->timer_in_epoll = true;
+	if (p->dgram) {
+		ret = ev_add(d->ev, &d->dgram_src, vsock_dgram_fd(p->dgram), EPOLLIN,
+			     dgram_cb, d);
+		if (ret)
+			goto err_ev;
+		d->dgram = p->dgram;
+		d->dgram_in_epoll = true;
+	}
 	/* Host clients may come from now on (not before the loop runs). */
 	if (d->be && d->be->listen) {
 		ret = d->be->listen(d->be, &(struct vsock_host_sink){ sink_accept, d });
 		if (ret)
-			goto err_ev;
+			goto err_dgram;
 	}
 	*out = d;
 	return 0;
 
+err_dgram:
+	if (d->dgram_in_epoll)
+		ev_del(d->ev, &d->dgram_src);
 err_ev:
 	ev_del(d->ev, &d->timer_src);
 err_timer:
@@ -780,6 +844,7 @@ err_free:
 err_be:
 	if (p->be)
 		p->be->destroy(p->be);
+	vsock_dgram_destroy(p->dgram);
 	return ret;
 }
 
@@ -805,6 +870,9 @@ void vsock_dev_destroy(struct vsock_dev *d)
 		ev_del(d->ev, &d->timer_src);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
+	if (d->dgram_in_epoll)
+		ev_del(d->ev, &d->dgram_src);
+	vsock_dgram_destroy(d->dgram);
 	vsock_port_alloc_destroy(&d->ports);
 	vsock_conntab_destroy(&d->conns);
 	pthread_mutex_unlock(&d->lock);

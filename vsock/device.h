@@ -10,7 +10,7 @@
  * Setup order (before the vCPUs start):
  *   build the backend chain (backend.h: vsock_unix_backend_create, ...);
  *   vsock_dev_create(&(struct vsock_dev_params){ .be = be, ... }, &dev);
- *   vmmio_create(bus, &(struct vmmio_params){ .ops = &vsock_virtio_ops,
+ *   vmmio_create(bus, &(struct vmmio_params){ .ops = vsock_dev_ops(dev),
  *                .dev = dev, ... }, &vdev);
  *   vsock_dev_attach(dev, vdev);
  * Teardown after the I/O loop stopped: vsock_dev_destroy(dev) (before
@@ -25,6 +25,7 @@
 
 #include "virtio/device.h"
 #include "vsock/conn.h"
+#include "vsock/dgram.h"
 #include "vsock/shape.h"
 
 #define VSOCK_QUEUE_RX    0
@@ -47,6 +48,9 @@ struct vsock_dev_params {
 	/* The host side (backend.h), owned by the device from now on, also
 	 * on failure; NULL = none (every guest connect gets RST). */
 	struct vsock_backend *be;
+	/* Datagrams (dgram.h), owned by the device from now on, also on
+	 * failure; NULL = off: F_DGRAM is never offered. */
+	struct vsock_dgram *dgram;
 };
 
 /* Counters: the metrics file (vmm/metrics.h) reports them all. */
@@ -77,10 +81,15 @@ struct vsock_dev_stats {
 	uint64_t activations;
 	struct vsock_shape_stats shape;     /* buffer layouts the driver uses */
 	struct vsock_conn_stats conn;       /* protocol events, all flows */
+	struct vsock_dgram_stats dgram;     /* datagrams (F_DGRAM) */
 };
 
-/* The ops table for vmmio_create(); `dev` is the struct vsock_dev. */
+/* The ops table for vmmio_create(); `dev` is the struct vsock_dev.  A
+ * device with datagrams needs the second, which also offers F_DGRAM:
+ * take the right one with vsock_dev_ops(). */
 extern const struct virtio_device_ops vsock_virtio_ops;
+extern const struct virtio_device_ops vsock_virtio_ops_dgram;
+const struct virtio_device_ops *vsock_dev_ops(const struct vsock_dev *d);
 
 /* Create the device on p->be and start the backends' listeners, which
  * hand accepted host clients to vsock_dev_host_accept().  0 or -errno. */

@@ -21,6 +21,8 @@ static const char *const err_names[VSOCK_PKT_ERR_COUNT] = {
 	[VSOCK_PKT_ERR_LEN_MAX] = "len_max",
 	[VSOCK_PKT_ERR_LEN_CHAIN] = "len_chain",
 	[VSOCK_PKT_ERR_LEN_NONZERO] = "len_nonzero",
+	[VSOCK_PKT_ERR_DGRAM_OP] = "dgram_op",
+	[VSOCK_PKT_ERR_DGRAM_LEN] = "dgram_len",
 };
 
 const char *vsock_pkt_err_name(enum vsock_pkt_err e)
@@ -41,6 +43,8 @@ unsigned vsock_pkt_types_from_features(uint64_t acked)
 		ok |= VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_STREAM);
 	if (acked & (1ull << VSOCK_F_SEQPACKET))
 		ok |= VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_SEQPACKET);
+	if (acked & (1ull << VSOCK_F_DGRAM))
+		ok |= VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM);
 	return ok;
 }
 
@@ -111,6 +115,15 @@ enum vsock_pkt_err vsock_pkt_parse(const struct iovec *iov, unsigned niov,
 	h->flags &= flags_mask(h->type, h->op);
 	if (h->dst_cid != VSOCK_HOST_CID)
 		return VSOCK_PKT_ERR_DST_CID;
+	if (h->type == VIRTIO_VSOCK_TYPE_DGRAM) {
+		/* One datagram is one RW packet; no credit to account. */
+		if (h->op != VIRTIO_VSOCK_OP_RW)
+			return VSOCK_PKT_ERR_DGRAM_OP;
+		if (h->len == 0 || h->len > VSOCK_DGRAM_MAX)
+			return VSOCK_PKT_ERR_DGRAM_LEN;
+		h->buf_alloc = 0;
+		h->fwd_cnt = 0;
+	}
 	if (h->op != VIRTIO_VSOCK_OP_RW && h->len != 0)
 		return VSOCK_PKT_ERR_LEN_NONZERO;
 	if (h->len > VSOCK_MAX_PKT_LEN)
@@ -129,6 +142,8 @@ bool vsock_pkt_err_wants_rst(enum vsock_pkt_err e, const struct vsock_hdr *h)
 	case VSOCK_PKT_ERR_COUNT:
 		return false;
 	default:
+		if (h->type == VIRTIO_VSOCK_TYPE_DGRAM)
+			return false; /* connectionless: nothing to reset */
 		/* Never answer an RST with an RST (two devices could ping-pong). */
 		return h->op != VIRTIO_VSOCK_OP_RST;
 	}

@@ -31,6 +31,15 @@
 #define VSOCK_F_STREAM            0
 #define VSOCK_F_SEQPACKET         1
 #define VSOCK_F_NO_IMPLIED_STREAM 2
+/* Datagrams (the out-of-tree proposal; not in virtio 1.3): packet type 3,
+ * op RW only, no credit.  Offered only with --vsock-dgram (docs/vsock.md). */
+#define VSOCK_F_DGRAM             3
+#ifndef VIRTIO_VSOCK_TYPE_DGRAM
+#define VIRTIO_VSOCK_TYPE_DGRAM   3
+#endif
+/* Largest datagram payload: one packet, never fragmented, and no larger
+ * than the largest packet Linux builds (VSOCK_MAX_PKT_LEN). */
+#define VSOCK_DGRAM_MAX           VSOCK_MAX_PKT_LEN
 
 /* Bit (1 << type) per socket type, for the `types_ok` masks below. */
 #define VSOCK_TYPE_BIT(t)   (1u << (t))
@@ -50,7 +59,8 @@ struct vsock_hdr {
 };
 
 /* Why a guest packet was refused.  Each has a fixed answer, see
- * vsock_pkt_err_wants_rst(). */
+ * vsock_pkt_err_wants_rst(); a packet of type DGRAM never gets an RST
+ * (datagrams are connectionless: there is no flow to reset). */
 enum vsock_pkt_err {
 	VSOCK_PKT_OK = 0,
 	VSOCK_PKT_ERR_HDR_SHORT,   /* < 44 readable bytes: drop */
@@ -61,6 +71,8 @@ enum vsock_pkt_err {
 	VSOCK_PKT_ERR_LEN_MAX,     /* len > VSOCK_MAX_PKT_LEN: RST */
 	VSOCK_PKT_ERR_LEN_CHAIN,   /* len > payload bytes in the chain: RST */
 	VSOCK_PKT_ERR_LEN_NONZERO, /* len != 0 on a non-RW op: RST */
+	VSOCK_PKT_ERR_DGRAM_OP,    /* a datagram whose op is not RW: drop */
+	VSOCK_PKT_ERR_DGRAM_LEN,   /* a datagram of 0 or > VSOCK_DGRAM_MAX bytes: drop */
 	VSOCK_PKT_ERR_COUNT
 };
 
@@ -69,7 +81,7 @@ const char *vsock_pkt_err_name(enum vsock_pkt_err e);
 
 /* The socket types a guest may use given the acked device features: STREAM
  * if F_STREAM, or if F_NO_IMPLIED_STREAM was not acked (Linux acks only
- * F_SEQPACKET, or nothing); SEQPACKET if F_SEQPACKET. */
+ * F_SEQPACKET, or nothing); SEQPACKET if F_SEQPACKET; DGRAM if F_DGRAM. */
 unsigned vsock_pkt_types_from_features(uint64_t acked);
 
 /*
@@ -77,6 +89,8 @@ unsigned vsock_pkt_types_from_features(uint64_t acked);
  * across descriptors) into *h and validate it:
  *   src_cid == guest_cid, dst_cid == 2, type in `types_ok`, op 1..7,
  *   len <= 64 KiB, len <= chain bytes after the header, len == 0 unless RW.
+ * A DGRAM packet (type 3, only if in `types_ok`) must be RW with len
+ * 1..VSOCK_DGRAM_MAX; its buf_alloc and fwd_cnt are ignored (no credit).
  * Flags are masked to what the op defines (SHUTDOWN: RCV|SEND; SEQPACKET
  * RW: EOM|EOR; else 0), so later code never sees undefined bits.
  * *h is filled as far as the chain allows even on error, so an RST reply
@@ -88,7 +102,8 @@ enum vsock_pkt_err vsock_pkt_parse(const struct iovec *iov, unsigned niov,
 				   struct vsock_hdr *h);
 
 /* True if a packet refused with `e` deserves an RST reply (never for an
- * RST, never when the header is unreadable or its source spoofed). */
+ * RST, never when the header is unreadable or its source spoofed, never
+ * for a datagram). */
 bool vsock_pkt_err_wants_rst(enum vsock_pkt_err e, const struct vsock_hdr *h);
 
 /* --- building headers we send to the guest --------------------------- */

@@ -106,8 +106,9 @@ static int file_set_perms(const struct vsock_sock_file *f)
 	return 0;
 }
 
-/* Is anyone listening at the socket file `path`?  A stream or seqpacket
- * probe, non-blocking: ECONNREFUSED means a stale file. */
+/* Is anyone listening at the socket file `path`?  A probe of the same
+ * type, non-blocking: ECONNREFUSED means a stale file (for SOCK_DGRAM:
+ * no socket is bound to it). */
 static bool unix_in_use(const struct sockaddr_un *sa, int type)
 {
 	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -250,7 +251,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	file_note(f, path);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	err = file_set_perms(f);
-	if (err || listen(fd, backlog) < 0) {
+	if (err || (type != SOCK_DGRAM && listen(fd, backlog) < 0)) {
 		if (!err)
 			err = -errno;
 		vsock_sock_file_remove(f);

@@ -29,7 +29,8 @@ struct vsock_sock_file {
 };
 
 /*
- * A listening Unix socket of `type` at `path`; the file's identity is noted
+ * A listening Unix socket of `type` at `path` (SOCK_DGRAM: bound only,
+ * `backlog` unused); the file's identity is noted
  * in *f right after bind() (f->path empty if the file is not ours).  A
  * socket file left there by a process that died is replaced, but only when
  * nothing listens on it (a probe connect() fails with ECONNREFUSED);

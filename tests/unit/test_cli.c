@@ -507,6 +507,9 @@ static const struct bad_args bad[] = {
 	  "vsock needs a guest CID: use --vsock-cid N or vsock.guest_cid" },
 	{ { R, "--vsock-cid", "3", "--vsock-uds", "/v.sock", "--vsock-forward-in", "unix:/v.sock_seqpacket=1" },
 	  "vsock forward unix:/v.sock_seqpacket: clashes with the vsock uds_path /v.sock (and its /v.sock_* sockets)" },
+	{ { R, "--vsock-cid", "3", "--vsock-dgram" },
+	  "vsock datagrams need a socket path: use --vsock-uds PATH or vsock.uds_path" },
+	{ { R, "--vsock-dgram=1" }, "option '--vsock-dgram' takes no value" },
 	/* control characters never break the line */
 	{ { R, "--vcpus", "1\n2" }, "--vcpus: '1?2' is not a decimal number" },
 	{ { "st\nart" }, "unknown command 'st?art'" },
@@ -553,6 +556,20 @@ START_TEST(vsock_flags_imply_device)
 	ck_run("run", "--kernel", "/k", "--vsock-cid", "3");
 	ck_assert_uint_eq(c.max_conns, 4096);
 	ck_assert_uint_eq(c.n_fwd_out, 0);
+	ck_assert(!c.vsock_dgram); /* off by default */
+}
+END_TEST
+
+START_TEST(vsock_dgram_flag)
+{
+	ck_run("run", "--kernel", "/k", "--vsock-cid", "3", "--vsock-uds", "/tmp/v.sock",
+	       "--vsock-dgram");
+	ck_assert(c.vsock_dgram);
+	ck_assert(c.has_vsock);
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/tmp/vu.sock", "--vsock-cid", "3",
+			     "--vsock-uds", "/tmp/v.sock", "--vsock-dgram"), CLI_VHOST_USER);
+	ck_assert(c.vsock_dgram);
 }
 END_TEST
 
@@ -689,6 +706,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, vsock_forward_flags);
 	tcase_add_test(tc, vsock_flags_imply_device);
+	tcase_add_test(tc, vsock_dgram_flag);
 	suite_add_tcase(s, tc);
 	return s;
 }

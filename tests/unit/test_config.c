@@ -1021,6 +1021,38 @@ START_TEST(validate_vsock)
 }
 END_TEST
 
+/* vsock.dgram: off by default, a boolean, needs uds_path short enough for
+ * "<uds_path>_dgram". */
+START_TEST(validate_dgram)
+{
+	ck_load_ok("{\"vsock\": {\"guest_cid\": 3}}");
+	ck_assert(!c.vsock_dgram);
+	config_free(&c);
+	config_defaults(&c);
+	ck_load_err("{\"vsock\": {\"dgram\": 1}}",
+		    "t.json:1:21: vsock.dgram: must be true or false, not an integer");
+	config_free(&c);
+	config_defaults(&c);
+	ck_load_ok("{\"vsock\": {\"guest_cid\": 3, \"dgram\": true}}");
+	ck_assert(c.vsock_dgram);
+	ck_assert(c.has_vsock);
+	valid_base();
+	ck_invalid("vsock datagrams need a socket path: use --vsock-uds PATH or vsock.uds_path");
+	c.uds_path = malloc(109);
+	memset(c.uds_path, 'a', 102);
+	c.uds_path[0] = '/';
+	c.uds_path[102] = '\0'; /* + "_dgram" = 108: one too many */
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strncmp(err, "vsock socket path is too long for datagrams (102 bytes, "
+			      "at most 101 with \"_dgram\")", 72) == 0, "%s", err);
+	c.uds_path[101] = '\0';
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	c.vsock_dgram = false;
+	ck_load_ok("{\"vsock\": {\"dgram\": false}}");
+	ck_assert(!c.vsock_dgram);
+}
+END_TEST
+
 /* JSON-only config with an empty vsock section: the CID is still needed. */
 START_TEST(validate_after_json)
 {
@@ -1139,6 +1171,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, validate_ranges);
 	tcase_add_test(tc, validate_host_ram);
 	tcase_add_test(tc, validate_vsock);
+	tcase_add_test(tc, validate_dgram);
 	tcase_add_test(tc, validate_after_json);
 	suite_add_tcase(s, tc);
 	return s;

@@ -48,7 +48,9 @@
 #define DESC(q)  (0x10000ull + (q) * 0x1000ull)
 #define AVAIL(q) (DESC(q) + 0x400)
 #define USED(q)  (DESC(q) + 0x800)
-#define RXMEM(i) (0x40000ull + (i) * 0x2000ull)
+#define RXMEM(i) (layout == RX_BIG ? 0x200000ull + (i) * 0x10100ull \
+			       : 0x40000ull + (i) * 0x2000ull)
+#define RXBUF_BIG (65536u + 44u)
 #define TXHDR(i) (0x80000ull + (i) * 64ull)
 #define TXPAY(i) (0x100000ull + (i) * 0x10000ull)
 #define MEMSZ    (4u << 20)
@@ -80,11 +82,13 @@ enum rx_layout {
 	RX_ONE_DESC,   /* header + payload in one buffer (Linux >= 6.2) */
 	RX_SPLIT,      /* 44-byte header descriptor + 4 KiB (older Linux) */
 	RX_TINY_FIRST, /* the first two buffers are 20 and 44 bytes */
+	RX_BIG,        /* 64 KiB + header each (the largest datagram) */
 };
 static enum rx_layout layout;
 static unsigned rx_short;         /* used entries < 44 bytes seen */
 static bool honest_kicks;         /* rx re-posts kick only when asked to */
 static unsigned rx_kicks;         /* rx kicks the fake driver made */
+static bool g_dgram;              /* the device has datagrams (--vsock-dgram) */
 
 static void *io_main(void *arg)
 {
@@ -231,7 +235,7 @@ static void setup(void)
 	struct test_dev_params dp = {
 		.guest_cid = GCID, .uds_path = uds, .max_conns = g_max_conns,
 		.fwd_out = g_fwd_out, .n_fwd_out = g_n_fwd_out,
-		.fwd_in = g_fwd_in, .n_fwd_in = g_n_fwd_in,
+		.fwd_in = g_fwd_in, .n_fwd_in = g_n_fwd_in, .dgram = g_dgram,
 	};
 
 	if (!dir[0]) {
@@ -245,6 +249,7 @@ static void setup(void)
 	dp.ev = ev;
 	ck_assert_int_eq(test_dev_create(&dp, &dev), 0);
 	p.dev = dev;
+	p.ops = vsock_dev_ops(dev);
 	ck_assert_int_eq(vmmio_create(&bus, &p, &vdev), 0);
 	vsock_dev_attach(dev, vdev);
 	start_io();
@@ -261,7 +266,8 @@ static void setup(void)
 	   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 	rx_short = 0;
 	for (unsigned i = 0; i < (layout == RX_SPLIT ? QSZ / 2 : QSZ); i++)
-		post_rx(i, layout == RX_TINY_FIRST && i < 2 ? (i ? 44 : 20) : RXBUF);
+		post_rx(i, layout == RX_TINY_FIRST && i < 2 ? (i ? 44 : 20) :
+			layout == RX_BIG ? RXBUF_BIG : RXBUF);
 	wr(VMMIO_QUEUE_NOTIFY, 0);
 	tx_n = 0;
 	g_fwd = 0;
@@ -315,6 +321,7 @@ static void setup_eventidx(void)
 static void teardown(void)
 {
 	honest_kicks = false;
+	g_dgram = false;
 	g_features = 0;
 	g_type = VIRTIO_VSOCK_TYPE_STREAM;
 	evloop_stop(ev);
@@ -442,7 +449,7 @@ static void repost_rx(unsigned i)
 {
 	uint16_t old = rxr.avail_idx;
 
-	post_rx(i, RXBUF);
+	post_rx(i, layout == RX_BIG ? RXBUF_BIG : RXBUF);
 	if (!honest_kicks || kick_wanted(&rxr, old)) {
 		rx_kicks++;
 		wr(VMMIO_QUEUE_NOTIFY, 0);
@@ -598,6 +605,8 @@ START_TEST(config_space_and_identity)
 	ck_assert_uint_eq(rd(VMMIO_DEVICE_FEATURES) & 7,
 			  (1u << VSOCK_F_STREAM) | (1u << VSOCK_F_SEQPACKET) |
 			  (1u << VSOCK_F_NO_IMPLIED_STREAM));
+	/* Datagrams are off by default: F_DGRAM is never offered. */
+	ck_assert_uint_eq(rd(VMMIO_DEVICE_FEATURES) & (1u << VSOCK_F_DGRAM), 0);
 }
 END_TEST
 
@@ -2877,6 +2886,404 @@ START_TEST(host_to_guest_credit_below_a_buffer)
 }
 END_TEST
 
+/* --- datagrams (--vsock-dgram) ------------------------------------------ */
+
+static void setup_dgram(void)
+{
+	layout = RX_ONE_DESC;
+	g_dgram = true;
+	g_features = 1ull << VSOCK_F_DGRAM;
+	setup();
+}
+
+static void setup_dgram_big(void)
+{
+	layout = RX_BIG;
+	g_dgram = true;
+	g_features = 1ull << VSOCK_F_DGRAM;
+	setup();
+}
+
+/* The device has datagrams, the driver did not ack F_DGRAM. */
+static void setup_dgram_unacked(void)
+{
+	layout = RX_ONE_DESC;
+	g_dgram = true;
+	g_features = 0;
+	setup();
+}
+
+static struct vsock_dev_stats dstats(void)
+{
+	struct vsock_dev_stats st;
+
+	vsock_dev_get_stats(dev, &st);
+	return st;
+}
+
+/* A host receiver bound at "<uds>_dgram_<port>". */
+static int dg_bind(uint32_t port)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_dgram_%u", uds, port);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Host → guest: "DGRAM <gport> <hport>\n" + payload to "<uds>_dgram". */
+static void dg_host_send(int fd, uint32_t gport, uint32_t hport, const void *p, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static uint8_t buf[VSOCK_DGRAM_LINE_MAX + VSOCK_DGRAM_MAX + 2];
+	int n = snprintf((char *)buf, VSOCK_DGRAM_LINE_MAX, "DGRAM %u %u\n", gport, hport);
+
+	ck_assert_uint_le(len, sizeof(buf) - (size_t)n);
+	memcpy(buf + n, p, len);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_dgram", uds);
+	ck_assert_int_eq(sendto(fd, buf, (size_t)n + len, 0, (struct sockaddr *)&sa, sizeof(sa)),
+			 (ssize_t)((size_t)n + len));
+}
+
+static int dg_sock(void)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* Guest → host: one datagram packet on tx. */
+static void dg_tx(uint32_t sport, uint32_t dport, const void *p, uint32_t len, uint16_t op,
+		  uint32_t hdr_len)
+{
+	struct vsock_hdr h = gh(op, sport, dport, hdr_len, 0);
+
+	h.type = VIRTIO_VSOCK_TYPE_DGRAM;
+	tx(&h, p, len);
+}
+
+/* The next rx packet, which must be a datagram. */
+static struct vsock_hdr dg_rx(void *buf, size_t bufsz)
+{
+	struct vsock_hdr h;
+
+	ck_assert_msg(rx_try(&h, buf, bufsz, WAIT_MS), "no rx datagram");
+	ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RW);
+	ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_DGRAM);
+	ck_assert_uint_eq(h.src_cid, VSOCK_HOST_CID);
+	ck_assert_uint_eq(h.dst_cid, GCID);
+	return h;
+}
+
+static ssize_t dg_recv(int fd, void *buf, size_t size, int ms)
+{
+	if (!readable(fd, ms))
+		return -1;
+	return recv(fd, buf, size, MSG_DONTWAIT);
+}
+
+/* Wait until cond holds for the device's counters, read into dgs. */
+static struct vsock_dev_stats dgs;
+#define WAIT_STATS(cond) do {							\
+	struct timespec ts_ = { 0, 1000000 };					\
+	for (int t_ = 0;; t_++) {						\
+		dgs = dstats();							\
+		if (cond)							\
+			break;							\
+		ck_assert_msg(t_ < WAIT_MS, "timed out waiting for " #cond);	\
+		nanosleep(&ts_, NULL);						\
+	}									\
+} while (0)
+#define S dgs.dgram
+
+START_TEST(dgram_echo_both_ways)
+{
+	int rfd = dg_bind(5000), hfd = dg_sock();
+	char buf[256];
+	struct vsock_hdr h;
+	ssize_t n;
+
+	wr(VMMIO_DEVICE_FEATURES_SEL, 0);
+	ck_assert_uint_ne(rd(VMMIO_DEVICE_FEATURES) & (1u << VSOCK_F_DGRAM), 0);
+	ck_assert_uint_ne(dstats().features & (1ull << VSOCK_F_DGRAM), 0);
+	/* Guest port 1234 → host port 5000. */
+	dg_tx(1234, 5000, "ping", 4, VIRTIO_VSOCK_OP_RW, 4);
+	n = dg_recv(rfd, buf, sizeof(buf), WAIT_MS);
+	ck_assert_int_eq(n, 20);
+	ck_assert_int_eq(memcmp(buf, "DGRAM 1234 5000\nping", 20), 0);
+	/* The receiver replies with the same line. */
+	dg_host_send(hfd, 1234, 5000, "pong!", 5);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_DGRAM);
+	ck_assert_uint_eq(h.src_port, 5000);
+	ck_assert_uint_eq(h.dst_port, 1234);
+	ck_assert_uint_eq(h.len, 5);
+	ck_assert_uint_eq(h.buf_alloc, 0);
+	ck_assert_uint_eq(h.fwd_cnt, 0);
+	ck_assert_int_eq(memcmp(buf, "pong!", 5), 0);
+	WAIT_STATS(S.rx_pkts == 1);
+	ck_assert_uint_eq(S.tx_pkts, 1);
+	ck_assert_uint_eq(S.tx_bytes, 4);
+	ck_assert_uint_eq(S.rx_bytes, 5);
+	ck_assert_uint_eq(S.queued, 0);
+	/* Nothing bound at the port: dropped and counted, no RST. */
+	dg_tx(1234, 5001, "x", 1, VIRTIO_VSOCK_OP_RW, 1);
+	ck_assert_uint_eq(dstats().dgram.tx_no_receiver, 1);
+	/* A host datagram without its line, or with a bad one. */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		static const char *bad[] = { "hello", "DGRAM 1 2", "DGRAM 01 2\nx",
+					     "DGRAM 1 4294967296\nx", "DGRAM  1 2\nx",
+					     "DGRAM 1 2\n" /* no payload */ };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_dgram", uds);
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_int_eq(sendto(hfd, bad[i], strlen(bad[i]), 0,
+						(struct sockaddr *)&sa, sizeof(sa)),
+					 (ssize_t)strlen(bad[i]));
+		WAIT_STATS(S.rx_bad_line == 5 && S.rx_too_big == 1);
+	}
+	rx_none(100);
+	close(rfd);
+	close(hfd);
+}
+END_TEST
+
+/* 64 KiB both ways; one byte more is dropped both ways. */
+START_TEST(dgram_largest_size)
+{
+	static uint8_t big[VSOCK_DGRAM_MAX + 1], got[VSOCK_DGRAM_LINE_MAX + VSOCK_DGRAM_MAX + 8];
+	int rfd = dg_bind(7), hfd = dg_sock();
+	int sz = 4 << 20;
+	struct vsock_hdr h;
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	ck_assert_int_eq(setsockopt(rfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)), 0);
+	dg_tx(9, 7, big, VSOCK_DGRAM_MAX, VIRTIO_VSOCK_OP_RW, VSOCK_DGRAM_MAX);
+	n = dg_recv(rfd, got, sizeof(got), WAIT_MS);
+	ck_assert_int_eq(n, 10 + VSOCK_DGRAM_MAX); /* "DGRAM 9 7\n" is 10 bytes */
+	ck_assert_int_eq(memcmp(got, "DGRAM 9 7\n", 10), 0);
+	ck_assert_int_eq(memcmp(got + 10, big, VSOCK_DGRAM_MAX), 0);
+	/* One byte more from the guest: refused by validation, no RST. */
+	dg_tx(9, 7, big, VSOCK_DGRAM_MAX, VIRTIO_VSOCK_OP_RW, VSOCK_DGRAM_MAX + 1);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_DGRAM_LEN], 1);
+	/* Host → guest, the largest, then one byte more. */
+	dg_host_send(hfd, 9, 7, big, VSOCK_DGRAM_MAX);
+	h = dg_rx(got, sizeof(got));
+	ck_assert_uint_eq(h.type, VIRTIO_VSOCK_TYPE_DGRAM);
+	ck_assert_uint_eq(h.len, VSOCK_DGRAM_MAX);
+	ck_assert_int_eq(memcmp(got, big, VSOCK_DGRAM_MAX), 0);
+	dg_host_send(hfd, 9, 7, big, VSOCK_DGRAM_MAX + 1);
+	WAIT_STATS(S.rx_too_big == 1);
+	rx_none(100);
+	ck_assert(!readable(rfd, 0));
+	close(rfd);
+	close(hfd);
+}
+END_TEST
+
+/* No fragments: a host datagram larger than the guest's rx buffer (4 KiB
+ * here) is dropped and counted; the buffer serves the next one. */
+START_TEST(dgram_larger_than_rx_buffer_dropped)
+{
+	static uint8_t big[8192];
+	int hfd = dg_sock();
+	char buf[RXBUF];
+	struct vsock_hdr h;
+
+	dg_host_send(hfd, 1, 2, big, sizeof(big));
+	dg_host_send(hfd, 1, 2, "small", 5);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.len, 5);
+	WAIT_STATS(S.rx_buf_small == 1 && S.rx_pkts == 1);
+	close(hfd);
+}
+END_TEST
+
+/* Every op but RW, and zero-length RW: dropped and counted, no RST. */
+START_TEST(dgram_bad_ops_dropped)
+{
+	int rfd = dg_bind(80);
+
+	for (uint16_t op = VIRTIO_VSOCK_OP_REQUEST; op <= VIRTIO_VSOCK_OP_CREDIT_REQUEST; op++)
+		if (op != VIRTIO_VSOCK_OP_RW)
+			dg_tx(1, 80, NULL, 0, op, 0);
+	dg_tx(1, 80, NULL, 0, VIRTIO_VSOCK_OP_RW, 0);
+	dg_tx(1, 80, "abc", 3, 99, 3);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_DGRAM_OP], 6);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_DGRAM_LEN], 1);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_OP], 1);
+	ck_assert_uint_eq(dstats().dgram.tx_pkts, 0);
+	rx_none(100);
+	ck_assert(!readable(rfd, 0));
+	close(rfd);
+}
+END_TEST
+
+/* The device offers F_DGRAM but the driver did not ack it. */
+START_TEST(dgram_not_negotiated_dropped)
+{
+	int rfd = dg_bind(80), hfd = dg_sock();
+
+	ck_assert_uint_eq(dstats().features & (1ull << VSOCK_F_DGRAM), 0);
+	dg_tx(1, 80, "abc", 3, VIRTIO_VSOCK_OP_RW, 3);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_TYPE], 1);
+	dg_host_send(hfd, 1, 80, "xyz", 3);
+	WAIT_STATS(S.rx_no_driver == 1);
+	rx_none(100);
+	ck_assert(!readable(rfd, 0));
+	close(rfd);
+	close(hfd);
+}
+END_TEST
+
+/* Host → guest flood while the guest takes nothing: QSZ datagrams fill the
+ * posted buffers, VSOCK_DGRAM_QUEUE_MAX wait, the rest is dropped, exactly;
+ * then the guest receives the first QSZ + QUEUE_MAX, in order. */
+START_TEST(dgram_host_flood_counted)
+{
+	enum { N = 300 };
+	int hfd = dg_sock();
+	struct vsock_hdr h;
+	uint32_t v;
+	char buf[RXBUF];
+
+	for (uint32_t i = 0; i < N; i++)
+		dg_host_send(hfd, 1, 2, &i, sizeof(i));
+	WAIT_STATS(S.rx_pkts + S.queued + S.rx_queue_full == N);
+	ck_assert_uint_eq(S.rx_pkts, QSZ);
+	ck_assert_uint_eq(S.queued, VSOCK_DGRAM_QUEUE_MAX);
+	ck_assert_uint_eq(S.rx_queue_full, N - QSZ - VSOCK_DGRAM_QUEUE_MAX);
+	for (uint32_t i = 0; i < QSZ + VSOCK_DGRAM_QUEUE_MAX; i++) {
+		h = dg_rx(buf, sizeof(buf));
+		ck_assert_uint_eq(h.len, 4);
+		memcpy(&v, buf, 4);
+		ck_assert_uint_eq(v, i);
+	}
+	rx_none(100);
+	WAIT_STATS(S.queued == 0 && S.rx_pkts == QSZ + VSOCK_DGRAM_QUEUE_MAX);
+	close(hfd);
+}
+END_TEST
+
+/* Guest → host flood into a receiver that reads nothing: every datagram is
+ * either in the receiver's queue or counted as tx_host_full. */
+START_TEST(dgram_guest_flood_counted)
+{
+	enum { N = 400 };
+	int rfd = dg_bind(99);
+	char buf[64];
+	unsigned got = 0;
+	struct vsock_dev_stats st;
+
+	for (uint32_t i = 0; i < N; i++)
+		dg_tx(5, 99, &i, sizeof(i), VIRTIO_VSOCK_OP_RW, sizeof(i));
+	st = dstats();
+	ck_assert_uint_eq(st.dgram.tx_pkts + st.dgram.tx_host_full, N);
+	ck_assert_uint_gt(st.dgram.tx_host_full, 0);
+	while (dg_recv(rfd, buf, sizeof(buf), 0) > 0)
+		got++;
+	ck_assert_uint_eq(got, st.dgram.tx_pkts);
+	ck_assert_uint_eq(st.dgram.tx_bytes, 4ull * got);
+	close(rfd);
+}
+END_TEST
+
+static atomic_bool dg_flood_stop;
+
+static void *dg_flood_main(void *arg)
+{
+	int fd = dg_sock();
+	unsigned *sent = arg;
+	uint8_t p[512] = { 0 };
+
+	while (!atomic_load(&dg_flood_stop) && *sent < 200000) {
+		dg_host_send(fd, 77, 78, p, sizeof(p));
+		__atomic_store_n(sent, *sent + 1, __ATOMIC_RELAXED);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* A stream keeps flowing host → guest while the host floods datagrams:
+ * the stream's bytes all arrive, in order, and datagrams get through too. */
+START_TEST(dgram_flood_does_not_starve_streams)
+{
+	enum { TOTAL = 2 << 20 };
+	int lfd = listen_at(4000), fd;
+	static uint8_t data[TOTAL];
+	uint8_t buf[RXBUF];
+	size_t got = 0, off = 0, credited = 0;
+	unsigned sent = 0, dgrams = 0;
+	struct timespec ts = { 0, 1000000 };
+	pthread_t t;
+
+	fd = guest_connect(lfd, 1500, 4000);
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (uint8_t)(i % 251);
+	atomic_store(&dg_flood_stop, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, dg_flood_main, &sent), 0);
+	/* The flood is on before the stream starts. */
+	for (int i = 0; i < WAIT_MS && __atomic_load_n(&sent, __ATOMIC_RELAXED) < 200; i++)
+		nanosleep(&ts, NULL);
+	while (got < TOTAL) {
+		struct vsock_hdr h;
+
+		if (off < TOTAL) {
+			ssize_t n = send(fd, data + off, TOTAL - off, MSG_DONTWAIT);
+
+			if (n > 0)
+				off += (size_t)n;
+		}
+		ck_assert_msg(rx_try(&h, buf, sizeof(buf), WAIT_MS), "stream stalled at %zu", got);
+		if (h.type == VIRTIO_VSOCK_TYPE_DGRAM) {
+			dgrams++;
+			continue;
+		}
+		if (h.op != VIRTIO_VSOCK_OP_RW)
+			continue; /* credit updates */
+		ck_assert_uint_eq(h.src_port, 4000);
+		ck_assert_int_eq(memcmp(buf, data + got, h.len), 0);
+		got += h.len;
+		g_fwd += h.len;
+		if (got - credited >= 16384) { /* as Linux, after reading */
+			txh(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1500, 4000, 0);
+			credited = got;
+		}
+	}
+	atomic_store(&dg_flood_stop, true);
+	pthread_join(t, NULL);
+	/* Every datagram sent is accounted for. */
+	WAIT_STATS(S.rx_pkts + S.queued + S.rx_queue_full + S.rx_buf_small == sent);
+	ck_assert_uint_eq(S.rx_buf_small, 0);
+	ck_assert_uint_le(dgrams, S.rx_pkts);
+	ck_assert_uint_gt(dgrams, QSZ);
+	fprintf(stderr, "dgram flood during a %u KiB stream: %u sent, %llu delivered, "
+		"%llu dropped (queue full)\n", TOTAL / 1024, sent,
+		(unsigned long long)S.rx_pkts, (unsigned long long)S.rx_queue_full);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
+/* The socket file is owner-only and removed at teardown. */
+START_TEST(dgram_socket_file)
+{
+	char path[160];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s_dgram", uds);
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -2991,6 +3398,30 @@ static Suite *device_suite(void)
 	tcase_add_checked_fixture(tc, setup_flood, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, handshake_survives_idle_flood);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram");
+	tcase_add_checked_fixture(tc, setup_dgram, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, dgram_echo_both_ways);
+	tcase_add_test(tc, dgram_larger_than_rx_buffer_dropped);
+	tcase_add_test(tc, dgram_bad_ops_dropped);
+	tcase_add_test(tc, dgram_host_flood_counted);
+	tcase_add_test(tc, dgram_guest_flood_counted);
+	tcase_add_test(tc, dgram_flood_does_not_starve_streams);
+	tcase_add_test(tc, dgram_socket_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram_big");
+	tcase_add_checked_fixture(tc, setup_dgram_big, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, dgram_largest_size);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram_unacked");
+	tcase_add_checked_fixture(tc, setup_dgram_unacked, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, dgram_not_negotiated_dropped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lock");

@@ -152,7 +152,7 @@ END_TEST
 
 START_TEST(unknown_type_gets_rst)
 {
-	static const uint16_t bad[] = { 0, 3, 4, 31, 32, 0x8001, 0xffff };
+	static const uint16_t bad[] = { 0, 4, 31, 32, 0x8001, 0xffff };
 	struct vsock_hdr out;
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -180,6 +180,96 @@ START_TEST(type_must_be_negotiated)
 }
 END_TEST
 
+/* Type 3 (DGRAM) without F_DGRAM: refused as an unknown type, but
+ * dropped without an RST (datagrams are connectionless). */
+START_TEST(dgram_not_negotiated_dropped)
+{
+	struct vsock_hdr h = good_hdr(VIRTIO_VSOCK_OP_RW, 10), out;
+
+	h.type = VIRTIO_VSOCK_TYPE_DGRAM;
+	ck_assert_int_eq(parse1(&h, 10, ALL_TYPES, &out), VSOCK_PKT_ERR_TYPE);
+	ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_TYPE, &out));
+	h.op = VIRTIO_VSOCK_OP_REQUEST;
+	h.len = 0;
+	ck_assert_int_eq(parse1(&h, 0, ALL_TYPES, &out), VSOCK_PKT_ERR_TYPE);
+	ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_TYPE, &out));
+}
+END_TEST
+
+#define DG_TYPES (ALL_TYPES | VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM))
+
+static struct vsock_hdr dgram_hdr(uint32_t len)
+{
+	struct vsock_hdr h = good_hdr(VIRTIO_VSOCK_OP_RW, len);
+
+	h.type = VIRTIO_VSOCK_TYPE_DGRAM;
+	return h;
+}
+
+START_TEST(dgram_rw_accepted_credit_ignored)
+{
+	struct vsock_hdr h = dgram_hdr(1), out;
+
+	h.flags = 0xffffffffu;
+	ck_assert_int_eq(parse1(&h, 1, DG_TYPES, &out), VSOCK_PKT_OK);
+	ck_assert_uint_eq(out.type, VIRTIO_VSOCK_TYPE_DGRAM);
+	ck_assert_uint_eq(out.len, 1);
+	ck_assert_uint_eq(out.flags, 0);
+	ck_assert_uint_eq(out.buf_alloc, 0);
+	ck_assert_uint_eq(out.fwd_cnt, 0);
+	h = dgram_hdr(VSOCK_DGRAM_MAX);
+	ck_assert_int_eq(parse1(&h, VSOCK_DGRAM_MAX, DG_TYPES, &out), VSOCK_PKT_OK);
+	ck_assert_uint_eq(out.len, VSOCK_DGRAM_MAX);
+}
+END_TEST
+
+START_TEST(dgram_only_rw)
+{
+	struct vsock_hdr out;
+
+	for (uint16_t op = VIRTIO_VSOCK_OP_REQUEST; op <= VIRTIO_VSOCK_OP_CREDIT_REQUEST; op++) {
+		struct vsock_hdr h = dgram_hdr(0);
+
+		if (op == VIRTIO_VSOCK_OP_RW)
+			continue;
+		h.op = op;
+		ck_assert_int_eq(parse1(&h, 0, DG_TYPES, &out), VSOCK_PKT_ERR_DGRAM_OP);
+		ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_DGRAM_OP, &out));
+	}
+	/* An unknown op is refused as for any type, still without an RST. */
+	{
+		struct vsock_hdr h = dgram_hdr(0);
+
+		h.op = 99;
+		ck_assert_int_eq(parse1(&h, 0, DG_TYPES, &out), VSOCK_PKT_ERR_OP);
+		ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_OP, &out));
+	}
+}
+END_TEST
+
+START_TEST(dgram_len_bounds)
+{
+	struct vsock_hdr h = dgram_hdr(0), out;
+
+	ck_assert_int_eq(parse1(&h, 0, DG_TYPES, &out), VSOCK_PKT_ERR_DGRAM_LEN);
+	h.len = VSOCK_DGRAM_MAX + 1;
+	ck_assert_int_eq(parse1(&h, VSOCK_DGRAM_MAX + 1, DG_TYPES, &out),
+			 VSOCK_PKT_ERR_DGRAM_LEN);
+	h.len = 0xffffffffu;
+	ck_assert_int_eq(parse1(&h, 16, DG_TYPES, &out), VSOCK_PKT_ERR_DGRAM_LEN);
+	ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_DGRAM_LEN, &out));
+	/* len beyond the chain: the generic error, no RST. */
+	h.len = 100;
+	ck_assert_int_eq(parse1(&h, 99, DG_TYPES, &out), VSOCK_PKT_ERR_LEN_CHAIN);
+	ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_LEN_CHAIN, &out));
+	/* A datagram to a CID other than the host: dropped, no RST. */
+	h.len = 4;
+	h.dst_cid = 7;
+	ck_assert_int_eq(parse1(&h, 4, DG_TYPES, &out), VSOCK_PKT_ERR_DST_CID);
+	ck_assert(!vsock_pkt_err_wants_rst(VSOCK_PKT_ERR_DST_CID, &out));
+}
+END_TEST
+
 START_TEST(types_from_features)
 {
 	unsigned st = VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_STREAM);
@@ -194,6 +284,8 @@ START_TEST(types_from_features)
 	ck_assert_uint_eq(vsock_pkt_types_from_features(F_SQ | F_NI), sq);
 	ck_assert_uint_eq(vsock_pkt_types_from_features(F_ST | F_NI), st);
 	ck_assert_uint_eq(vsock_pkt_types_from_features(F_NI), 0);
+	ck_assert_uint_eq(vsock_pkt_types_from_features(1ull << VSOCK_F_DGRAM),
+			  st | VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM));
 	/* Unrelated transport bits change nothing. */
 	ck_assert_uint_eq(vsock_pkt_types_from_features(1ull << 32 | 1ull << 29), st);
 }
@@ -442,6 +534,10 @@ static Suite *packet_suite(void)
 	tcase_add_test(tc, unknown_type_gets_rst);
 	tcase_add_test(tc, type_must_be_negotiated);
 	tcase_add_test(tc, types_from_features);
+	tcase_add_test(tc, dgram_not_negotiated_dropped);
+	tcase_add_test(tc, dgram_rw_accepted_credit_ignored);
+	tcase_add_test(tc, dgram_only_rw);
+	tcase_add_test(tc, dgram_len_bounds);
 	tcase_add_test(tc, unknown_op_gets_rst);
 	tcase_add_test(tc, never_rst_an_rst);
 	tcase_add_test(tc, len_limited_to_64k);

@@ -9,6 +9,7 @@
 
 #include "vsock/backend.h"
 #include "vsock/device.h"
+#include "vsock/dgram.h"
 
 struct test_dev_params {
 	uint64_t guest_cid;
@@ -21,6 +22,7 @@ struct test_dev_params {
 	unsigned n_fwd_in;
 	char *err;                   /* a listener's message; may be NULL */
 	size_t errlen;
+	bool dgram;                  /* datagrams on uds_path (--vsock-dgram) */
 };
 
 static inline int test_dev_create(const struct test_dev_params *p, struct vsock_dev **out)
@@ -42,6 +44,14 @@ static inline int test_dev_create(const struct test_dev_params *p, struct vsock_
 					       dp.be, p->ev, &dp.be, p->err, p->errlen);
 		if (ret)
 			return ret;
+	}
+	if (p->dgram) {
+		ret = vsock_dgram_create(p->uds_path, &dp.dgram, p->err, p->errlen);
+		if (ret) {
+			if (dp.be)
+				dp.be->destroy(dp.be);
+			return ret;
+		}
 	}
 	return vsock_dev_create(&dp, out);
 }
