@@ -45,6 +45,7 @@ struct hconn {
 	struct ev_source src;
 	bool in_epoll;
 	bool connecting;    /* guest-initiated, connect() in progress */
+	bool await_ok;      /* to a sibling VM: its "OK <port>\n" not read yet */
 	bool readable;      /* an EPOLLIN edge not yet read to EAGAIN */
 	bool hup;           /* the host hung up both ways */
 	bool rdhup;         /* the host shut its sending side (EPOLLRDHUP) */
@@ -71,6 +72,8 @@ struct vsock_dev {
 	struct evloop *ev;
 	struct vsock_backend *be;
 	uint64_t guest_cid;
+	uint64_t *peers;                     /* sibling VMs' CIDs */
+	unsigned npeers;
 	uint32_t buf_alloc;
 	bool active;
 	unsigned types_ok;
@@ -135,5 +138,19 @@ void vd_put_pkt(struct vsock_dev *d, struct virtq *vq, struct virtq_chain *ch,
  * -1 out of rx buffers; the state machine's VSOCK_EV_* mask in *ev. */
 int vd_rx_one(struct vsock_dev *d, struct hconn *hc, struct virtq *vq, bool *pushed,
 	      unsigned *ev);
+
+/* --- dev_peer.c ------------------------------------------------------ */
+
+/* A flow to a sibling VM waits for the sibling's "OK <port>\n" (consumed,
+ * nothing after it).  1: read, the flow is connected; 0: not complete yet
+ * (the next EPOLLIN edge brings more); -errno: refused (EOF, a bad line). */
+int vd_peer_read_ok(struct hconn *hc);
+
+/* The guest's packet h belongs to hc only if it goes to hc's CID (the port
+ * pair alone does not tell a flow to the host from one to a sibling). */
+static inline bool vd_same_cid(const struct hconn *hc, const struct vsock_hdr *h)
+{
+	return hc->c.addr.local_cid == h->dst_cid;
+}
 
 #endif

@@ -47,6 +47,11 @@ struct vsock_dev_params {
 	/* The host side (backend.h), owned by the device from now on, also
 	 * on failure; NULL = none (every guest connect gets RST). */
 	struct vsock_backend *be;
+	/* Sibling VMs' CIDs (docs/vsock.md "Sibling VMs"; copied): guest
+	 * packets may go to these as well as to 2, and sibling VMMs' flows
+	 * (the sink's accept_peer) may come only from them. */
+	const uint64_t *peer_cids;
+	unsigned npeers;
 };
 
 /* Counters: the metrics file (vmm/metrics.h) reports them all. */
