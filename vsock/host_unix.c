@@ -14,7 +14,7 @@
  * stays in the socket for the guest; on the seqpacket listener the line is
  * one whole message (its "\n" may be left out).
  *
- * A client in the handshake costs one fd and an 80-byte struct pending.
+ * A client in the handshake costs one fd and a 96-byte struct pending.
  * Each has HANDSHAKE_NS from its accept to send its line, then it is
  * closed (one timerfd for all: the list is in accept order, so the oldest
  * is always the next to expire).  Room is bounded by pending_cap() (4096,
