@@ -29,6 +29,7 @@ enum {
 	OPT_VSOCK_CID,
 	OPT_VSOCK_UDS,
 	OPT_VSOCK_FWD_OUT,
+	OPT_VSOCK_PEER,
 	OPT_VSOCK_FWD_IN,
 	OPT_VSOCK_MAX_CONNS,
 	OPT_DISCOVERY,
@@ -54,6 +55,7 @@ static const struct option run_options[] = {
 	{ "vsock-cid",  required_argument, NULL, OPT_VSOCK_CID },
 	{ "vsock-uds",  required_argument, NULL, OPT_VSOCK_UDS },
 	{ "vsock-forward-out", required_argument, NULL, OPT_VSOCK_FWD_OUT },
+	{ "vsock-peer",        required_argument, NULL, OPT_VSOCK_PEER },
 	{ "vsock-forward-in",  required_argument, NULL, OPT_VSOCK_FWD_IN },
 	{ "vsock-max-conns",   required_argument, NULL, OPT_VSOCK_MAX_CONNS },
 	{ "discovery",  required_argument, NULL, OPT_DISCOVERY },
@@ -86,6 +88,8 @@ struct run_flags {
 	uint64_t vcpus, mem_mib, cid, max_conns, timeout_s;
 	struct config_fwd *fwd_out, *fwd_in; /* repeatable flags, in order */
 	unsigned n_fwd_out, n_fwd_in;
+	struct config_peer *peers;           /* --vsock-peer, in order */
+	unsigned n_peers;
 	enum discovery discovery;
 	enum notify_mode notify;
 };
@@ -206,6 +210,42 @@ static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 	}
 	cli_error(err, errlen, "--%s: '%s' is neither tcp:HOST:PORT nor unix:PATH", flag, s);
 	return -EINVAL;
+}
+
+/* --vsock-peer CID=PATH (repeatable; a CID given twice is an error). */
+static int take_peer(struct run_flags *f, const char *flag, const char *val,
+		     char *err, size_t errlen)
+{
+	const char *eq = strchr(val, '=');
+	char *cstr;
+	uint64_t cid;
+	int rc;
+
+	if (!eq || !eq[1]) {
+		cli_error(err, errlen, "--%s: '%s' is not CID=PATH", flag, val);
+		return -EINVAL;
+	}
+	cstr = strndup(val, (size_t)(eq - val));
+	if (!cstr) {
+		cli_error(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = parse_number(flag, cstr, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX,
+			  CONFIG_CID_RESERVED, &cid, err, errlen);
+	free(cstr);
+	if (rc)
+		return -EINVAL;
+	for (unsigned j = 0; j < f->n_peers; j++)
+		if (f->peers[j].cid == cid) {
+			cli_error(err, errlen, "--%s: CID %llu is given twice", flag,
+				  (unsigned long long)cid);
+			return -EINVAL;
+		}
+	if (config_peer_set(&f->peers, &f->n_peers, (uint32_t)cid, eq + 1)) {
+		cli_error(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* --vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH,
@@ -337,6 +377,8 @@ static int take_flag(struct run_flags *f, int opt, const char *val, char *err, s
 		return 0;
 	case OPT_VSOCK_FWD_OUT:
 		return take_forward(f, true, name, val, err, errlen);
+	case OPT_VSOCK_PEER:
+		return take_peer(f, name, val, err, errlen);
 	case OPT_VSOCK_FWD_IN:
 		return take_forward(f, false, name, val, err, errlen);
 	case OPT_VSOCK_MAX_CONNS:
@@ -358,7 +400,6 @@ static int replace_str(char **dst, const char *src)
 	*dst = s;
 	return 0;
 }
-
 /* The flags over whatever the config file left in c. */
 static int apply_flags(const struct run_flags *f, struct vm_config *c)
 {
@@ -370,10 +411,15 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 		return -ENOMEM;
 	if (f->has_timeout)
 		c->timeout_s = f->timeout_s;
-	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns || f->dgram)
+	if (f->uds || f->has_cid || f->n_fwd_out || f->n_fwd_in || f->has_max_conns ||
+	    f->dgram || f->n_peers)
 		c->has_vsock = true;
 	if (f->dgram)
 		c->vsock_dgram = true;
+	/* A peer flag replaces the file's entry for the same CID. */
+	for (unsigned i = 0; i < f->n_peers; i++)
+		if (config_peer_set(&c->peers, &c->n_peers, f->peers[i].cid, f->peers[i].path))
+			return -ENOMEM;
 	if (f->has_max_conns)
 		c->max_conns = (uint32_t)f->max_conns;
 	/* A forward flag replaces the file's entry for the same guest port
@@ -437,6 +483,7 @@ static bool option_applies(const struct run_flags *f, int opt)
 	case OPT_VSOCK_UDS:
 	case OPT_VSOCK_FWD_OUT:
 	case OPT_VSOCK_FWD_IN:
+	case OPT_VSOCK_PEER:
 	case OPT_VSOCK_MAX_CONNS:
 	case OPT_METRICS:
 	case OPT_NO_SECCOMP:
@@ -460,6 +507,7 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *c,
 
 	config_fwd_free(f.fwd_out, f.n_fwd_out);
 	config_fwd_free(f.fwd_in, f.n_fwd_in);
+	config_peers_free(f.peers, f.n_peers);
 	return a;
 }
 
@@ -570,6 +618,8 @@ void cli_usage(FILE *f)
 "  --vsock-forward-in tcp:HOST:PORT=P | unix:PATH=P\n"
 "                       listen there; each client is a stream into guest\n"
 "                       port P, no handshake (repeatable)\n"
+"  --vsock-peer CID=PATH  a sibling VM: guest connections to CID go to its\n"
+"                       VMM's vsock socket PATH (repeatable; docs/vsock.md)\n"
 "  --vsock-max-conns N  vsock connections at once, 1..%u (default %u)\n"
 "  --vsock-dgram        offer vsock datagrams (VIRTIO_VSOCK_F_DGRAM; off by\n"
 "                       default): PATH_dgram and PATH_dgram_P, needs\n"

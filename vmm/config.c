@@ -83,6 +83,47 @@ int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config
 	return 0;
 }
 
+int config_peer_set(struct config_peer **list, unsigned *n, uint32_t cid, const char *path)
+{
+	char *dup = strdup(path);
+	struct config_peer *nl;
+
+	if (!dup)
+		return -ENOMEM;
+	for (unsigned i = 0; i < *n; i++)
+		if ((*list)[i].cid == cid) {
+			free((*list)[i].path);
+			(*list)[i].path = dup;
+			return 0;
+		}
+	nl = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!nl) {
+		free(dup);
+		return -ENOMEM;
+	}
+	*list = nl;
+	nl[(*n)++] = (struct config_peer){ .cid = cid, .path = dup };
+	return 0;
+}
+
+void config_peers_free(struct config_peer *list, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(list[i].path);
+	free(list);
+}
+
+static int peers_copy(struct config_peer **dst, unsigned *ndst,
+		      const struct config_peer *src, unsigned n)
+{
+	*dst = NULL;
+	*ndst = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (config_peer_set(dst, ndst, src[i].cid, src[i].path))
+			return -ENOMEM;
+	return 0;
+}
+
 /* Deep copy of a list: 0 or -ENOMEM. */
 static int fwd_copy(struct config_fwd **dst, unsigned *ndst,
 		    const struct config_fwd *src, unsigned n)
@@ -191,6 +232,7 @@ void config_free(struct vm_config *c)
 	free(c->vsock_socket_group);
 	config_fwd_free(c->fwd_out, c->n_fwd_out);
 	config_fwd_free(c->fwd_in, c->n_fwd_in);
+	config_peers_free(c->peers, c->n_peers);
 	config_defaults(c);
 }
 
@@ -212,7 +254,8 @@ static int config_copy(struct vm_config *dst, const struct vm_config *src)
 	    dup_or_null(&dst->console_file, src->console_file) |
 	    dup_or_null(&dst->vsock_socket_group, src->vsock_socket_group) |
 	    fwd_copy(&dst->fwd_out, &dst->n_fwd_out, src->fwd_out, src->n_fwd_out) |
-	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in)) {
+	    fwd_copy(&dst->fwd_in, &dst->n_fwd_in, src->fwd_in, src->n_fwd_in) |
+	    peers_copy(&dst->peers, &dst->n_peers, src->peers, src->n_peers)) {
 		config_free(dst);
 		return -ENOMEM;
 	}
@@ -264,6 +307,8 @@ struct cfg_ctx {
 	size_t depth;
 	struct config_fwd fwd; /* the forward entry being read */
 	unsigned fwd_has;      /* FWD_HAS_* keys seen in it */
+	struct config_peer peer; /* the peers entry being read */
+	unsigned peer_has;     /* PEER_HAS_* keys seen in it */
 	char *err;
 	size_t errlen;
 };
@@ -693,6 +738,90 @@ static int set_forward_in(struct cfg_ctx *x, json_t *v)
 	return set_forwards(x, v, false);
 }
 
+/* ---- vsock.peers: an array of {"cid", "uds_path"} ---- */
+
+enum {
+	PEER_HAS_CID  = 1 << 0,
+	PEER_HAS_PATH = 1 << 1,
+};
+
+static int set_peer_cid(struct cfg_ctx *x, json_t *v)
+{
+	long long n = 0;
+
+	if (cfg_int(x, v, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX, &n))
+		return -EINVAL;
+	x->peer.cid = (uint32_t)n;
+	x->peer_has |= PEER_HAS_CID;
+	return 0;
+}
+
+static int set_peer_path(struct cfg_ctx *x, json_t *v)
+{
+	free(x->peer.path);
+	x->peer.path = NULL;
+	if (cfg_path(x, v, &x->peer.path))
+		return -EINVAL;
+	if (strlen(x->peer.path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return cfg_bad_value(x, "socket path is too long (%zu bytes, at most %zu)",
+				     strlen(x->peer.path),
+				     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	x->peer_has |= PEER_HAS_PATH;
+	return 0;
+}
+
+static const struct cfg_key peer_keys[] = {
+	{ "cid",               T_INTEGER,         set_peer_cid,   NULL },
+	{ "uds_path",          T_STRING,          set_peer_path,  NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int peer_element(struct cfg_ctx *x, json_t *e)
+{
+	if (!json_is_object(e))
+		return cfg_bad_value(x, "must be an object, not %s", value_name(e));
+	x->peer_has = 0;
+	if (walk_object(x, e, peer_keys))
+		return -EINVAL;
+	if (!(x->peer_has & PEER_HAS_CID))
+		return cfg_bad_value(x, "missing \"cid\" (the sibling VM's guest CID)");
+	if (!(x->peer_has & PEER_HAS_PATH))
+		return cfg_bad_value(x, "missing \"uds_path\" (the sibling VMM's vsock socket)");
+	for (unsigned j = 0; j < x->c->n_peers; j++)
+		if (x->c->peers[j].cid == x->peer.cid)
+			return fwd_fail_at(x, "cid", "CID %u is already a peer (vsock.peers[%u])",
+					   x->peer.cid, j);
+	if (config_peer_set(&x->c->peers, &x->c->n_peers, x->peer.cid, x->peer.path))
+		return cfg_bad_value(x, "out of memory");
+	return 0;
+}
+
+static int set_peers(struct cfg_ctx *x, json_t *v)
+{
+	size_t i;
+	json_t *e;
+	int rc;
+
+	/* The file's list replaces any earlier one. */
+	config_peers_free(x->c->peers, x->c->n_peers);
+	x->c->peers = NULL;
+	x->c->n_peers = 0;
+	json_array_foreach(v, i, e) {
+		size_t depth = x->depth;
+
+		if (x->depth == CFG_MAX_DEPTH)
+			return cfg_fail(x, true, "nested too deeply");
+		x->path[x->depth++] = (struct config_json_step){ .key = NULL, .index = i };
+		rc = peer_element(x, e);
+		free(x->peer.path);
+		x->peer.path = NULL;
+		if (rc)
+			return -EINVAL;
+		x->depth = depth;
+	}
+	return 0;
+}
+
 /* The keys, one table per JSON object (Firecracker's names, plus "x-vmm").
  * Columns: name, accepted JSON types, handler, nested table. */
 static const struct cfg_key boot_source_keys[] = {
@@ -718,6 +847,7 @@ static const struct cfg_key vsock_keys[] = {
 	{ "forward_out",       T_ARRAY,           set_forward_out, NULL },
 	{ "forward_in",        T_ARRAY,           set_forward_in, NULL },
 	{ "dgram",             T_BOOL,            set_dgram,      NULL },
+	{ "peers",             T_ARRAY,           set_peers,      NULL },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -1070,6 +1200,41 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 			set_err(err, errlen, "vsock forward socket path is too long "
 				"(%zu bytes, at most %zu): %s", strlen(f->path),
 				sizeof(((struct sockaddr_un *)0)->sun_path) - 1, f->path);
+			return -EINVAL;
+		}
+	}
+	if (c->n_peers && !c->has_vsock) {
+		set_err(err, errlen, "vsock peers need the vsock device: use --vsock-cid N "
+			"or the \"vsock\" section");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->n_peers; i++) {
+		const struct config_peer *p = &c->peers[i];
+
+		if (p->cid < VSOCK_GUEST_CID_MIN || p->cid > VSOCK_GUEST_CID_MAX) {
+			set_err(err, errlen, "vsock peer CID %u is reserved: use %u..%u",
+				p->cid, VSOCK_GUEST_CID_MIN, VSOCK_GUEST_CID_MAX);
+			return -EINVAL;
+		}
+		if (p->cid == c->guest_cid) {
+			set_err(err, errlen, "vsock peer CID %u is this VM's own CID", p->cid);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (c->peers[j].cid == p->cid) {
+				set_err(err, errlen, "vsock peer CID %u is given twice", p->cid);
+				return -EINVAL;
+			}
+		if (!*p->path || strlen(p->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			set_err(err, errlen, "vsock peer %u: socket path is %s (%zu bytes, "
+				"1..%zu): %s", p->cid, *p->path ? "too long" : "empty",
+				strlen(p->path), sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+				p->path);
+			return -EINVAL;
+		}
+		if (c->uds_path && strcmp(p->path, c->uds_path) == 0) {
+			set_err(err, errlen, "vsock peer %u: %s is this VM's own uds_path",
+				p->cid, p->path);
 			return -EINVAL;
 		}
 	}

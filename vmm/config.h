@@ -45,6 +45,13 @@ struct config_fwd {
 	socklen_t addrlen;
 };
 
+/* A sibling VM (docs/vsock.md "Sibling VMs"): guest connections to `cid`
+ * go to that VM's VMM on its hybrid socket `path`. */
+struct config_peer {
+	uint32_t cid;
+	char *path;
+};
+
 enum discovery {
 	DISCOVERY_CMDLINE = 0, /* virtio_mmio.device=... on the kernel command line */
 	DISCOVERY_FDT,         /* flattened device tree in setup_data (SETUP_DTB) */
@@ -75,6 +82,8 @@ struct vm_config {
 	unsigned n_fwd_out;
 	struct config_fwd *fwd_in;   /* host listener → guest port */
 	unsigned n_fwd_in;
+	struct config_peer *peers;   /* sibling VMs, distinct CIDs */
+	unsigned n_peers;
 
 	/* Diagnostics. */
 	bool trace_boot;     /* print boot timestamps to stderr */
@@ -136,6 +145,13 @@ int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config
 
 /* Free a list's strings and the list. */
 void config_fwd_free(struct config_fwd *list, unsigned n);
+
+/* Add sibling (cid, path) to a list, or replace the path of the entry with
+ * that cid (path copied): 0 or -ENOMEM. */
+int config_peer_set(struct config_peer **list, unsigned *n, uint32_t cid, const char *path);
+
+/* Free a peer list's strings and the list. */
+void config_peers_free(struct config_peer *list, unsigned n);
 
 /* Final checks after all sources are merged (kernel present, ranges, host
  * RAM).  0, or -EINVAL with a message in err. */

@@ -61,7 +61,7 @@ static const struct sb_rule device[] = {
 	{ "shutdown", SB_ANY },         /* half-close, reset */
 	{ "socket", SB_SOCKET },        /* Unix and TCP forwards; never AF_VSOCK */
 	{ "connect", SB_ANY },          /* guest connections to the host */
-	{ "getsockopt", SB_ANY },       /* SO_ERROR of a finished connect */
+	{ "getsockopt", SB_ANY },       /* SO_ERROR of a finished connect; SO_PEERCRED of a sibling VMM */
 	{ "setsockopt", SB_ANY },       /* TCP_NODELAY, SO_SNDBUF for SEQPACKET */
 	{ "close", SB_ANY },
 	{ "epoll_ctl", SB_ANY },        /* host sockets come and go */

@@ -93,7 +93,8 @@ static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
 /*
  * The vsock host side, built here so the device needs to know none of it:
  * the hybrid Unix backend on uds_path (if any), behind the forward router
- * if there are forwards (the router owns it from then on).  0 or -errno,
+ * if there are forwards (the router owns it from then on), behind the
+ * sibling router if there are peers (docs/vsock.md "Sibling VMs").  0 or -errno,
  * with the listener's message in msg when one failed.
  */
 static int vsock_backends_create(const struct vm_config *cfg, struct evloop *ev,
@@ -122,6 +123,22 @@ static int vsock_backends_create(const struct vm_config *cfg, struct evloop *ev,
 		if (ret)
 			return ret;
 	}
+	if (cfg->n_peers) {
+		struct vsock_peer *pl = calloc(cfg->n_peers, sizeof(*pl));
+
+		ret = -ENOMEM;
+		for (unsigned i = 0; pl && i < cfg->n_peers; i++)
+			pl[i] = (struct vsock_peer){ .cid = cfg->peers[i].cid,
+						     .path = cfg->peers[i].path };
+		if (pl) /* takes be, also when it fails */
+			ret = vsock_peer_backend_create(cfg->guest_cid, pl, cfg->n_peers,
+							be, &be);
+		else if (be)
+			be->destroy(be);
+		free(pl);
+		if (ret)
+			return ret;
+	}
 	*out = be;
 	return 0;
 }
@@ -135,8 +152,15 @@ int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 		.ev = ev,
 		.max_conns = cfg->max_conns,
 	};
+	uint64_t *cids = calloc(cfg->n_peers ? cfg->n_peers : 1, sizeof(*cids));
 	int ret;
 
+	if (!cids)
+		return errmsg(err, errlen, ENOMEM, "vsock device: %s", strerror(ENOMEM));
+	for (unsigned i = 0; i < cfg->n_peers; i++)
+		cids[i] = cfg->peers[i].cid;
+	p.peer_cids = cids;
+	p.npeers = cfg->n_peers;
 	ret = vsock_backends_create(cfg, ev, &p.be, msg, sizeof(msg));
 	if (ret == 0 && cfg->vsock_dgram) {
 		ret = vsock_dgram_create(cfg->uds_path, &p.dgram, msg, sizeof(msg));
@@ -144,7 +168,8 @@ int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 			p.be->destroy(p.be);
 	}
 	if (ret == 0)
-		ret = vsock_dev_create(&p, out); /* owns p.be now */
+		ret = vsock_dev_create(&p, out); /* owns p.be now; copies cids */
+	free(cids);
 	if (ret && msg[0])
 		return errmsg(err, errlen, -ret, "%s", msg);
 	if (ret)

@@ -29,6 +29,13 @@
 struct vsock_host_sink {
 	int (*accept)(void *opaque, int fd, uint32_t guest_port, uint16_t type,
 		      bool hybrid_ok);
+	/* A sibling VMM's client that sent "CONNECT-FROM <cid> <port>
+	 * <guest_port>\n" (its uid checked, docs/vsock.md "Sibling VMs"): the
+	 * flow comes from (cid, port), not from the host; "OK <port>\n" is
+	 * written when the guest accepts.  0 or -errno as accept (-EPERM: cid
+	 * is not one of our peers). */
+	int (*accept_peer)(void *opaque, int fd, uint64_t cid, uint32_t port,
+			   uint32_t guest_port, uint16_t type);
 	void *opaque;
 };
 
@@ -43,6 +50,14 @@ struct vsock_backend {
 	 * Must never block.  Called with the device lock held. */
 	int (*connect)(struct vsock_backend *be, uint32_t port, uint16_t type,
 		       bool *in_progress);
+
+	/* The same for a guest connection to a sibling VM: from guest port
+	 * src_port to (cid, port).  The returned fd has the handshake line
+	 * written; the flow is connected once the sibling's "OK <port>\n"
+	 * has been read from it (by the device).  NULL (or -EHOSTUNREACH)
+	 * for a backend without siblings. */
+	int (*connect_cid)(struct vsock_backend *be, uint64_t cid, uint32_t src_port,
+			   uint32_t port, uint16_t type);
 
 	/* Start serving the listeners bound at creation (and those of the
 	 * backends behind this one): accepted clients go to *sink (copied).
@@ -103,5 +118,22 @@ int vsock_fwd_backend_create(const struct vsock_fwd *out, unsigned nout,
 			     const struct vsock_fwd *in, unsigned nin,
 			     struct vsock_backend *fallback, struct evloop *ev,
 			     struct vsock_backend **res, char *err, size_t errlen);
+
+/* A sibling VM: guest connections to `cid` go to the Unix socket `path`
+ * (its VMM's uds_path; "<path>_seqpacket" for SEQPACKET). */
+struct vsock_peer {
+	uint64_t cid;
+	const char *path;
+};
+
+/*
+ * Sibling routing in front of `fallback` (which owns everything else and
+ * whose listeners it serves; may be NULL): connect_cid connects to the
+ * peer's path and writes "CONNECT-FROM <our_cid> <src_port> <port>\n".
+ * Owns fallback from now on, also on error.  0 or -errno.
+ */
+int vsock_peer_backend_create(uint64_t our_cid, const struct vsock_peer *peers,
+			      unsigned npeers, struct vsock_backend *fallback,
+			      struct vsock_backend **out);
 
 #endif

@@ -31,6 +31,7 @@ void vsock_conn_init_guest(struct vsock_conn *c, const struct vsock_hdr *req,
 {
 	init_common(c, req->type, buf_alloc, stats);
 	c->state = VSOCK_CONN_CONNECTING_GUEST_INIT;
+	c->addr.local_cid = req->dst_cid; /* 2, or a sibling VM's CID */
 	c->addr.local_port = req->dst_port;
 	c->addr.peer_cid = req->src_cid;
 	c->addr.peer_port = req->src_port;

@@ -47,6 +47,7 @@ struct hconn {
 	struct ev_source src;
 	bool in_epoll;
 	bool connecting;    /* guest-initiated, connect() in progress */
+	bool await_ok;      /* to a sibling VM: its "OK <port>\n" not read yet */
 	bool readable;      /* an EPOLLIN edge not yet read to EAGAIN */
 	bool hup;           /* the host hung up both ways */
 	bool rdhup;         /* the host shut its sending side (EPOLLRDHUP) */
@@ -76,6 +77,8 @@ struct vsock_dev {
 	struct ev_source dgram_src;
 	bool dgram_in_epoll;
 	uint64_t guest_cid;
+	uint64_t *peers;                     /* sibling VMs' CIDs */
+	unsigned npeers;
 	uint32_t buf_alloc;
 	bool active;
 	unsigned types_ok;
@@ -151,5 +154,18 @@ void vd_dgram_tx(struct vsock_dev *d, const struct vsock_hdr *h,
 /* Deliver up to `budget` queued host datagrams: 0 the queue is empty, 1
  * the budget ran out with more queued, -1 out of rx buffers (kicks armed). */
 int vd_dgram_rx(struct vsock_dev *d, struct virtq *vq, bool *pushed, unsigned budget);
+/* --- dev_peer.c ------------------------------------------------------ */
+
+/* A flow to a sibling VM waits for the sibling's "OK <port>\n" (consumed,
+ * nothing after it).  1: read, the flow is connected; 0: not complete yet
+ * (the next EPOLLIN edge brings more); -errno: refused (EOF, a bad line). */
+int vd_peer_read_ok(struct hconn *hc);
+
+/* The guest's packet h belongs to hc only if it goes to hc's CID (the port
+ * pair alone does not tell a flow to the host from one to a sibling). */
+static inline bool vd_same_cid(const struct hconn *hc, const struct vsock_hdr *h)
+{
+	return hc->c.addr.local_cid == h->dst_cid;
+}
 
 #endif

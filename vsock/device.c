@@ -220,7 +220,8 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		queue_rst(d, h);
 		return;
 	}
-	if (!d->be) {
+	if (!d->be || vsock_conntab_get(&d->conns, h->dst_port, h->src_port)) {
+		/* (the pair in use by a flow to another CID: refused) */
 		d->st.conn_refused++;
 		queue_rst(d, h);
 		return;
@@ -231,7 +232,15 @@ static void guest_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	vsock_conn_init_guest(&hc->c, h, d->buf_alloc, vm_now_ns(), &d->cst);
-	fd = d->be->connect(d->be, h->dst_port, h->type, &in_progress);
+	if (h->dst_cid == VSOCK_HOST_CID) {
+		fd = d->be->connect(d->be, h->dst_port, h->type, &in_progress);
+	} else {
+		/* A sibling VM; connected once its OK line is read. */
+		fd = d->be->connect_cid ? d->be->connect_cid(d->be, h->dst_cid, h->src_port,
+							      h->dst_port, h->type)
+					: -EHOSTUNREACH;
+		hc->await_ok = in_progress = true;
+	}
 	if (fd < 0) {
 		d->st.conn_refused++;
 		free(hc);
@@ -278,7 +287,7 @@ static void refuse_rst(struct vsock_dev *d, enum vsock_pkt_err e,
 
 	if (e != VSOCK_PKT_ERR_TYPE && e != VSOCK_PKT_ERR_DST_CID)
 		hc = vsock_conntab_get(&d->conns, h->dst_port, h->src_port);
-	if (hc && hc->c.type == h->type && hc->c.state != VSOCK_CONN_CLOSED &&
+	if (hc && hc->c.type == h->type && vd_same_cid(hc, h) && hc->c.state != VSOCK_CONN_CLOSED &&
 	    !(hc->c.state == VSOCK_CONN_CONNECTING_HOST_INIT &&
 	      (hc->c.ctrl & VSOCK_CTRL_REQUEST))) {
 		after_event(d, hc, vsock_conn_host_error(&hc->c));
@@ -295,7 +304,7 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 	unsigned ev;
 
 	d->st.tx_pkts++;
-	e = vsock_pkt_parse(iov, n, d->guest_cid, d->types_ok, &h);
+	e = vsock_pkt_parse_peers(iov, n, d->guest_cid, d->types_ok, d->peers, d->npeers, &h);
 	if (e != VSOCK_PKT_OK) {
 		d->st.pkt_err[e]++;
 		if (vsock_pkt_err_wants_rst(e, &h))
@@ -303,10 +312,18 @@ static void handle_tx(struct vsock_dev *d, const struct iovec *iov, unsigned n)
 		return;
 	}
 	if (h.type == VIRTIO_VSOCK_TYPE_DGRAM) {
+		/* Datagrams go to the host only (not to sibling VMs): one to
+		 * a sibling's CID is dropped and counted, never answered. */
+		if (h.dst_cid != VSOCK_HOST_CID) {
+			d->st.pkt_err[VSOCK_PKT_ERR_DST_CID]++;
+			return;
+		}
 		vd_dgram_tx(d, &h, iov, n); /* no flow: parsed only if negotiated */
 		return;
 	}
 	hc = vsock_conntab_get(&d->conns, h.dst_port, h.src_port);
+	if (hc && !vd_same_cid(hc, &h))
+		hc = NULL; /* the same ports, another CID: no such flow */
 	if (!hc) {
 		if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
 			guest_connect(d, &h);
@@ -496,6 +513,21 @@ static void host_cb(void *opaque, uint32_t events)
 	pthread_mutex_lock(&d->lock);
 	if (hc->zombie || hc->c.state == VSOCK_CONN_CLOSED)
 		goto out;
+	if (hc->await_ok) {
+		int r = vd_peer_read_ok(hc);
+
+		if (r == 0)
+			goto out;
+		hc->await_ok = hc->connecting = false;
+		if (r < 0) {
+			d->st.conn_refused++;
+			after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+			goto out;
+		}
+		hc->readable = true;
+		after_event(d, hc, vsock_conn_host_connected(&hc->c));
+		goto rx;
+	}
 	if (hc->connecting) {
 		int err;
 
@@ -595,11 +627,14 @@ static void dgram_cb(void *opaque, uint32_t events)
 
 /* --- host-initiated flows --------------------------------------------- */
 
-int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
-			  uint16_t type, bool hybrid_ok)
+/* A host flow from (cid, *port) into guest_port: from the host (cid 2,
+ * *port allocated here) or from a sibling VM (its cid and port). */
+static int host_accept(struct vsock_dev *d, int fd, uint64_t cid, uint32_t peer_port,
+		       uint32_t guest_port, uint16_t type, bool hybrid_ok)
 {
+	bool sibling = cid != VSOCK_HOST_CID;
 	struct hconn *hc;
-	uint32_t port;
+	uint32_t port = peer_port;
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
@@ -614,7 +649,7 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 		d->st.conn_limit++;
 		goto out;
 	}
-	ret = vsock_port_alloc(&d->ports, &port);
+	ret = sibling ? 0 : vsock_port_alloc(&d->ports, &port);
 	if (ret)
 		goto out;
 	ret = -ENOMEM;
@@ -623,7 +658,8 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 		goto err_port;
 	vsock_conn_init_host(&hc->c, d->guest_cid, port, guest_port,
 			     type, d->buf_alloc, vm_now_ns(), &d->cst);
-	hc->host_init = true;
+	hc->c.addr.local_cid = cid;
+	hc->host_init = !sibling;
 	hc->hybrid_ok = hybrid_ok;
 	ret = vsock_conntab_add(&d->conns, port, guest_port, hc);
 	if (ret) /* -EEXIST: a guest flow uses this very port pair */
@@ -647,10 +683,41 @@ int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
 err_free:
 	free(hc);
 err_port:
-	vsock_port_release(&d->ports, port);
+	if (!sibling)
+		vsock_port_release(&d->ports, port);
 out:
 	pthread_mutex_unlock(&d->lock);
 	return ret;
+}
+
+int vsock_dev_host_accept(struct vsock_dev *d, int fd, uint32_t guest_port,
+			  uint16_t type, bool hybrid_ok)
+{
+	return host_accept(d, fd, VSOCK_HOST_CID, 0, guest_port, type, hybrid_ok);
+}
+
+static bool is_peer(const struct vsock_dev *d, uint64_t cid)
+{
+	for (unsigned i = 0; i < d->npeers; i++)
+		if (d->peers[i] == cid)
+			return true;
+	return false;
+}
+
+/* A sibling VMM's CONNECT-FROM (backend.h): only from a configured peer
+ * (d->peers is fixed after creation: no lock needed to read it). */
+static int sink_accept_peer(void *opaque, int fd, uint64_t cid, uint32_t port,
+			    uint32_t guest_port, uint16_t type)
+{
+	struct vsock_dev *d = opaque;
+
+	if (!is_peer(d, cid)) {
+		pthread_mutex_lock(&d->lock);
+		d->st.conn_refused++;
+		pthread_mutex_unlock(&d->lock);
+		return -EPERM;
+	}
+	return host_accept(d, fd, cid, port, guest_port, type, true);
 }
 
 /* The sink the backends' listeners call (backend.h). */
@@ -790,6 +857,16 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	d->ev = p->ev;
 	d->be = p->be;
 	d->guest_cid = p->guest_cid;
+	if (p->npeers) {
+		d->peers = calloc(p->npeers, sizeof(*d->peers));
+		if (!d->peers) {
+			pthread_mutex_destroy(&d->lock);
+			free(d);
+			goto err_be;
+		}
+		memcpy(d->peers, p->peer_cids, p->npeers * sizeof(*d->peers));
+		d->npeers = p->npeers;
+	}
 	d->buf_alloc = p->buf_alloc ? p->buf_alloc : VSOCK_CONN_BUF_ALLOC;
 	d->types_ok = vsock_pkt_types_from_features(0);
 	d->timerfd = -1;
@@ -820,7 +897,8 @@ int vsock_dev_create(const struct vsock_dev_params *p, struct vsock_dev **out)
 	}
 	/* Host clients may come from now on (not before the loop runs). */
 	if (d->be && d->be->listen) {
-		ret = d->be->listen(d->be, &(struct vsock_host_sink){ sink_accept, d });
+		ret = d->be->listen(d->be, &(struct vsock_host_sink){
+			.accept = sink_accept, .accept_peer = sink_accept_peer, .opaque = d });
 		if (ret)
 			goto err_dgram;
 	}
@@ -840,6 +918,7 @@ err_conns:
 	vsock_conntab_destroy(&d->conns);
 err_free:
 	pthread_mutex_destroy(&d->lock);
+	free(d->peers);
 	free(d);
 err_be:
 	if (p->be)
@@ -877,6 +956,7 @@ void vsock_dev_destroy(struct vsock_dev *d)
 	vsock_conntab_destroy(&d->conns);
 	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_destroy(&d->lock);
+	free(d->peers);
 	free(d);
 }
 

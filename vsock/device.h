@@ -51,6 +51,11 @@ struct vsock_dev_params {
 	/* Datagrams (dgram.h), owned by the device from now on, also on
 	 * failure; NULL = off: F_DGRAM is never offered. */
 	struct vsock_dgram *dgram;
+	/* Sibling VMs' CIDs (docs/vsock.md "Sibling VMs"; copied): guest
+	 * packets may go to these as well as to 2, and sibling VMMs' flows
+	 * (the sink's accept_peer) may come only from them. */
+	const uint64_t *peer_cids;
+	unsigned npeers;
 };
 
 /* Counters: the metrics file (vmm/metrics.h) reports them all. */

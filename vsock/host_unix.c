@@ -14,7 +14,7 @@
  * stays in the socket for the guest; on the seqpacket listener the line is
  * one whole message (its "\n" may be left out).
  *
- * A client in the handshake costs one fd and an 80-byte struct pending.
+ * A client in the handshake costs one fd and a 96-byte struct pending.
  * Each has HANDSHAKE_NS from its accept to send its line, then it is
  * closed (one timerfd for all: the list is in accept order, so the oldest
  * is always the next to expire).  Room is bounded by pending_cap() (4096,
@@ -23,6 +23,10 @@
  * second it evicts nobody, and a client that sends its line within the
  * deadline is served.  A client that hangs up (both directions) right
  * after its line is not handed to the guest.
+ *
+ * A sibling VMM sends "CONNECT-FROM <cid> <src_port> <port>\n" instead
+ * (host_peer.c); it is taken only from a client of our own uid
+ * (SO_PEERCRED) and goes to the sink's accept_peer, which checks the CID.
  *
  * Everything here runs on the I/O thread (listener and handshake callbacks)
  * except connect, which the device calls under its lock from any thread and
@@ -82,6 +86,7 @@ struct unix_be {
 	unsigned npending, max_pending;
 	int timerfd;                    /* fires at the oldest deadline */
 	struct ev_source timer_src;
+	uid_t uid;                      /* ours: the only one CONNECT-FROM is taken from */
 };
 
 static int vtype_to_sock(uint16_t type)
@@ -134,7 +139,7 @@ static void pending_drop(struct unix_be *be, struct pending *p)
 /* Stream client: peek, consume only the line.  A status, *port on DONE. */
 static enum vsock_connect_status handshake_stream(struct pending *p, bool *again)
 {
-	char buf[VSOCK_CONNECT_LINE_MAX];
+	char buf[VSOCK_CONNECT_FROM_LINE_MAX];
 	enum vsock_connect_status st;
 	size_t used = 0;
 	ssize_t n;
@@ -156,7 +161,7 @@ static enum vsock_connect_status handshake_stream(struct pending *p, bool *again
 /* Seqpacket client: the line is exactly one message. */
 static enum vsock_connect_status handshake_seq(struct pending *p, bool *again)
 {
-	char buf[VSOCK_CONNECT_LINE_MAX];
+	char buf[VSOCK_CONNECT_FROM_LINE_MAX];
 	enum vsock_connect_status st;
 	size_t used = 0;
 	ssize_t n;
@@ -185,6 +190,18 @@ static bool hung_up(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/* A CONNECT-FROM line is believed only from a process of our own user: the
+ * sibling VMMs run as that user, and a host program of another user
+ * (--vsock-socket-group) could otherwise pose as a sibling guest. */
+static bool peer_trusted(const struct unix_be *be, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+	       len == sizeof(cr) && cr.uid == be->uid;
 }
 
 /* The timer goes off at the oldest client's deadline. */
@@ -222,7 +239,7 @@ static void pending_cb(void *opaque, uint32_t events)
 	enum vsock_connect_status st;
 	bool again = false;
 	uint16_t vtype;
-	int fd;
+	int fd, ret;
 
 	(void)events;
 	if (p->type == SOCK_SEQPACKET) {
@@ -234,7 +251,9 @@ static void pending_cb(void *opaque, uint32_t events)
 	}
 	if (again || st == VSOCK_CONNECT_MORE)
 		return;
-	if (st != VSOCK_CONNECT_DONE || hung_up(p->fd)) {
+	if (st != VSOCK_CONNECT_DONE || hung_up(p->fd) ||
+	    (vsock_connect_is_from(&p->parser) &&
+	     (!be->sink.accept_peer || !peer_trusted(be, p->fd)))) {
 		/* Bad line or EOF: no reply.  Hung up right after its line: it
 		 * can never read the OK, so the guest is not bothered. */
 		pending_drop(be, p);
@@ -244,7 +263,15 @@ static void pending_cb(void *opaque, uint32_t events)
 	fd = p->fd;
 	p->fd = -1;
 	ev_del(be->ev, &p->src);
-	if (be->sink.accept(be->sink.opaque, fd, vsock_connect_port(&p->parser), vtype, true) < 0)
+	if (vsock_connect_is_from(&p->parser))
+		ret = be->sink.accept_peer(be->sink.opaque, fd,
+					   vsock_connect_from_cid(&p->parser),
+					   vsock_connect_from_port(&p->parser),
+					   vsock_connect_port(&p->parser), vtype);
+	else
+		ret = be->sink.accept(be->sink.opaque, fd, vsock_connect_port(&p->parser),
+				      vtype, true);
+	if (ret < 0)
 		close(fd);
 	pending_unlink(be, p);
 	free(p);
@@ -351,6 +378,7 @@ int vsock_unix_backend_create(const char *uds_path, struct evloop *ev,
 	be->ev = ev;
 	TAILQ_INIT(&be->pending);
 	be->max_pending = pending_cap();
+	be->uid = geteuid();
 	be->path = strdup(uds_path);
 	be->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (!be->path || be->timerfd < 0) {

@@ -17,10 +17,14 @@
 #ifndef VSOCK_HYBRID_H
 #define VSOCK_HYBRID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define VSOCK_CONNECT_LINE_MAX 32u  /* bytes, including the '\n' */
+/* A sibling VMM's "CONNECT-FROM <cid> <src_port> <dst_port>\n" (docs/vsock.md
+ * "Sibling VMs"): longer, so it has its own limit. */
+#define VSOCK_CONNECT_FROM_LINE_MAX 64u
 #define VSOCK_OK_LINE_MAX      16u  /* "OK 4294967295\n" + NUL */
 
 enum vsock_connect_status {
@@ -40,6 +44,9 @@ struct vsock_connect_parser {
 	uint8_t len;      /* line bytes consumed */
 	uint8_t status;   /* enum vsock_connect_status, sticky once final */
 	uint32_t port;
+	uint8_t from;     /* "CONNECT-FROM" line */
+	uint8_t nnum;     /* numbers completed on a FROM line (cid, src_port) */
+	uint32_t from_cid, from_port;
 };
 
 void vsock_connect_init(struct vsock_connect_parser *p);
@@ -63,6 +70,34 @@ static inline uint32_t vsock_connect_port(const struct vsock_connect_parser *p)
 {
 	return p->port;
 }
+
+/* A DONE line was "CONNECT-FROM <cid> <src_port> <port>\n": a sibling VMM
+ * connecting for its guest (cid, src_port).  Same whitespace and number rules
+ * as CONNECT; at most VSOCK_CONNECT_FROM_LINE_MAX bytes. */
+static inline bool vsock_connect_is_from(const struct vsock_connect_parser *p)
+{
+	return p->from;
+}
+
+static inline uint32_t vsock_connect_from_cid(const struct vsock_connect_parser *p)
+{
+	return p->from_cid;
+}
+
+static inline uint32_t vsock_connect_from_port(const struct vsock_connect_parser *p)
+{
+	return p->from_port;
+}
+
+/* Write "CONNECT-FROM <cid> <src_port> <dst_port>\n" into buf (size >=
+ * VSOCK_CONNECT_FROM_LINE_MAX); returns its length, or 0 if too small. */
+size_t vsock_format_connect_from(char *buf, size_t size, uint32_t cid,
+				 uint32_t src_port, uint32_t dst_port);
+
+/* Parse a sibling's reply "OK <port>\n" at the start of buf[0..len):
+ * 1 with *used (line bytes, '\n' included) and *port; 0 if more bytes are
+ * needed (no '\n' yet and len < VSOCK_OK_LINE_MAX); -EPROTO otherwise. */
+int vsock_ok_parse(const void *buf, size_t len, size_t *used, uint32_t *port);
 
 /* Write "OK <host_port>\n" (no NUL needed by the peer) into buf; returns
  * its length, or 0 if size < VSOCK_OK_LINE_MAX. */

@@ -95,6 +95,22 @@ enum vsock_pkt_err vsock_pkt_parse(const struct iovec *iov, unsigned niov,
 				   uint64_t guest_cid, unsigned types_ok,
 				   struct vsock_hdr *h)
 {
+	return vsock_pkt_parse_peers(iov, niov, guest_cid, types_ok, NULL, 0, h);
+}
+
+static bool cid_in(const uint64_t *cids, unsigned n, uint64_t cid)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cids[i] == cid)
+			return true;
+	return false;
+}
+
+enum vsock_pkt_err vsock_pkt_parse_peers(const struct iovec *iov, unsigned niov,
+					 uint64_t guest_cid, unsigned types_ok,
+					 const uint64_t *peers, unsigned npeers,
+					 struct vsock_hdr *h)
+{
 	struct virtio_vsock_hdr wire;
 	size_t total, payload;
 
@@ -113,7 +129,7 @@ enum vsock_pkt_err vsock_pkt_parse(const struct iovec *iov, unsigned niov,
 	if (!op_known(h->op))
 		return VSOCK_PKT_ERR_OP;
 	h->flags &= flags_mask(h->type, h->op);
-	if (h->dst_cid != VSOCK_HOST_CID)
+	if (h->dst_cid != VSOCK_HOST_CID && !cid_in(peers, npeers, h->dst_cid))
 		return VSOCK_PKT_ERR_DST_CID;
 	if (h->type == VIRTIO_VSOCK_TYPE_DGRAM) {
 		/* One datagram is one RW packet; no credit to account. */

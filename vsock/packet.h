@@ -101,6 +101,13 @@ enum vsock_pkt_err vsock_pkt_parse(const struct iovec *iov, unsigned niov,
 				   uint64_t guest_cid, unsigned types_ok,
 				   struct vsock_hdr *h);
 
+/* The same, where dst_cid may also be one of peers[0..npeers) (sibling VMs,
+ * docs/vsock.md "Sibling VMs"); a short list, searched linearly. */
+enum vsock_pkt_err vsock_pkt_parse_peers(const struct iovec *iov, unsigned niov,
+					 uint64_t guest_cid, unsigned types_ok,
+					 const uint64_t *peers, unsigned npeers,
+					 struct vsock_hdr *h);
+
 /* True if a packet refused with `e` deserves an RST reply (never for an
  * RST, never when the header is unreadable or its source spoofed, never
  * for a datagram). */

@@ -31,6 +31,12 @@ def test_help_and_version():
     (["run", "--kernel", TESTGUEST, "--mem", "0"], "mem"),
     (["run", "--kernel", TESTGUEST, "--mem", "999999999"], "mem"),
     (["fly"], "fly"),
+    (["run", "--kernel", TESTGUEST, "--vsock-cid", "3", "--vsock-peer", "3=/x"],
+     "vsock peer CID 3 is this VM's own CID"),
+    (["run", "--kernel", TESTGUEST, "--vsock-cid", "3", "--vsock-peer", "2=/x"],
+     "--vsock-peer: 2 is out of range 3..4294967294"),
+    (["vhost-user", "--socket", "/tmp/x", "--vsock-cid", "3", "--vsock-peer", "4"],
+     "--vsock-peer: '4' is not CID=PATH"),
 ])
 def test_bad_arguments(args, needle):
     line = one_error(run_vmm(args))

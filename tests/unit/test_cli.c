@@ -293,6 +293,33 @@ START_TEST(file_and_flags_complete_each_other)
 }
 END_TEST
 
+/* --vsock-peer: repeatable, adds the vsock device, replaces the file's
+ * entry for the same CID, keeps the others; also for vhost-user. */
+START_TEST(vsock_peers)
+{
+	ck_run("run", "--kernel", "/k", "--vsock-cid", "3", "--vsock-peer", "4=/run/vm4.sock",
+	       "--vsock-peer=5=/run/vm=5.sock");
+	ck_assert(c.has_vsock);
+	ck_assert_uint_eq(c.n_peers, 2);
+	ck_assert_uint_eq(c.peers[0].cid, 4);
+	ck_assert_str_eq(c.peers[0].path, "/run/vm4.sock");
+	ck_assert_uint_eq(c.peers[1].cid, 5);
+	ck_assert_str_eq(c.peers[1].path, "/run/vm=5.sock");
+	config_free(&c);
+	ck_run("run", "--vsock-peer", "5=/flag5", "--config",
+	       write_file("p.json", "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"vsock\": {\"guest_cid\": 3, \"peers\": [{\"cid\": 4, \"uds_path\": \"/f4\"},"
+			  " {\"cid\": 5, \"uds_path\": \"/f5\"}]}}"));
+	ck_assert_uint_eq(c.n_peers, 2);
+	ck_assert_str_eq(c.peers[0].path, "/f4");
+	ck_assert_str_eq(c.peers[1].path, "/flag5");
+	config_free(&c);
+	ck_assert_int_eq(CLI("vhost-user", "--socket", "/s", "--vsock-cid", "3",
+			     "--vsock-peer", "4=/run/vm4.sock"), CLI_VHOST_USER);
+	ck_assert_uint_eq(c.n_peers, 1);
+}
+END_TEST
+
 /* Two --config: the last one is the file that is loaded. */
 START_TEST(last_config_wins)
 {
@@ -496,6 +523,20 @@ static const struct bad_args bad[] = {
 	  "--vsock-forward-in: empty value, expected a number" },
 	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:99999=22" },
 	  "--vsock-forward-in: '127.0.0.1:99999' is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ { R, "--vsock-peer", "4" }, "--vsock-peer: '4' is not CID=PATH" },
+	{ { R, "--vsock-peer", "4=" }, "--vsock-peer: '4=' is not CID=PATH" },
+	{ { R, "--vsock-peer", "x=/p" }, "--vsock-peer: 'x' is not a decimal number" },
+	{ { R, "--vsock-peer", "2=/p" }, "--vsock-peer: 2 is out of range 3..4294967294" RESERVED },
+	{ { R, "--vsock-peer", "4294967295=/p" },
+	  "--vsock-peer: 4294967295 is out of range 3..4294967294" RESERVED },
+	{ { R, "--vsock-peer", "4=/a", "--vsock-peer", "4=/b" },
+	  "--vsock-peer: CID 4 is given twice" },
+	{ { R, "--vsock-peer", "4=/a" },
+	  "vsock needs a guest CID: use --vsock-cid N or vsock.guest_cid" },
+	{ { R, "--vsock-cid", "4", "--vsock-peer", "4=/a" },
+	  "vsock peer CID 4 is this VM's own CID" },
+	{ { R, "--vsock-cid", "3", "--vsock-uds", "/a", "--vsock-peer", "4=/a" },
+	  "vsock peer 4: /a is this VM's own uds_path" },
 	{ { R, "--vsock-forward-in", "tcp:localhost:22=1", "--vsock-forward-in", "tcp:127.0.0.1:22=2" },
 	  "--vsock-forward-in: tcp:127.0.0.1:22 is given twice" },
 	{ { R, "--vsock-forward-in", "unix:/a=1", "--vsock-forward-in", "unix:/a=2" },
@@ -681,6 +722,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, last_flag_wins);
 	tcase_add_test(tc, edge_values);
 	tcase_add_test(tc, repeatable);
+	tcase_add_test(tc, vsock_peers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");

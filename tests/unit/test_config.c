@@ -863,6 +863,95 @@ START_TEST(forward_errors)
 }
 END_TEST
 
+/* vsock.peers: parsed, relative paths, per-element errors, validation. */
+START_TEST(peers_parsed)
+{
+	static const char json[] =
+		"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/run/vm3.sock\",\n"
+		" \"peers\": [{\"cid\": 4, \"uds_path\": \"/run/vm4.sock\"},\n"
+		"             {\"uds_path\": \"vm5.sock\", \"cid\": 5}]}}";
+
+	ck_assert_int_eq(config_load_json_buf(&c, "/etc/vms/t.json", json, strlen(json),
+					      err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.n_peers, 2);
+	ck_assert_uint_eq(c.peers[0].cid, 4);
+	ck_assert_str_eq(c.peers[0].path, "/run/vm4.sock");
+	ck_assert_uint_eq(c.peers[1].cid, 5);
+	ck_assert_str_eq(c.peers[1].path, "/etc/vms/vm5.sock");
+	c.kernel_path = strdup("/k");
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	/* A later file's list replaces the earlier one. */
+	ck_load_ok("{\"vsock\": {\"peers\": [{\"cid\": 9, \"uds_path\": \"/x\"}]}}");
+	ck_assert_uint_eq(c.n_peers, 1);
+	ck_assert_uint_eq(c.peers[0].cid, 9);
+}
+END_TEST
+
+static const struct bad_case peer_cases[] = {
+	{ "{\"vsock\": {\"peers\": {}}}",
+	  "t.json:1:21: vsock.peers: must be an array, not an object" },
+	{ "{\"vsock\": {\"peers\": [4]}}",
+	  "t.json:1:22: vsock.peers[0]: must be an object, not an integer" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 4}]}}",
+	  "t.json:1:22: vsock.peers[0]: missing \"uds_path\" (the sibling VMM's vsock socket)" },
+	{ "{\"vsock\": {\"peers\": [{\"uds_path\": \"/x\"}]}}",
+	  "t.json:1:22: vsock.peers[0]: missing \"cid\" (the sibling VM's guest CID)" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 2, \"uds_path\": \"/x\"}]}}",
+	  "t.json:1:30: vsock.peers[0].cid: 2 is out of range 3..4294967294" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 4294967295, \"uds_path\": \"/x\"}]}}",
+	  "t.json:1:30: vsock.peers[0].cid: 4294967295 is out of range 3..4294967294" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 4, \"uds_path\": 5}]}}",
+	  "t.json:1:45: vsock.peers[0].uds_path: must be a string, not an integer" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 4, \"uds_path\": \"/x\", \"tcp\": 1}]}}",
+	  "t.json:1:51: unknown key \"tcp\" in \"vsock.peers[0]\"" },
+	{ "{\"vsock\": {\"peers\": [{\"cid\": 4, \"uds_path\": \"/x\"}, "
+	  "{\"cid\": 4, \"uds_path\": \"/y\"}]}}",
+	  "t.json:1:60: vsock.peers[1].cid: CID 4 is already a peer (vsock.peers[0])" },
+};
+
+START_TEST(peer_errors)
+{
+	ck_load_err(peer_cases[_i].json, peer_cases[_i].msg);
+	ck_assert_uint_eq(c.n_peers, 0); /* all or nothing */
+}
+END_TEST
+
+START_TEST(peers_validated)
+{
+	char longp[120];
+
+	memset(longp, 'p', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	c.kernel_path = strdup("/k");
+	ck_assert_int_eq(config_peer_set(&c.peers, &c.n_peers, 4, "/run/vm4.sock"), 0);
+	ck_invalid("vsock peers need the vsock device: use --vsock-cid N or the \"vsock\" section");
+	c.has_vsock = true;
+	c.guest_cid = 4;
+	ck_invalid("vsock peer CID 4 is this VM's own CID");
+	c.guest_cid = 3;
+	c.uds_path = strdup("/run/vm4.sock");
+	ck_invalid("vsock peer 4: /run/vm4.sock is this VM's own uds_path");
+	free(c.uds_path);
+	c.uds_path = NULL;
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_peer_set(&c.peers, &c.n_peers, 2, "/x"), 0);
+	ck_invalid("vsock peer CID 2 is reserved: use 3..4294967294");
+	c.peers[1].cid = 5;
+	ck_assert_int_eq(config_peer_set(&c.peers, &c.n_peers, 5, longp), 0); /* replaces */
+	ck_assert_uint_eq(c.n_peers, 2);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "vsock peer 5: socket path is too long "
+			 "(119 bytes, 1..107): %s", longp);
+		ck_invalid(want);
+	}
+	c.peers[1].cid = 4; /* bypassing config_peer_set */
+	ck_invalid("vsock peer CID 4 is given twice");
+}
+END_TEST
+
 START_TEST(forwards_parsed)
 {
 	static const char json[] =
@@ -1151,6 +1240,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, parse_discovery);
 	tcase_add_loop_test(tc, forward_errors, 0, sizeof(fwd_cases) / sizeof(fwd_cases[0]));
 	tcase_add_test(tc, forwards_parsed);
+	tcase_add_test(tc, peers_parsed);
+	tcase_add_loop_test(tc, peer_errors, 0, sizeof(peer_cases) / sizeof(peer_cases[0]));
+	tcase_add_test(tc, peers_validated);
 	tcase_add_test(tc, max_conns_default);
 	tcase_add_test(tc, tcp_addr_forms);
 	suite_add_tcase(s, tc);

@@ -405,12 +405,22 @@ static void do_teardown(void *arg)
 			    err, sizeof(err)) ||
 	    sandbox_enter(SANDBOX_IO, 0, err, sizeof(err)))
 		_exit(99);
-	/* vm_stop_vcpus(): kick, timed join. */
-	pthread_kill(t, SIGUSR1);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
-	if (pthread_timedjoin_np(t, NULL, &ts))
-		_exit(88);
+	/* vm_stop_vcpus(): kick, timed join.  Kicked again every 10 ms for
+	 * up to 10 s: a kick that lands before the sleeper reached pause()
+	 * is lost (a vCPU has immediate_exit for that). */
+	for (int i = 0;; i++) {
+		pthread_kill(t, SIGUSR1);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(t, NULL, &ts) == 0)
+			break;
+		if (i == 1000)
+			_exit(88);
+	}
 	/* The metrics line written at exit (and on SIGUSR2). */
 	if (metrics_write(mfd, &(struct metrics_sources){ .vsock = dev }))
 		_exit(85);

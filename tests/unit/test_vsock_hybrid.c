@@ -7,6 +7,8 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vsock/hybrid.h"
@@ -247,6 +249,76 @@ START_TEST(ok_line)
 }
 END_TEST
 
+/* A sibling VMM's line: three numbers, its own length limit; a plain
+ * CONNECT line is not a FROM line. */
+START_TEST(connect_from_line)
+{
+	struct vsock_connect_parser p;
+	char line[VSOCK_CONNECT_FROM_LINE_MAX + 8];
+	size_t u, n;
+
+	expect("CONNECT-FROM 3 1025 5000\n", VSOCK_CONNECT_DONE, 5000);
+	expect("connect-from\t4294967294  +1 4294967295 \r\n", VSOCK_CONNECT_DONE, 4294967295u);
+	vsock_connect_init(&p);
+	ck_assert_int_eq(vsock_connect_feed(&p, "CONNECT-FROM 7 99 5\nxyz", 23, &u),
+			 VSOCK_CONNECT_DONE);
+	ck_assert_uint_eq(u, 20);
+	ck_assert(vsock_connect_is_from(&p));
+	ck_assert_uint_eq(vsock_connect_from_cid(&p), 7);
+	ck_assert_uint_eq(vsock_connect_from_port(&p), 99);
+	ck_assert_uint_eq(vsock_connect_port(&p), 5);
+	vsock_connect_init(&p);
+	ck_assert_int_eq(vsock_connect_feed(&p, "CONNECT 5\n", 10, &u), VSOCK_CONNECT_DONE);
+	ck_assert(!vsock_connect_is_from(&p));
+
+	expect("CONNECT-FROM 3 1025\n", VSOCK_CONNECT_ERR_PORT, 0);
+	expect("CONNECT-FROM 3\n", VSOCK_CONNECT_ERR_PORT, 0);
+	expect("CONNECT-FROM\n", VSOCK_CONNECT_ERR_PORT, 0);
+	expect("CONNECT-FROM 3 1025 5000 6\n", VSOCK_CONNECT_ERR_TRAILING, 0);
+	expect("CONNECT-FROM 4294967296 1 1\n", VSOCK_CONNECT_ERR_RANGE, 0);
+	expect("CONNECT-FROMX 3 1 1\n", VSOCK_CONNECT_ERR_KEYWORD, 0);
+	expect("CONNECT-TO 3 1 1\n", VSOCK_CONNECT_ERR_KEYWORD, 0);
+	expect("CONNECT -FROM 3 1 1\n", VSOCK_CONNECT_ERR_PORT, 0);
+	expect("CONNECT-FROM-FROM 3 1 1\n", VSOCK_CONNECT_ERR_KEYWORD, 0);
+	expect("CONNECT-FROM 3 x 1\n", VSOCK_CONNECT_ERR_PORT, 0);
+
+	/* The longest valid line fits; 64 bytes without '\n' do not. */
+	n = (size_t)snprintf(line, sizeof(line), "CONNECT-FROM %u %u %u\n", 4294967294u,
+			     4294967295u, 4294967295u);
+	ck_assert_uint_le(n, VSOCK_CONNECT_FROM_LINE_MAX);
+	ck_assert_uint_eq(vsock_format_connect_from(line, sizeof(line), 4294967294u,
+						    4294967295u, 4294967295u), n);
+	expect(line, VSOCK_CONNECT_DONE, 4294967295u);
+	memset(line, ' ', sizeof(line));
+	memcpy(line, "CONNECT-FROM", 12);
+	line[sizeof(line) - 1] = '\0';
+	ck_assert_int_eq(parse_all(line, NULL, &u), VSOCK_CONNECT_ERR_TOO_LONG);
+	ck_assert_uint_eq(u, VSOCK_CONNECT_FROM_LINE_MAX);
+	ck_assert_uint_eq(vsock_format_connect_from(line, VSOCK_CONNECT_FROM_LINE_MAX - 1, 3, 1, 1), 0);
+}
+END_TEST
+
+START_TEST(ok_parse)
+{
+	size_t used = 0;
+	uint32_t port = 0;
+
+	ck_assert_int_eq(vsock_ok_parse("OK 1025\nabc", 11, &used, &port), 1);
+	ck_assert_uint_eq(used, 8);
+	ck_assert_uint_eq(port, 1025);
+	ck_assert_int_eq(vsock_ok_parse("OK 4294967295\n", 14, &used, &port), 1);
+	ck_assert_uint_eq(port, 4294967295u);
+	ck_assert_int_eq(vsock_ok_parse("OK 12", 5, &used, &port), 0);
+	ck_assert_int_eq(vsock_ok_parse("O", 1, &used, &port), 0);
+	ck_assert_int_eq(vsock_ok_parse("", 0, &used, &port), 0);
+	ck_assert_int_eq(vsock_ok_parse("OK \n", 4, &used, &port), -EPROTO);
+	ck_assert_int_eq(vsock_ok_parse("NO 1\n", 5, &used, &port), -EPROTO);
+	ck_assert_int_eq(vsock_ok_parse("OK 1x\n", 6, &used, &port), -EPROTO);
+	ck_assert_int_eq(vsock_ok_parse("OK 4294967296\n", 14, &used, &port), -EPROTO);
+	ck_assert_int_eq(vsock_ok_parse("OK 0000000000001\n", 17, &used, &port), -EPROTO);
+}
+END_TEST
+
 static Suite *hybrid_suite(void)
 {
 	Suite *s = suite_create("vsock_hybrid");
@@ -263,6 +335,8 @@ static Suite *hybrid_suite(void)
 	tcase_add_test(tc, connect_overlong);
 	tcase_add_test(tc, connect_closed_mid_line);
 	tcase_add_test(tc, ok_line);
+	tcase_add_test(tc, connect_from_line);
+	tcase_add_test(tc, ok_parse);
 	suite_add_tcase(s, tc);
 	return s;
 }
