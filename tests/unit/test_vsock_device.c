@@ -194,24 +194,6 @@ static void wr(uint64_t off, uint32_t v)
 	mmio(off, v, true);
 }
 
-/* Publish a head with release ordering: the device may be popping on the
- * I/O thread right now. */
-static void post(struct td_ring *r, uint16_t head)
-{
-	uint16_t *idx = td_gpa(r->m, r->avail + 2);
-
-	td_w16(r->m, r->avail + 4 + 2u * (r->avail_idx % r->size), head);
-	r->avail_idx++;
-	__atomic_store_n(idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct td_ring *r)
-{
-	uint16_t *idx = td_gpa(r->m, r->used + 2);
-
-	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
-}
-
 /* (Re)post rx buffer i of `size` bytes at RXMEM(i). */
 static void post_rx(unsigned i, uint32_t size)
 {
@@ -220,10 +202,10 @@ static void post_rx(unsigned i, uint32_t size)
 			VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t)(2 * i + 1));
 		td_desc(&rxr, 2 * i + 1, RXMEM(i) + VSOCK_HDR_SIZE, size - VSOCK_HDR_SIZE,
 			VIRTQ_DESC_F_WRITE, 0);
-		post(&rxr, (uint16_t)(2 * i));
+		td_post(&rxr, (uint16_t)(2 * i));
 	} else {
 		td_desc(&rxr, i, RXMEM(i), size, VIRTQ_DESC_F_WRITE, 0);
-		post(&rxr, (uint16_t)i);
+		td_post(&rxr, (uint16_t)i);
 	}
 }
 
@@ -366,7 +348,7 @@ static void tx_post(const struct vsock_hdr *h, const void *payload, uint32_t ple
 	td_desc(&txr, 2 * slot, TXHDR(slot), VSOCK_HDR_SIZE, plen ? VIRTQ_DESC_F_NEXT : 0,
 		(uint16_t)(2 * slot + 1));
 	td_desc(&txr, 2 * slot + 1, TXPAY(slot), plen, 0, 0);
-	post(&txr, (uint16_t)(2 * slot));
+	td_post(&txr, (uint16_t)(2 * slot));
 	tx_n++;
 	wr(VMMIO_QUEUE_NOTIFY, 1);
 }
@@ -374,7 +356,7 @@ static void tx_post(const struct vsock_hdr *h, const void *payload, uint32_t ple
 static void tx(const struct vsock_hdr *h, const void *payload, uint32_t plen)
 {
 	unsigned slot = tx_n % NTX;
-	uint16_t before = used_idx(&txr);
+	uint16_t before = td_used_idx_acquire(&txr);
 
 	ck_assert_uint_le(plen, TXPAY_MAX);
 	vsock_hdr_encode(h, td_gpa(&mem, TXHDR(slot)));
@@ -383,10 +365,10 @@ static void tx(const struct vsock_hdr *h, const void *payload, uint32_t plen)
 	td_desc(&txr, 2 * slot, TXHDR(slot), VSOCK_HDR_SIZE, plen ? VIRTQ_DESC_F_NEXT : 0,
 		(uint16_t)(2 * slot + 1));
 	td_desc(&txr, 2 * slot + 1, TXPAY(slot), plen, 0, 0);
-	post(&txr, (uint16_t)(2 * slot));
+	td_post(&txr, (uint16_t)(2 * slot));
 	tx_n++;
 	wr(VMMIO_QUEUE_NOTIFY, 1);
-	ck_assert_uint_eq(used_idx(&txr), (uint16_t)(before + 1));
+	ck_assert_uint_eq(td_used_idx_acquire(&txr), (uint16_t)(before + 1));
 }
 
 static void txh(uint16_t op, uint32_t sport, uint32_t dport, uint32_t flags)
@@ -431,7 +413,7 @@ static bool event_idx(void)
 	return g_features & (1ull << VIRTIO_F_EVENT_IDX);
 }
 
-/* virtqueue_kick_prepare(): the driver published avail->idx (post()), the
+/* virtqueue_kick_prepare(): the driver published avail->idx (td_post()), the
  * full barrier orders that store before the load of the device's
  * suppression word (the device has the mirror barrier in
  * virtq_enable_notify), then: kick or not.  old = avail_idx at the last
@@ -464,7 +446,7 @@ static bool rx_try(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
 	struct timespec ts = { 0, 1000000 };
 
 again:
-	for (int t = 0; used_idx(&rxr) == rxr.last_used; t++) {
+	for (int t = 0; td_used_idx_acquire(&rxr) == rxr.last_used; t++) {
 		if (t >= ms)
 			return false;
 		nanosleep(&ts, NULL);
@@ -764,12 +746,12 @@ START_TEST(rst_flood_every_request_answered)
 	 * the device counts.  No one else touches the rings meanwhile (the
 	 * guest reads no rx), so nothing here depends on timing. */
 	while (posted < N) {
-		uint16_t before = used_idx(&txr);
+		uint16_t before = td_used_idx_acquire(&txr);
 
 		h = gh(VIRTIO_VSOCK_OP_REQUEST, (uint32_t)(2000 + posted), 4444, 0, 0);
 		tx_post(&h, NULL, 0);
 		posted++;
-		if (used_idx(&txr) == before) {
+		if (td_used_idx_acquire(&txr) == before) {
 			vsock_dev_get_stats(dev, &st);
 			ck_assert_uint_ge(st.tx_stalls, 1);
 			break; /* paused: the guest must read rx now */
@@ -788,7 +770,7 @@ START_TEST(rst_flood_every_request_answered)
 		seen[h.dst_port - 2000] = true;
 		got++;
 		/* Keep the guest's tx ring fed, one chain at a time. */
-		if (posted < N && used_idx(&txr) == (uint16_t)posted) {
+		if (posted < N && td_used_idx_acquire(&txr) == (uint16_t)posted) {
 			h = gh(VIRTIO_VSOCK_OP_REQUEST, (uint32_t)(2000 + posted), 4444, 0, 0);
 			tx_post(&h, NULL, 0);
 			posted++;
@@ -1937,7 +1919,7 @@ START_TEST(notify_suppression_no_stall)
 	/* More than the ring holds, the guest not looking: the device fills
 	 * every buffer and parks the rest with kicks enabled. */
 	ck_assert_int_eq(write(fd, data, (QSZ + 4) * 4096), (QSZ + 4) * 4096);
-	for (int t = 0; (uint16_t)(used_idx(&rxr) - rxr.last_used) < QSZ; t++) {
+	for (int t = 0; (uint16_t)(td_used_idx_acquire(&rxr) - rxr.last_used) < QSZ; t++) {
 		struct timespec ts = { 0, 1000000 };
 
 		ck_assert_int_lt(t, WAIT_MS);
@@ -1967,7 +1949,7 @@ START_TEST(notify_suppression_no_stall)
 	n += h.len;
 	reposts++;
 	ck_assert_uint_eq(rx_kicks, 1);
-	for (int t = 0; used_idx(&rxr) == (uint16_t)(rxr.last_used + QSZ - 1); t++) {
+	for (int t = 0; td_used_idx_acquire(&rxr) == (uint16_t)(rxr.last_used + QSZ - 1); t++) {
 		struct timespec ts = { 0, 1000000 };
 
 		ck_assert_msg(t < WAIT_MS, "re-posted rx buffer not used");

@@ -155,22 +155,6 @@ static void wr(uint64_t off, uint32_t v)
 	td_wr(&bus, BASE, off, v);
 }
 
-static void post(struct td_ring *r, uint16_t head)
-{
-	uint16_t *idx = td_gpa(r->m, r->avail + 2);
-
-	td_w16(r->m, r->avail + 4 + 2u * (r->avail_idx % r->size), head);
-	r->avail_idx++;
-	__atomic_store_n(idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct td_ring *r)
-{
-	uint16_t *idx = td_gpa(r->m, r->used + 2);
-
-	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
-}
-
 /* Descriptor sizes for a chain of `total` bytes cut as `l` says. */
 static unsigned cut_chain(const struct layout *l, uint32_t total, uint32_t *sz)
 {
@@ -275,7 +259,7 @@ static void rx_post(unsigned b)
 {
 	chain_build(&rxr, &rxc[b], rxl, VSOCK_HDR_SIZE + rxl->pkt, RXMEM(b),
 		    (uint16_t)(rxl->indirect ? b : b * rx_descs), ITAB(b), VIRTQ_DESC_F_WRITE);
-	post(&rxr, rxc[b].head);
+	td_post(&rxr, rxc[b].head);
 }
 
 /* Post every rx buffer the layout allows (the ring holds QSZ descriptors). */
@@ -302,7 +286,7 @@ static bool rx_get(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
 	uint32_t id, len;
 	unsigned b;
 
-	for (int t = 0; used_idx(&rxr) == rxr.last_used; t++) {
+	for (int t = 0; td_used_idx_acquire(&rxr) == rxr.last_used; t++) {
 		if (t >= ms)
 			return false;
 		nanosleep(&ts, NULL);
@@ -330,14 +314,14 @@ static bool rx_get(struct vsock_hdr *h, void *buf, size_t bufsz, int ms)
  * handles it on this thread (as on an MMIO exit) and returns it used. */
 static void tx_chain(const struct layout *l, const void *flat, uint32_t total)
 {
-	uint16_t before = used_idx(&txr);
+	uint16_t before = td_used_idx_acquire(&txr);
 	uint32_t id, len;
 
 	chain_build(&txr, &txc, l, total, TXMEM, 0, ITAB_TX, 0);
 	chain_copy(&txc, 0, (void *)flat, total, false);
-	post(&txr, txc.head);
+	td_post(&txr, txc.head);
 	wr(VMMIO_QUEUE_NOTIFY, 1);
-	ck_assert_uint_eq(used_idx(&txr), (uint16_t)(before + 1));
+	ck_assert_uint_eq(td_used_idx_acquire(&txr), (uint16_t)(before + 1));
 	td_used_elem(&txr, txr.last_used++, &id, &len);
 	ck_assert_uint_eq(id, txc.head);
 	ck_assert_uint_eq(len, 0);
@@ -916,10 +900,10 @@ START_TEST(writable_payload_not_counted)
 	memcpy(td_gpa(&mem, TXMEM + 0x100), data, 100);
 	td_desc(&txr, 0, TXMEM, VSOCK_HDR_SIZE, VIRTQ_DESC_F_NEXT, 1);
 	td_desc(&txr, 1, TXMEM + 0x100, 100, VIRTQ_DESC_F_WRITE, 0);
-	before = used_idx(&txr);
-	post(&txr, 0);
+	before = td_used_idx_acquire(&txr);
+	td_post(&txr, 0);
 	wr(VMMIO_QUEUE_NOTIFY, 1);
-	ck_assert_uint_eq(used_idx(&txr), (uint16_t)(before + 1));
+	ck_assert_uint_eq(td_used_idx_acquire(&txr), (uint16_t)(before + 1));
 	txr.last_used++;
 	h = rx_conn(&c, NULL, 0);
 	ck_assert_uint_eq(h.op, VIRTIO_VSOCK_OP_RST);

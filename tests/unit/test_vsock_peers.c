@@ -86,26 +86,10 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-static void post(struct td_ring *r, uint16_t head)
-{
-	uint16_t *idx = td_gpa(r->m, r->avail + 2);
-
-	td_w16(r->m, r->avail + 4 + 2u * (r->avail_idx % r->size), head);
-	r->avail_idx++;
-	__atomic_store_n(idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct td_ring *r)
-{
-	uint16_t *idx = td_gpa(r->m, r->used + 2);
-
-	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
-}
-
 static void post_rx(struct gvm *g, unsigned i)
 {
 	td_desc(&g->rxr, i, RXMEM(i), RXBUF, VIRTQ_DESC_F_WRITE, 0);
-	post(&g->rxr, (uint16_t)i);
+	td_post(&g->rxr, (uint16_t)i);
 }
 
 /* A device as the wiring builds it: hybrid backend on uds, the peer
@@ -231,7 +215,7 @@ static struct vsock_hdr gh(struct gvm *g, uint16_t op, uint64_t dcid, uint32_t s
 static void tx(struct gvm *g, const struct vsock_hdr *h, const void *payload)
 {
 	unsigned slot = g->tx_n % NTX;
-	uint16_t before = used_idx(&g->txr);
+	uint16_t before = td_used_idx_acquire(&g->txr);
 
 	vsock_hdr_encode(h, td_gpa(&g->mem, TXHDR(slot)));
 	if (h->len)
@@ -239,10 +223,10 @@ static void tx(struct gvm *g, const struct vsock_hdr *h, const void *payload)
 	td_desc(&g->txr, 2 * slot, TXHDR(slot), VSOCK_HDR_SIZE,
 		h->len ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(2 * slot + 1));
 	td_desc(&g->txr, 2 * slot + 1, TXPAY(slot), h->len, 0, 0);
-	post(&g->txr, (uint16_t)(2 * slot));
+	td_post(&g->txr, (uint16_t)(2 * slot));
 	g->tx_n++;
 	td_wr(&g->bus, BASE, VMMIO_QUEUE_NOTIFY, 1);
-	ck_assert_uint_eq(used_idx(&g->txr), (uint16_t)(before + 1));
+	ck_assert_uint_eq(td_used_idx_acquire(&g->txr), (uint16_t)(before + 1));
 }
 
 static void txh(struct gvm *g, uint16_t op, uint64_t dcid, uint32_t sport,
@@ -269,7 +253,7 @@ static bool rx_wait(struct gvm *g, struct vsock_hdr *h, void *buf, size_t cap,
 	uint64_t end = now_ms() + ms;
 	uint32_t id, len;
 
-	while (used_idx(&g->rxr) == g->rx_seen) {
+	while (td_used_idx_acquire(&g->rxr) == g->rx_seen) {
 		if (now_ms() > end)
 			return false;
 		usleep(500);

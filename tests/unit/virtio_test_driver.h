@@ -127,6 +127,28 @@ static inline void td_add(struct td_ring *r, uint16_t head)
 	td_w16(r->m, r->avail + 2, r->avail_idx);
 }
 
+/* The same while the device may be popping on another thread (the I/O
+ * thread): avail->idx is stored with release ordering, so the device's
+ * acquire load of it also sees the ring slot written before (virtio 1.2
+ * §2.7.13.3: the driver's write barrier before the idx update). */
+static inline void td_post(struct td_ring *r, uint16_t head)
+{
+	uint16_t *idx = td_gpa(r->m, r->avail + 2);
+
+	td_w16(r->m, r->avail + 4 + 2u * (r->avail_idx % r->size), head);
+	r->avail_idx++;
+	__atomic_store_n(idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
+}
+
+/* used->idx as a device on another thread publishes it (acquire: the used
+ * elements and the buffers it wrote are visible once the idx is). */
+static inline uint16_t td_used_idx_acquire(struct td_ring *r)
+{
+	uint16_t *idx = td_gpa(r->m, r->used + 2);
+
+	return le16toh(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
+}
+
 static inline void td_set_avail_idx(struct td_ring *r, uint16_t idx)
 {
 	r->avail_idx = idx;
