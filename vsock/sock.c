@@ -89,9 +89,10 @@ void vsock_sock_set_listen_perms(mode_t mode, gid_t gid)
 	listen_gid = gid;
 }
 
-/* The socket file just bound at `path`: exactly listen_mode, whatever the
- * umask took away, and listen_gid.  Still ours: the caller noted its inode
- * right after bind() (f->path set), and a file replaced since is left. */
+/* The socket file just bound at `path` (its mode is exactly listen_mode
+ * already, see vsock_sock_unix_listen) gets listen_gid.  Still ours: the
+ * caller noted its inode right after bind() (f->path set), and a file
+ * replaced since is left; lchown never follows a link. */
 static int file_set_perms(const struct vsock_sock_file *f)
 {
 	struct stat st;
@@ -100,8 +101,6 @@ static int file_set_perms(const struct vsock_sock_file *f)
 	    st.st_dev != f->dev || st.st_ino != f->ino)
 		return 0;
 	if (listen_gid != (gid_t)-1 && lchown(f->path, (uid_t)-1, listen_gid) < 0)
-		return -errno;
-	if ((st.st_mode & 07777) != listen_mode && chmod(f->path, listen_mode) < 0)
 		return -errno;
 	return 0;
 }
@@ -202,6 +201,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	struct sockaddr_un sa;
 	struct stat st;
 	sigset_t all, old;
+	mode_t um;
 	int fd, err;
 
 	f->path[0] = '\0';
@@ -213,8 +213,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	if (fd < 0)
 		return -errno;
 	/* bind() creates the file with the socket inode's mode minus the
-	 * umask (Linux af_unix.c): never wider than listen_mode, even before
-	 * file_set_perms() below. */
+	 * umask (Linux af_unix.c): never wider than listen_mode. */
 	if (fchmod(fd, listen_mode) < 0) {
 		err = -errno;
 		close(fd);
@@ -224,6 +223,11 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	 * process then would leave a socket file it does not know of. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* The file gets exactly listen_mode (the inode's mode, above): no
+	 * chmod by path afterwards, which a path swapped for a symlink in
+	 * between would redirect.  Set-up is single-threaded, so the
+	 * process-wide umask is ours for these few calls. */
+	um = umask(0);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		if (err != -EADDRINUSE)
@@ -249,6 +253,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	/* The inode right after bind(), not later: by then another process
 	 * may have replaced the file, and that one is not ours to delete. */
 	file_note(f, path);
+	umask(um);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	err = file_set_perms(f);
 	if (err || (type != SOCK_DGRAM && listen(fd, backlog) < 0)) {
@@ -260,6 +265,7 @@ int vsock_sock_unix_listen(const char *path, int type, int backlog,
 	}
 	return fd;
 fail:
+	umask(um);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(fd);
 	return err;
