@@ -51,13 +51,17 @@ class QemuVhostUser(LinuxVmm):
     """`vmm vhost-user` (the back-end), then QEMU (the guest: its console is
     this object's `lines`).  Behaves like LinuxVmm for run_boot."""
 
-    def __init__(self, sockdir, guest, initrd, uds, guest_cmd, deadline):
-        self.sock = os.path.join(sockdir, "vhost-user.sock")
-        self.metrics_path = os.path.join(sockdir, "metrics.json")
+    def __init__(self, sockdir, guest, initrd, uds, guest_cmd, deadline,
+                 cid=3, be_args=(), name=""):
+        # name: a suffix for the socket and metrics files, so that several
+        # guests share a sockdir (test_linux_siblings_qemu.py); be_args:
+        # more back-end flags (--vsock-peer ...).
+        self.sock = os.path.join(sockdir, f"vhost-user{name}.sock")
+        self.metrics_path = os.path.join(sockdir, f"metrics{name}.json")
         self.be_err, self.be_lock = [], threading.Lock()
         self.be = subprocess.Popen([VMM, "vhost-user", "--socket", self.sock,
-                                    "--vsock-cid", "3", "--vsock-uds", uds,
-                                    "--metrics", self.metrics_path],
+                                    "--vsock-cid", str(cid), "--vsock-uds", uds,
+                                    "--metrics", self.metrics_path, *be_args],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         self.be_thread = threading.Thread(target=self._pump_be, daemon=True)

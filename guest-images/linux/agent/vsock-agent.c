@@ -11,7 +11,11 @@
  * as vsockagent.<name>=<value> (argv "--<name>=<value>" overrides):
  *   scenarios=echo,listen,halfclose,seqpacket,many,refused,slowread
  *   port=P echo_bytes listen_bytes half_bytes many slow_bytes slow_pause_ms
- *   timeout_s
+ *   timeout_s cid refused_cid
+ * cid: the CID the client scenarios (echo, halfclose, seqpacket, many,
+ * slowread) connect to, default 2 (VMADDR_CID_HOST); a sibling VM's CID
+ * reaches that VM (docs/vsock.md "Sibling VMs").  refused_cid: the one
+ * "refused" connects to, default 0 = the same as cid.
  * Ports, payloads and result lines are those of the kernel driver, with the
  * prefix "vsock-agent: " instead of "vsocktest: ":
  *   vsock-agent: <scenario> ok k=v ...   |   vsock-agent: <scenario> fail reason=...
@@ -49,6 +53,8 @@ static unsigned int many = 100;
 static unsigned int slow_bytes = 4 << 20;
 static unsigned int slow_pause_ms = 2000;
 static unsigned int timeout_s = 60;
+static unsigned int cid = VMADDR_CID_HOST;
+static unsigned int refused_cid;	/* 0: cid */
 
 #define CHUNK (64 << 10)
 
@@ -157,9 +163,9 @@ static void set_timeouts(int fd)
 }
 
 /* Returns fd or -errno. */
-static int vt_open(int type, unsigned int p)
+static int vt_open_cid(int type, unsigned int to, unsigned int p)
 {
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = p };
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = to, .svm_port = p };
 	int fd = socket(AF_VSOCK, type, 0), e;
 
 	if (fd < 0)
@@ -171,6 +177,11 @@ static int vt_open(int type, unsigned int p)
 		return e;
 	}
 	return fd;
+}
+
+static int vt_open(int type, unsigned int p)
+{
+	return vt_open_cid(type, cid, p);
 }
 
 static int send_all(int fd, const void *buf, size_t n, int flags)
@@ -304,8 +315,8 @@ static int sc_echo(const char *name)
 		     (unsigned long long)rc.n, cs_val(&rc), cs_val(&t.c));
 		return 0;
 	}
-	OK(name, "bytes=%llu crc=0x%08x ms=%llu", (unsigned long long)rc.n, cs_val(&rc),
-	   (unsigned long long)(now_ms() - t0));
+	OK(name, "bytes=%llu crc=0x%08x cid=%u ms=%llu", (unsigned long long)rc.n, cs_val(&rc),
+	   cid, (unsigned long long)(now_ms() - t0));
 	return 1;
 }
 
@@ -567,7 +578,8 @@ out:
 static int sc_refused(const char *name)
 {
 	uint64_t t0 = now_ms(), ms;
-	int fd = vt_open(SOCK_STREAM, port + 6);
+	unsigned int to = refused_cid ? refused_cid : cid;
+	int fd = vt_open_cid(SOCK_STREAM, to, port + 6);
 
 	ms = now_ms() - t0;
 	if (fd >= 0) {
@@ -579,7 +591,7 @@ static int sc_refused(const char *name)
 		FAIL(name, "reason=connect err=%d want=%d ms=%llu", fd, -ECONNRESET, (unsigned long long)ms);
 		return 0;
 	}
-	OK(name, "err=%d ms=%llu", fd, (unsigned long long)ms);
+	OK(name, "err=%d cid=%u ms=%llu", fd, to, (unsigned long long)ms);
 	return 1;
 }
 
@@ -637,6 +649,7 @@ static int set_param(const char *kv)
 		{ "port", &port }, { "echo_bytes", &echo_bytes }, { "listen_bytes", &listen_bytes },
 		{ "half_bytes", &half_bytes }, { "many", &many }, { "slow_bytes", &slow_bytes },
 		{ "slow_pause_ms", &slow_pause_ms }, { "timeout_s", &timeout_s },
+		{ "cid", &cid }, { "refused_cid", &refused_cid },
 	};
 	const char *eq = strchr(kv, '=');
 	size_t nl;
@@ -703,7 +716,7 @@ int main(int argc, char **argv)
 	    crc_buf("123456789", 9) == 0xcbf43926u ? "ok" : "BAD");
 	{
 		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-		unsigned int cid = VMADDR_CID_ANY;
+		unsigned int local_cid = VMADDR_CID_ANY;
 		FILE *f;
 
 		if (fd < 0) {
@@ -715,11 +728,11 @@ int main(int argc, char **argv)
 			/* IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock (guest only). */
 			f = fopen("/dev/vsock", "r");
 			if (f) {
-				if (ioctl(fileno(f), IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
-					cid = VMADDR_CID_ANY;
+				if (ioctl(fileno(f), IOCTL_VM_SOCKETS_GET_LOCAL_CID, &local_cid) < 0)
+					local_cid = VMADDR_CID_ANY;
 				fclose(f);
 			}
-			out("transport=vsock local_cid=%u", cid);
+			out("transport=vsock local_cid=%u", local_cid);
 		}
 	}
 	snprintf(list, sizeof(list), "%s", scenarios);

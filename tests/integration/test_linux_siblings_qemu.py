@@ -1,0 +1,170 @@
+"""Two real Linux guests talk over vsock by CID (sibling VMs, docs/vsock.md
+"Sibling VMs"), each under its own QEMU (TCG) + `vmm vhost-user` back-end
+(test_linux_vsock_qemu.py's QemuVhostUser):
+
+  guest A: CID 3, --vsock-uds a.sock, --vsock-peer 4=b.sock
+  guest B: CID 4, --vsock-uds b.sock, --vsock-peer 3=a.sock
+
+Guest side is the user-space agent (/bin/vsock-agent, busybox initramfs):
+  B: scenarios=listen,echo port=P: an echo server on vsock port P+1 that
+     reports the caller's CID (peer_cid=), then an echo through the host
+     (CID 2, our Unix listener at b.sock_P) for a throughput figure in the
+     same run;
+  A: scenarios=echo,refused port=P+1 cid=4 refused_cid=5: N bytes to
+     CID 4 port P+1 and back, checked by CRC; then a connect to CID 5 (no
+     such peer) must get a reset (ECONNRESET, the device's DST_CID RST).
+B boots first; A boots once B prints "listening", so A's connect needs no
+retry.
+
+Checks: A's echo ok with the CRC of the payload (vsockhost.prng_bytes(1, N)),
+B's listen ok with peer_cid=3 and the same byte count and CRC, A's refused
+ok and counted as A's back-end's only refused packet (metrics pkt_err
+dst_cid), both QEMUs and both back-ends exit 0, no kernel BUG/WARNING/Call Trace.
+The ms= figures are indicative only (two guests under TCG on 2 cores).
+Budget: VMM_LINUX_VSOCK_BUDGET (default 600 s) per boot; console tails of
+both guests are printed when it runs out.  Skips when qemu-system-x86_64
+is not installed."""
+import os
+import re
+import subprocess
+import time
+from zlib import crc32
+
+import pytest
+
+from conftest import linux_guest  # noqa: F401 (fixture)
+from vsockhost import sockdir, Listener, prng_bytes  # noqa: F401 (fixture)
+from test_linux_vsock import BOOT_BUDGET, RESULT, kv, h_echo_crc
+from test_linux_vsock_qemu import QEMU, QemuVhostUser
+
+PORT = 6000           # B's agent port: listen on PORT+1, host echo to PORT
+N = 512 << 10         # bytes through each echo
+CID_A, CID_B, CID_NONE = 3, 4, 5
+ECONNRESET = 104
+PREFIX = "vsock-agent"
+
+
+def agent_args(**kw):
+    return "vsockagent=1 " + " ".join(f"vsockagent.{k}={v}" for k, v in kw.items())
+
+
+def results_of(vm):
+    out = {}
+    for _, l in vm.lines:
+        m = RESULT.search(l)
+        if m and m.group(1) == PREFIX:
+            assert m.group(2) not in out, f"two result lines for {m.group(2)}\n{vm.console()}"
+            out[m.group(2)] = (m.group(3), kv(m.group(4)), l)
+    return out
+
+
+def both_consoles(vms):
+    return "\n".join(f"=== guest {name} (CID {cid}) console tail\n{vm.console(60)}"
+                     for name, cid, vm in vms)
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed "
+                    "(Debian package qemu-system-x86)")
+def test_linux_siblings_over_vhost_user(linux_guest, sockdir):
+    g = linux_guest.require()
+    uds_a, uds_b = os.path.join(sockdir, "a.sock"), os.path.join(sockdir, "b.sock")
+    want_crc = crc32(prng_bytes(1, N))       # sc_echo's payload: seed 1
+    host_echo = Listener(uds_b, PORT, h_echo_crc)
+    vms = []                                 # (name, cid, vm)
+    try:
+        b = QemuVhostUser(sockdir, g, g.initrd_gz, uds_b,
+                          agent_args(scenarios="listen,echo", port=PORT,
+                                     listen_bytes=N, echo_bytes=N,
+                                     timeout_s=int(BOOT_BUDGET)),
+                          time.monotonic() + BOOT_BUDGET, cid=CID_B, name="-b",
+                          be_args=("--vsock-peer", f"{CID_A}={uds_a}"))
+        vms.append(("B", CID_B, b))
+        try:
+            t_listen, _ = b.wait_line(rf"{PREFIX}: listening port={PORT + 1}\b")
+        except (TimeoutError, EOFError) as e:
+            pytest.fail(f"B: {e}\n{both_consoles(vms)}")
+        a = QemuVhostUser(sockdir, g, g.initrd_gz, uds_a,
+                          agent_args(scenarios="echo,refused", port=PORT + 1,
+                                     echo_bytes=N, cid=CID_B, refused_cid=CID_NONE),
+                          time.monotonic() + BOOT_BUDGET, cid=CID_A, name="-a",
+                          be_args=("--vsock-peer", f"{CID_B}={uds_b}"))
+        vms.append(("A", CID_A, a))
+        done = {}
+        for name, _, vm in (("A", CID_A, a), ("B", CID_B, b)):
+            try:
+                _, m = vm.wait_line(rf"{PREFIX}: done passed=(\d+) failed=(\d+)")
+                done[name] = m
+            except (TimeoutError, EOFError) as e:
+                seen = {n: [l for _, l in v.lines if RESULT.search(l)] for n, _, v in vms}
+                pytest.fail(f"{name}: {e}\nresult lines so far: {seen}\n{both_consoles(vms)}")
+        for name, _, vm in vms:
+            try:
+                vm.proc.wait(timeout=max(5.0, vm.deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name}: qemu still running after 'done'\n{both_consoles(vms)}")
+            for t in vm.threads:
+                t.join(5)
+        # Each front-end went away with its guest: each back-end exits 0.
+        for name, _, vm in vms:
+            try:
+                rc = vm.be.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name}: vmm vhost-user still running after QEMU exited\n"
+                            f"{vm.backend_text()}")
+            vm.be_thread.join(5)
+            assert rc == 0, f"{name}: vmm vhost-user exit {rc}\n{vm.backend_text()}"
+            assert vm.proc.returncode == 0, \
+                f"{name}: qemu exit {vm.proc.returncode}\n{vm.console()}"
+        host_echo.close()
+
+        ra, rb = results_of(a), results_of(b)
+        lines = "\n".join(f"{n}: {l}" for n, _, v in vms for _, l in v.lines
+                          if l.startswith(PREFIX))
+        print(f"\nlinux {g.version}: two guests under QEMU TCG + vmm vhost-user "
+              f"(B listening at {t_listen:.1f}s)\n{lines}")
+        ctx = f"\n{lines}\n{both_consoles(vms)}"
+        out = {n: "\n".join(l for _, l in v.lines) for n, _, v in vms}
+        assert re.search(rf"{PREFIX}: transport=vsock local_cid={CID_A}\b", out["A"]), ctx
+        assert re.search(rf"{PREFIX}: transport=vsock local_cid={CID_B}\b", out["B"]), ctx
+
+        # A -> B by CID: the whole payload came back intact ...
+        st, r, _ = ra.get("echo", ("missing", {}, ""))
+        assert st == "ok", f"A echo: {st} {r}{ctx}"
+        assert int(r["bytes"]) == N and int(r["crc"], 16) == want_crc, f"A echo: {r}{ctx}"
+        assert int(r["cid"]) == CID_B, r
+        # ... and B saw it come from A's real CID with the same bytes.
+        st, r2, _ = rb.get("listen", ("missing", {}, ""))
+        assert st == "ok", f"B listen: {st} {r2}{ctx}"
+        assert int(r2["peer_cid"]) == CID_A, f"B listen: {r2}{ctx}"
+        assert int(r2["bytes"]) == N and int(r2["crc"], 16) == want_crc, f"B listen: {r2}{ctx}"
+        # A -> CID 5 (not a peer): reset.
+        st, r3, _ = ra.get("refused", ("missing", {}, ""))
+        assert st == "ok" and int(r3["err"]) == -ECONNRESET and int(r3["cid"]) == CID_NONE, \
+            f"A refused: {st} {r3}{ctx}"
+        # ... refused by our device's destination check (A's back-end
+        # metrics), and only that: nothing else in either run was refused.
+        ma, mb = a.metrics(), b.metrics()
+        assert ma["pkt_err"]["dst_cid"] == 1, ma["pkt_err"]
+        assert sum(ma["pkt_err"].values()) == 1 and not any(mb["pkt_err"].values()), \
+            (ma["pkt_err"], mb["pkt_err"])
+        # B -> host echo, the reference figure of the same run.
+        st, r4, _ = rb.get("echo", ("missing", {}, ""))
+        assert st == "ok" and int(r4["bytes"]) == N and int(r4["crc"], 16) == want_crc, \
+            f"B host echo: {st} {r4}{ctx}"
+        with host_echo.lock:
+            assert host_echo.results == [(N, want_crc)], (host_echo.results, host_echo.errors)
+        for name, m in done.items():
+            assert m.group(2) == "0", f"{name}: {m.group(0)}{ctx}"
+        for name, text in out.items():
+            for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
+                assert bad not in text, f"{name}: {bad}{ctx}"
+
+        def rate(r):
+            ms = max(int(r["ms"]), 1)
+            return f"{N} B in {ms} ms = {N / ms:.0f} B/ms"
+        print(f"throughput (TCG, indicative): sibling echo A->B {rate(r)}; "
+              f"host echo B->host {rate(r4)}; refused in {r3['ms']} ms")
+    finally:
+        host_echo.close()
+        for _, _, vm in vms:
+            vm.kill_all()
