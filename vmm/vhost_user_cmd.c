@@ -216,19 +216,14 @@ int vhost_user_main(const struct vm_config *cfg)
 	/* The last line before anything is freed (the loop has stopped, so
 	 * the counters are final). */
 	write_metrics(&c);
-	/* The transport first: its teardown resets the device. */
-	vhost_user_destroy(c.vdev);
-	vsock_dev_destroy(vsock);
-	evloop_destroy(c.ev);
-	if (c.sig_fd >= 0)
-		close(c.sig_fd);
-	if (c.metrics_fd >= 0)
-		close(c.metrics_fd);
-	return c.exit_code;
+	goto out;
 
 fail:
 	fprintf(stderr, "vmm: error: %s\n", err);
+	c.exit_code = VMM_EXIT_SETUP;
 	stop_listening(&c);
+out:
+	/* The transport first: its teardown resets the device. */
 	vhost_user_destroy(c.vdev);
 	if (vsock)
 		vsock_dev_destroy(vsock);
@@ -237,5 +232,5 @@ fail:
 		close(c.sig_fd);
 	if (c.metrics_fd >= 0)
 		close(c.metrics_fd);
-	return VMM_EXIT_SETUP;
+	return c.exit_code;
 }

@@ -505,6 +505,22 @@ static bool host_has_data(int fd)
 	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+/* The host end of a guest-initiated flow answered (a sibling's OK line, or
+ * connect() completing): connected, or refused.  True if connected, and
+ * what the host sent meanwhile is to be read. */
+static bool connect_done(struct vsock_dev *d, struct hconn *hc, bool ok)
+{
+	hc->connecting = false;
+	if (!ok) {
+		d->st.conn_refused++;
+		after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+		return false;
+	}
+	hc->readable = true;
+	after_event(d, hc, vsock_conn_host_connected(&hc->c));
+	return true;
+}
+
 static void host_cb(void *opaque, uint32_t events)
 {
 	struct hconn *hc = opaque;
@@ -518,30 +534,16 @@ static void host_cb(void *opaque, uint32_t events)
 
 		if (r == 0)
 			goto out;
-		hc->await_ok = hc->connecting = false;
-		if (r < 0) {
-			d->st.conn_refused++;
-			after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+		hc->await_ok = false;
+		if (!connect_done(d, hc, r > 0))
 			goto out;
-		}
-		hc->readable = true;
-		after_event(d, hc, vsock_conn_host_connected(&hc->c));
 		goto rx;
 	}
 	if (hc->connecting) {
-		int err;
-
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			goto out;
-		err = sock_error(hc->fd);
-		hc->connecting = false;
-		if (err) {
-			d->st.conn_refused++;
-			after_event(d, hc, vsock_conn_host_connect_failed(&hc->c));
+		if (!connect_done(d, hc, sock_error(hc->fd) == 0))
 			goto out;
-		}
-		hc->readable = true;
-		after_event(d, hc, vsock_conn_host_connected(&hc->c));
 		goto rx;
 	}
 	if ((events & EPOLLERR) && sock_error(hc->fd)) {
