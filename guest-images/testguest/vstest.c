@@ -97,6 +97,27 @@ bool vt_poll(const char **why)
 	return false;
 }
 
+int vt_dgram_send(uint32_t sport, uint32_t dport, const void *buf, uint32_t n,
+		  const char **why)
+{
+	uint64_t d = deadline_us(10000000);
+	int r;
+
+	while ((r = vdg_send(sport, dport, buf, n)) == -1) {
+		if (!vt_poll(why))
+			return -1;
+		if (deadline_passed(d)) {
+			*why = "tx-stuck";
+			return -1;
+		}
+	}
+	if (r < 0) {
+		*why = "dgram-invalid";
+		return -1;
+	}
+	return 0;
+}
+
 uint64_t vt_hz(void)
 {
 	return tsc_hz();
