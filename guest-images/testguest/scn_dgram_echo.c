@@ -6,9 +6,11 @@
  * P, where a host program echoes each one back by returning its "DGRAM G P"
  * line (docs/vsock.md, "Datagrams"); check every reply, in order, against
  * what was sent.  Datagram i is the PRNG stream seeded with X + i (csum.h).
- * At most W (default 8) wait for their echo: the host receiver's queue is
- * short (net.unix.max_dgram_qlen, often 10), and what does not fit there
- * is dropped, counted (dgram.tx_host_full), not retried.
+ * At most W (default 8, at most 32) wait for their echo: the host
+ * receiver's queue is short (net.unix.max_dgram_qlen, often 10) and what
+ * waits there counts against the VMM socket's send buffer (wmem_default,
+ * ~208 KiB: keep W * S below it); past either the VMM drops the datagram,
+ * counted (dgram.tx_host_full), and nothing retries.
  *   testguest: dgram-echo ok count=N size=S bytes=B csum=HEX
  * (csum: CRC-32 of all N payloads in order, as the host received them)
  *   testguest: dgram-echo fail reason=no-dgram-feature | rxbuf-too-small |
