@@ -3,9 +3,11 @@
  * scenario=dgram-burst port=P [hold=MS] [quiet=MS]  (needs `dgram=1`)
  * Bind guest port P, say so, then neither read nor re-post rx buffers for
  * MS milliseconds (default 2000) while the host sends a burst to P: the
- * device fills the posted rx buffers, queues up to 64 more
+ * device fills the posted rx buffers, holds at most 64 more
  * (VSOCK_DGRAM_QUEUE_MAX) and drops the rest, counting each drop
- * (dgram.rx_queue_full in the VMM's metrics).  Then read until nothing
+ * (dgram.rx_queue_full in the VMM's metrics; which ones survive is not
+ * simply the first ones: the device reads its socket in batches of 64 and
+ * hands out 16 per turn).  Then read until nothing
  * came for `quiet` ms (default 1000) and report how many arrived, so that
  * the host test can check received + the VMM's counted drops == sent.
  * Each datagram carries its index as 4 little-endian bytes first: indices
