@@ -88,7 +88,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libvmm.a
 TG_HOST_SRCS := $(addprefix guest-images/testguest/,cmdline.c csum.c fmt.c str.c \
 	virtio_mmio.c virtq.c vsock.c vsock_dev.c vsock_dgram.c vstest.c \
 	scn_dgram_echo.c scn_dgram_server.c scn_dgram_burst.c scn_dgram_max.c \
-	scn_hostile.c scn_hostile_dgram.c)
+	scn_hostile.c scn_hostile_dgram.c scn_echo_client.c)
 TG_HOST_OBJS := $(TG_HOST_SRCS:guest-images/testguest/%.c=$(B)/tg-host/%.o)
 TG_HOST_RENAME := memcpy memmove memset memcmp strlen strnlen strcmp strncmp vmmio_status
 TG_HOST_CFLAGS := -std=gnu11 -O2 -g -fno-strict-aliasing -fno-builtin \

@@ -47,6 +47,7 @@ int scn_dgram_server(void);
 int scn_dgram_burst(void);
 int scn_dgram_max(void);
 int scn_hostile(void);
+int scn_echo_client(void);
 void cmdline_init(uint64_t boot_params);
 struct prng { uint64_t s; uint8_t pend[8]; unsigned npend; }; /* csum.h */
 void prng_init(struct prng *p, uint64_t seed);
@@ -914,6 +915,29 @@ START_TEST(hostile_rx_starve)
 }
 END_TEST
 
+/* Streams through rx buffers of other sizes (rxbuf=): a 1 MB verified
+ * echo, so the driver's buffer handling is not only tried by datagrams. */
+static void check_stream(const char *opts)
+{
+	char line[256];
+
+	start(true);
+	stream_echo_start();
+	run(scn_echo_client, "scenario=echo-client port=%u bytes=1000000 dgram=1 %s", ECHO, opts);
+	result_line(line, sizeof(line));
+	ck_assert_msg(strncmp(line, "testguest: echo-client ok bytes=1000000 ", 40) == 0, "%s", out);
+	ck_assert_uint_eq(dstats().dgram.rx_pkts + dstats().dgram.tx_pkts, 0);
+	assert_clean();
+	stop();
+}
+
+START_TEST(stream_rxbuf_64k) { check_stream("rxbuf=65536"); }
+END_TEST
+START_TEST(stream_rxbuf_64k_split) { check_stream("rxbuf=65536 rxlayout=split"); }
+END_TEST
+START_TEST(stream_rxbuf_1k) { check_stream("rxbuf=1024"); }
+END_TEST
+
 static Suite *tg_suite(void)
 {
 	Suite *s = suite_create("testguest_dgram");
@@ -936,6 +960,9 @@ static Suite *tg_suite(void)
 	tcase_add_test(tc, hostile_bad_len);
 	tcase_add_test(tc, hostile_credit);
 	tcase_add_test(tc, hostile_rx_starve);
+	tcase_add_test(tc, stream_rxbuf_64k);
+	tcase_add_test(tc, stream_rxbuf_64k_split);
+	tcase_add_test(tc, stream_rxbuf_1k);
 	suite_add_tcase(s, tc);
 	return s;
 }
