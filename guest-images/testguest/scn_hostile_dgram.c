@@ -23,9 +23,15 @@
  *   dgram-credit      buf_alloc 0xffffffff and fwd_cnt 0x12345678 on a
  *                     datagram "credit" to P, and buf_alloc 1 on a datagram
  *                     "stream" on the ports of the open stream connection to
- *                     E: both must be delivered and change nothing (a device
- *                     that took the second for the stream's credit would
- *                     stall its echo afterwards).  observed=ignored | ...
+ *                     E: both must be delivered as datagrams and change
+ *                     nothing.  A device that took the second for a stream
+ *                     packet would put "stream" into the connection (the
+ *                     echo on it afterwards sees stray bytes); one that took
+ *                     its credit would believe the guest has 1 byte of
+ *                     buffer until the guest's next packet on the connection
+ *                     says otherwise (the device unit test
+ *                     dgram_len_chain_credit_fields_empty_buffer checks that
+ *                     with nothing sent in between).  observed=ignored | ...
  *   dgram-rx-starve   bind guest port P, then neither read nor re-post rx
  *                     buffers for hold=MS (default 3000) while the host
  *                     floods P (the device must queue at most 64 and count
@@ -165,7 +171,7 @@ static int credit(uint32_t port, struct vs_conn *par, char *obs, size_t size)
 	if (par) {
 		watch_par = par;
 		if (raw(VSOCK_OP_RW, par->lport, par->pport, 6, "stream", 6, 1,
-			par->fwd_cnt + 0x40000000u))
+			par->fwd_cnt))
 			return -1;
 	}
 	ksnprintf(obs, size, "%s", verdict("ignored"));

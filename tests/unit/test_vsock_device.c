@@ -3087,6 +3087,64 @@ START_TEST(dgram_larger_than_rx_buffer_dropped)
 }
 END_TEST
 
+/* What the test guest's datagram modes rely on (guest-images/testguest/
+ * scn_hostile_dgram.c, vsock_dgram.c): a len shorter than the chain sends
+ * len bytes, a longer one is dropped (len_chain) without RST; credit
+ * fields on a datagram change nothing, also on the ports of a live stream;
+ * a host datagram too big for the rx buffer, with none behind it, gives
+ * the buffer back empty (the driver's rx_empty), nothing else. */
+START_TEST(dgram_len_chain_credit_fields_empty_buffer)
+{
+	enum { TOTAL = 20000 };
+	static uint8_t big[8192], data[TOTAL];
+	int rfd = dg_bind(4000), lfd = listen_at(4000), hfd = dg_sock(), fd;
+	uint8_t p[100], buf[RXBUF];
+	size_t got = 0;
+	ssize_t n;
+
+	for (unsigned i = 0; i < sizeof(p); i++)
+		p[i] = (uint8_t)i;
+	dg_tx(1500, 4000, p, sizeof(p), VIRTIO_VSOCK_OP_RW, 10);
+	n = dg_recv(rfd, buf, sizeof(buf), WAIT_MS);
+	ck_assert_int_eq(n, 16 + 10); /* "DGRAM 1500 4000\n" is 16 bytes */
+	ck_assert_mem_eq(buf + 16, p, 10);
+	dg_tx(1500, 4000, p, sizeof(p), VIRTIO_VSOCK_OP_RW, 1000);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_LEN_CHAIN], 1);
+	rx_none(100);
+
+	/* A stream from the same guest port to the same host port; a
+	 * datagram on its ports saying "1 byte of buffer": taken for the
+	 * stream's credit, it would stall the 20000 bytes below after one. */
+	fd = guest_connect(lfd, 1500, 4000);
+	g_buf = 1;
+	dg_tx(1500, 4000, "stream", 6, VIRTIO_VSOCK_OP_RW, 6);
+	g_buf = 65536;
+	ck_assert_int_eq(dg_recv(rfd, buf, sizeof(buf), WAIT_MS), 16 + 6);
+	ck_assert_uint_eq(dstats().dgram.tx_pkts, 2);
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (uint8_t)(i % 251);
+	ck_assert_int_eq(send(fd, data, TOTAL, 0), TOTAL);
+	while (got < TOTAL) {
+		struct vsock_hdr h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+
+		ck_assert_uint_eq(h.dst_port, 1500);
+		ck_assert_int_eq(memcmp(buf, data + got, h.len), 0);
+		got += h.len;
+	}
+
+	/* Too big for the 4 KiB buffers, alone: one buffer comes back empty. */
+	dg_host_send(hfd, 1500, 4000, big, sizeof(big));
+	WAIT_STATS(S.rx_buf_small == 1);
+	rx_none(100);
+	ck_assert_uint_eq(rx_short, 1);
+	ck_assert_uint_eq(S.rx_pkts, 0);
+	close(fd);
+	close(lfd);
+	close(rfd);
+	close(hfd);
+}
+END_TEST
+
 /* Every op but RW, and zero-length RW: dropped and counted, no RST. */
 START_TEST(dgram_bad_ops_dropped)
 {
@@ -3388,6 +3446,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, dgram_echo_both_ways);
 	tcase_add_test(tc, dgram_larger_than_rx_buffer_dropped);
 	tcase_add_test(tc, dgram_bad_ops_dropped);
+	tcase_add_test(tc, dgram_len_chain_credit_fields_empty_buffer);
 	tcase_add_test(tc, dgram_host_flood_counted);
 	tcase_add_test(tc, dgram_guest_flood_counted);
 	tcase_add_test(tc, dgram_flood_does_not_starve_streams);
