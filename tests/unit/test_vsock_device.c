@@ -3305,7 +3305,8 @@ static int udp_client(void)
 	return fd;
 }
 
-static void setup_dgram_udp(void)
+/* The forwards and sockets of the dgram_udp fixtures. */
+static void udp_fixture(void)
 {
 	int fd;
 
@@ -3324,6 +3325,11 @@ static void setup_dgram_udp(void)
 	g_n_udp_in = 1;
 	layout = RX_BIG;
 	g_dgram = true;
+}
+
+static void setup_dgram_udp(void)
+{
+	udp_fixture();
 	g_features = 1ull << VSOCK_F_DGRAM;
 	setup();
 }
@@ -3612,6 +3618,28 @@ START_TEST(dgram_udp_sizes)
 }
 END_TEST
 
+/* A driver without F_DGRAM: UDP datagrams are read and dropped, and no
+ * client is given a port for them. */
+static void setup_dgram_udp_unacked(void)
+{
+	udp_fixture();
+	g_features = 0;
+	setup();
+}
+
+START_TEST(dgram_udp_no_driver)
+{
+	int c = udp_client();
+
+	ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+	ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+	WAIT_STATS(S.rx_no_driver == 2);
+	ck_assert_uint_eq(S.udp_in_clients, 0);
+	ck_assert_uint_eq(S.queued, 0);
+	close(c);
+}
+END_TEST
+
 /* Start-up errors: a forward_in address in use, a forward_out port among
  * the client ports. */
 START_TEST(dgram_udp_create_errors)
@@ -3782,6 +3810,12 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, dgram_udp_forward_in_table_bound);
 	tcase_add_test(tc, dgram_udp_sizes);
 	tcase_add_test(tc, dgram_udp_create_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram_udp_unacked");
+	tcase_add_checked_fixture(tc, setup_dgram_udp_unacked, teardown_dgram_udp);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, dgram_udp_no_driver);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dgram_unacked");
