@@ -155,3 +155,89 @@ def test_garbage_descriptors_vhost_user(sockdir, under_qemu, opts):
     errors = sum("vhost vring error in virtqueue" in l for l in v.err)
     assert errors >= ignored, (f"{ignored} broken rings ignored, {errors} ring errors", v.output())
     assert any("needs reset" in l for l in v.err), v.output()
+
+
+# ---- scenarios with no test_vsock_*.py test (make bench runs them on KVM) -----
+
+def test_pingpong_guest_client(sockdir, under_qemu):
+    """scenario=pingpong: K timed round trips of N bytes to a host echo
+    server.  The guest's payload is i*7+1 (scn_pingpong.c): the host checks
+    every byte it echoes, the guest that each round trip completes."""
+    size, count, warm = 300, 200, 10
+    want = bytes((i * 7 + 1) & 0xff for i in range(size))
+
+    def h_check_echo(c, l):
+        c.settimeout(60)
+        rounds = 0
+        while True:
+            msg = vsockhost.recv_all(c, size)
+            if not msg:
+                return rounds
+            assert msg == want, f"round {rounds}: payload differs"
+            c.sendall(msg)
+            rounds += 1
+    line, v, (l,) = vsockhost.run_guest(
+        sockdir, f"scenario=pingpong port=4900 size={size} count={count} warmup={warm}",
+        [(4900, h_check_echo)])
+    assert line.startswith(f"testguest: pingpong ok size={size} count={count} "), v.output()
+    vsockhost.wait_until(lambda: l.results or l.errors, 30, "the host end to finish")
+    assert l.results == [warm + count] and not l.errors, (l.results, l.errors)
+    vsockhost.assert_clean(v)
+
+
+def test_pingpong_guest_echo(sockdir):
+    """scenario=pingpong listen=1: the guest echoes one host connection."""
+    import socket
+    size, count = 1000, 100
+    with QemuVmm(sockdir, "scenario=pingpong port=4901 listen=1") as v:
+        v.wait_line(r"tg-note: pingpong listening")
+        s, _ = vsockhost.host_connect(v.uds, 4901)
+        for i in range(count):
+            msg = vsockhost.prng_bytes(i, size)
+            s.sendall(msg)
+            assert vsockhost.recv_all(s, size, 30) == msg, f"round {i}"
+        s.shutdown(socket.SHUT_WR)
+        assert vsockhost.recv_to_eof(s, 30) == b""
+        s.close()
+        line = v.result(60)
+    assert line.startswith(f"testguest: pingpong ok mode=echo bytes={size * count} "), v.output()
+    vsockhost.assert_clean(v)
+
+
+def test_connrate_guest_connects(sockdir):
+    """Guest connect + close, one after the other: each reaches the host
+    listener (accepted and ended there; the listener outlives the guest,
+    since a connection completes once it is in the listen backlog)."""
+    n = 300
+    with vsockhost.Listener(f"{sockdir}/v.sock", 4902, vsockhost.h_echo) as l:
+        with QemuVmm(sockdir, f"scenario=connrate mode=connect port=4902 count={n} maxconns=64") as v:
+            line = v.result(60)
+        assert line.startswith(f"testguest: connrate ok mode=connect conns={n} "), v.output()
+        vsockhost.wait_until(lambda: len(l.results) + len(l.errors) >= n, 30,
+                             f"all {n} host ends (accepted {l.accepted})")
+    assert l.accepted == n and l.results == [0] * n and not l.errors, (l.accepted, l.errors)
+    vsockhost.assert_clean(v)
+
+
+def test_connrate_host_connects(sockdir):
+    import socket
+    n = 300
+    with QemuVmm(sockdir, f"scenario=connrate mode=accept port=4903 count={n} maxconns=256") as v:
+        v.wait_line(r"tg-note: connrate listening")
+        total = 0
+        for i in range(n):
+            s, _ = vsockhost.host_connect(v.uds, 4903)
+            msg = f"conn {i}".encode()
+            s.sendall(msg)
+            s.shutdown(socket.SHUT_WR)
+            assert vsockhost.recv_to_eof(s, 30) == msg, i
+            s.close()
+            total += len(msg)
+        line = v.result(60)
+    assert line.startswith(f"testguest: connrate ok mode=accept conns={n} bytes={total} "), v.output()
+
+
+def test_notify(sockdir):
+    with QemuVmm(sockdir, "scenario=notify count=2000") as v:
+        line = v.result(60)
+    assert line.startswith("testguest: notify ok count=2000 "), v.output()
