@@ -108,7 +108,31 @@ class QemuVmm(vsockhost.Vmm):
             t.start()
 
     def wait_line(self, pattern, timeout=30):
-        return super().wait_line(pattern, timeout * TIME_SCALE)
+        """As Vmm.wait_line; then, if the guest has set up its vsock
+        driver, also until the back-end has the device live.  Through
+        vhost-user the rings reach the back-end as messages from QEMU
+        (SET_VRING_KICK, SET_VRING_ENABLE) that it may read after the guest
+        has printed "listening" and the test has connected: with `vmm run`
+        DRIVER_OK is synchronous, here a loaded host could see the CONNECT
+        refused or count the back-end's fds before the ring eventfds came."""
+        deadline = time.monotonic() + timeout * TIME_SCALE
+        m = super().wait_line(pattern, timeout * TIME_SCALE)
+        with self.cond:
+            while any(l.startswith("tg-note: vsock cid=") for l in self.lines) and \
+                    not self._device_live():
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None or self.be.poll() is not None:
+                    pytest.fail(f"the back-end never had the device live\n{self.output_unlocked()}")
+                self.cond.wait(min(left, 0.2))
+        return m
+
+    def _device_live(self):
+        """The back-end's log (virtio/vhost_user.c): "driver ready" when the
+        first ring goes live (every ring's eventfds have come by then),
+        "stopped" when the device resets."""
+        ready = sum("vhost-user: device" in l and "driver ready" in l for l in self.err)
+        stopped = sum("vhost-user: device" in l and l.endswith(" stopped") for l in self.err)
+        return ready > stopped
 
     def result(self, timeout=120):
         """Wait for QEMU to exit; return the guest's single result line.
