@@ -60,6 +60,19 @@ def test_pvh_cmdline_names_the_device(sockdir):
         assert v.proc.wait(60) == STATUS_RESET, v.output()
 
 
+def test_pvh_ring3_and_ring0_same_result():
+    """test_vsock_ring3's check under QEMU: scenario=speed reports the CPL
+    it really ran at, and both rings compute the same CRC-32."""
+    kv = {}
+    for ring in (3, 0):
+        r = run_qemu(f"scenario=speed ring={ring} kib=16")
+        lines = [l for l in guest_lines(r) if l.startswith("testguest: speed ")]
+        assert len(lines) == 1 and r.returncode == STATUS_RESET, (r.returncode, r.stdout)
+        kv[ring] = vsockhost.parse_kv(lines[0])
+        assert kv[ring]["ring"] == str(ring) and kv[ring]["kib"] == "16", lines
+    assert kv[3]["crc"] == kv[0]["crc"], kv
+
+
 # ---- the vsock tests' bodies -----------------------------------------------
 
 # (module, test function, keyword arguments besides sockdir)
