@@ -597,7 +597,7 @@ int scn_hostile(void)
 				       par->state != VS_ESTABLISHED ? "reset" : why, observed);
 		vs_close(par);
 	}
-	if (vt_echo(echoport, ECHO_BYTES, 11, &why))
+	if (vt_echo(echoport, ECHO_BYTES, 11, NULL, &why))
 		return vt_fail(name, "echo-after:%s observed=%s", why, observed);
 	vt_drain(2000000);
 	vt_stats();

@@ -9,7 +9,8 @@
  * (C in TSC cycles per round trip; kicks: queue notifications we wrote.)
  * listen=1: the other side: listen on P, take one host connection and echo
  * everything until EOF (the host measures):
- *   testguest: pingpong ok mode=echo bytes=B kicks=X
+ *   testguest: pingpong ok mode=echo bytes=B kicks=X [peer_cid=C peer_port=P peer_conns=1]
+ * (peer_ keys: a connection from another VM, vt_peer_str())
  * While waiting, the guest spins on the rx used index in its own memory
  * (no exit) and only then runs the driver's poll, so idle polls do not add
  * the driver's occasional status reads (MMIO exits) to the round trip.
@@ -43,6 +44,7 @@ static int echo(uint32_t port)
 		if (deadline_passed(d))
 			return vt_fail("pingpong", "no-connection");
 	}
+	vt_peer_seen(c);
 	last = rdtsc();
 	for (;;) {
 		long r = vs_recv(c, rbuf, sizeof(rbuf));
@@ -75,8 +77,8 @@ static int echo(uint32_t port)
 	vs_close(l);
 	vt_drain(2000000);
 	vt_stats();
-	kprintf("testguest: pingpong ok mode=echo bytes=%lu kicks=%lu\n",
-		(unsigned long)bytes, (unsigned long)vsd_stats.kicks);
+	kprintf("testguest: pingpong ok mode=echo bytes=%lu kicks=%lu%s\n",
+		(unsigned long)bytes, (unsigned long)vsd_stats.kicks, vt_peer_str());
 	return 0;
 }
 

@@ -3,9 +3,10 @@
  * scenario=recv port=P [bytes=N] [listen=1]: bulk host -> guest.
  * Connect to host port P (or, with listen=1, listen on P and take one host
  * connection), read until EOF, checksum everything (CRC-32, csum.h).
- *   testguest: recv ok bytes=N csum=HEX cycles=C
+ *   testguest: recv ok bytes=N csum=HEX cycles=C [peer_cid=C peer_port=P peer_conns=1]
  * bytes=N, when given, must match what arrived (else reason=short/long).
- * cycles: TSC from the connection being established to EOF.
+ * cycles: TSC from the connection being established to EOF; peer_ keys:
+ * with listen=1, a connection from another VM (vt_peer_str()).
  * stall_ms=N: first keep polling for N ms without reading anything, so the
  * sender hits our credit (bufsz=) and must wait; a device that sends beyond
  * it is caught (credit_overruns in tg-stats, and the connection is reset).
@@ -45,6 +46,8 @@ int scn_recv(void)
 			if (deadline_passed(d))
 				return vt_fail("recv", "no-connection");
 		}
+		if (c)
+			vt_peer_seen(c);
 		kprintf("tg-note: recv listening on %u\n", port);
 	} else {
 		c = vs_connect(port, VSOCK_TYPE_STREAM);
@@ -97,7 +100,7 @@ int scn_recv(void)
 	if (want && got != want)
 		return vt_fail("recv", "%s got=%lu csum=%08x", got < want ? "short" : "long",
 			       (unsigned long)got, crc);
-	kprintf("testguest: recv ok bytes=%lu csum=%08x cycles=%lu\n",
-		(unsigned long)got, crc, (unsigned long)t0);
+	kprintf("testguest: recv ok bytes=%lu csum=%08x cycles=%lu%s\n",
+		(unsigned long)got, crc, (unsigned long)t0, vt_peer_str());
 	return 0;
 }

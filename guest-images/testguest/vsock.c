@@ -67,6 +67,7 @@ void vs_params_from_cmdline(struct vs_params *p, uint32_t def_bufsz,
 	p->dev.txpkt = (uint32_t)cmdline_u64("txpkt", 65536);
 	p->buf_alloc = (uint32_t)cmdline_u64("bufsz", def_bufsz);
 	p->max_conns = (unsigned)cmdline_u64("maxconns", def_conns);
+	p->dst_cid = cmdline_u64("cid", VSOCK_HOST_CID);
 }
 
 static void table_init(void)
@@ -378,6 +379,14 @@ static void on_rw(struct vs_conn *c, const struct vsock_hdr *h,
 	}
 }
 
+/* The host, or another VM (a sibling's connection carries its CID):
+ * never a reserved CID, ours, or one above 32 bits. */
+static bool src_cid_ok(uint64_t cid)
+{
+	return cid == VSOCK_HOST_CID ||
+	       (cid > VSOCK_HOST_CID && cid < 0xffffffffu && cid != vsd_cid());
+}
+
 static void on_rx(const struct vsock_hdr *h, const uint8_t *p, uint32_t n)
 {
 	struct vs_conn *c;
@@ -397,7 +406,7 @@ static void on_rx(const struct vsock_hdr *h, const uint8_t *p, uint32_t n)
 	}
 	if (h->op == VSOCK_OP_RST)
 		vs_stats.rst_rcvd++;
-	if (h->src_cid != VSOCK_HOST_CID || h->dst_cid != vsd_cid())
+	if (!src_cid_ok(h->src_cid) || h->dst_cid != vsd_cid())
 		vs_stats.bad_cid++;
 	/* Every stream packet carries real credit, RESPONSE included: a
 	 * RESPONSE with buf_alloc 0 stalls a Linux sender. */
@@ -557,7 +566,7 @@ struct vs_conn *vs_connect(uint32_t port, uint16_t type)
 	c->type = type;
 	c->lport = next_port;
 	c->pport = port;
-	c->pcid = VSOCK_HOST_CID;
+	c->pcid = par.dst_cid;
 	c->deadline = deadline_us(CONNECT_TIMEOUT_US);
 	owe(c, VSP_REQUEST);
 	flush();

@@ -68,6 +68,7 @@ struct vs_params {
 	struct vsd_params dev;
 	uint32_t buf_alloc;       /* per-connection receive buffer */
 	unsigned max_conns;
+	uint64_t dst_cid;         /* where vs_connect() goes: cid=, default 2 */
 };
 
 struct vs_stats {
@@ -80,14 +81,16 @@ struct vs_stats {
 	uint64_t transport_resets;
 	uint64_t reqs_refused;      /* REQUESTs we could not accept */
 	uint64_t zero_credit;       /* RESPONSE/REQUEST with buf_alloc 0 */
-	uint64_t bad_cid;           /* src_cid not the host's or dst_cid not ours */
+	uint64_t bad_cid;           /* dst_cid not ours, or src_cid neither the
+	                             * host's nor another VM's (0, 1, ours, -1U,
+	                             * above 32 bits) */
 };
 
 extern struct vs_stats vs_stats;
 
 /* Command-line defaults: rxq= txq= rxlayout=split|single indirect=1
- * bufsz= txpkt= maxconns= dgram=1 rxbuf=; `def_bufsz`/`def_conns` where
- * absent. */
+ * bufsz= txpkt= maxconns= dgram=1 rxbuf= cid=; `def_bufsz`/`def_conns`
+ * where absent. */
 void vs_params_from_cmdline(struct vs_params *p, uint32_t def_bufsz,
 			    unsigned def_conns);
 
@@ -102,7 +105,9 @@ int vs_poll(void);
 struct vs_conn *vs_listen(uint32_t port, uint16_t type);
 /* An established connection from the listener not handed out yet, or NULL. */
 struct vs_conn *vs_accept(struct vs_conn *listener);
-/* Start connecting to CID 2 (the host) `port`; NULL if the table is full. */
+/* Start connecting to `port` of the CID given by cid= (default 2, the
+ * host; another CID is a sibling VM, docs/vsock.md "Sibling VMs"); NULL if
+ * the table is full. */
 struct vs_conn *vs_connect(uint32_t port, uint16_t type);
 /* Poll until established (0), refused/reset (-1) or timeout (-2). */
 int vs_connect_wait(struct vs_conn *c, uint64_t timeout_us);

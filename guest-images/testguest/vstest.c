@@ -118,6 +118,37 @@ int vt_dgram_send(uint32_t sport, uint32_t dport, const void *buf, uint32_t n,
 	return 0;
 }
 
+static uint64_t peer_cid, peer_conns;
+static uint32_t peer_port;
+static bool peer_mixed;
+static char peer_line[96];
+
+void vt_peer_seen(const struct vs_conn *c)
+{
+	if (c->pcid == VSOCK_HOST_CID)
+		return;
+	if (peer_conns++ == 0)
+		peer_cid = c->pcid;
+	else if (c->pcid != peer_cid)
+		peer_mixed = true;
+	peer_port = c->pport;
+}
+
+const char *vt_peer_str(void)
+{
+	char cid[24];
+
+	if (!peer_conns)
+		return "";
+	if (peer_mixed)
+		ksnprintf(cid, sizeof(cid), "mixed");
+	else
+		ksnprintf(cid, sizeof(cid), "%lu", (unsigned long)peer_cid);
+	ksnprintf(peer_line, sizeof(peer_line), " peer_cid=%s peer_port=%u peer_conns=%lu",
+		  cid, peer_port, (unsigned long)peer_conns);
+	return peer_line;
+}
+
 uint64_t vt_hz(void)
 {
 	return tsc_hz();
@@ -200,7 +231,8 @@ int vt_echo_conn(struct vs_conn *c, uint64_t bytes, uint64_t seed,
 	return 0;
 }
 
-int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, const char **why)
+int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, uint32_t *lport,
+	    const char **why)
 {
 	struct vs_conn *c = vs_connect(port, VSOCK_TYPE_STREAM);
 	int r;
@@ -215,6 +247,8 @@ int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, const char **why)
 		vs_abort(c);
 		return -1;
 	}
+	if (lport)
+		*lport = c->lport;
 	if (vt_echo_conn(c, bytes, seed, why)) {
 		vs_abort(c);
 		return -1;

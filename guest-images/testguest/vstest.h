@@ -38,9 +38,11 @@ bool vt_poll(const char **why);
  * the device broke, the connection left ESTABLISHED or time ran out. */
 int vt_send_all(struct vs_conn *c, const void *buf, size_t n, uint64_t *bytes);
 
-/* Connect to host port, send `bytes` PRNG bytes (seed), read and verify the
- * echo, half-close, expect EOF, close.  0 or -1 with *why. */
-int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, const char **why);
+/* Connect to port (of the cid= CID, default the host), send `bytes` PRNG
+ * bytes (seed), read and verify the echo, half-close, expect EOF, close.
+ * 0 or -1 with *why; *lport (if not NULL) gets our port once connected. */
+int vt_echo(uint32_t port, uint64_t bytes, uint64_t seed, uint32_t *lport,
+	    const char **why);
 
 /* Like vt_echo on an already established connection (no close). */
 int vt_echo_conn(struct vs_conn *c, uint64_t bytes, uint64_t seed,
@@ -69,6 +71,14 @@ bool vt_echo_step(struct vs_conn *c, uint64_t *bytes);
  * -1 with *why ("dgram-invalid", "tx-stuck", or the device's error). */
 int vt_dgram_send(uint32_t sport, uint32_t dport, const void *buf, uint32_t n,
 		  const char **why);
+
+/* Server scenarios: call with every accepted connection.  vt_peer_str()
+ * is then " peer_cid=C peer_port=P peer_conns=N" for the result line if
+ * any came from another VM (a sibling, CID not 2): C the CID they all came
+ * from (`mixed` if not one), P the port of the last, N how many; "" when
+ * all came from the host (host tests' result lines stay as they were). */
+void vt_peer_seen(const struct vs_conn *c);
+const char *vt_peer_str(void);
 
 /* TSC cycles per second, for reports. */
 uint64_t vt_hz(void);
