@@ -16,7 +16,8 @@ const struct scenario scenarios[] = {
 	{ "speed", scn_speed, "cycles per KiB for crc32/prng/copy (ring=0 to compare)", true },
 	/* vsock scenarios: see each scn_*.c for parameters and result lines. */
 	{ "echo-server", scn_echo_server, "port=P [conns=N]: echo host connections", true },
-	{ "echo-client", scn_echo_client, "port=P bytes=N [seed=S]: verified echo via host", true },
+	{ "echo-client", scn_echo_client, "port=P bytes=N [seed=S] [cid=C]: verified echo via host", true },
+	{ "echo-peer", scn_echo_peer, "port=P cid=C bytes=N [conns=K]: serve P and echo to C at once", true },
 	{ "send", scn_send, "port=P bytes=N: bulk guest->host with CRC-32", true },
 	{ "recv", scn_recv, "port=P [bytes=N] [listen=1]: bulk host->guest with CRC-32", true },
 	{ "many", scn_many, "port=P conns=N: N concurrent connections", true },

@@ -36,6 +36,7 @@ int scn_info(void);
 int scn_speed(void);
 int scn_echo_server(void);
 int scn_echo_client(void);
+int scn_echo_peer(void);
 int scn_send(void);
 int scn_recv(void);
 int scn_many(void);
