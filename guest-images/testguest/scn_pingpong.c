@@ -4,7 +4,8 @@
  * latency.
  * Client (default): connect to host port P (a host echo server at
  * <uds>_P), then K rounds of: send N bytes, wait until N bytes came back.
- * Each round trip is timed with the TSC in ring 3 (rdtsc runs natively).
+ * Each round trip is timed with the TSC in ring 3 (rdtsc runs natively);
+ * the echo is compared with what was sent (outside the timed part).
  *   testguest: pingpong ok size=N count=K min=C p50=C p99=C mean=C tsc_hz=H kicks=X
  * (C in TSC cycles per round trip; kicks: queue notifications we wrote.)
  * listen=1: the other side: listen on P, take one host connection and echo
@@ -136,6 +137,8 @@ int scn_pingpong(void)
 				return vt_fail("pingpong", "device why='%s'", why);
 		}
 		d = rdtsc() - t0;
+		if (memcmp(rbuf, sbuf, (size_t)size) != 0)
+			return vt_fail("pingpong", "data-mismatch round=%lu", (unsigned long)i);
 		if (i >= warm) {
 			lat[i - warm] = d > 0xffffffffull ? 0xffffffffu : (uint32_t)d;
 			total += d;

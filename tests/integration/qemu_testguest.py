@@ -77,15 +77,20 @@ def run_qemu(cmdline, timeout=60, mem=256):
 class QemuVmm(vsockhost.Vmm):
     """`vmm vhost-user`, then QEMU running the test guest with `cmdline`."""
 
-    def __init__(self, tmpdir, cmdline, mem=256, vcpus=1, cid=3, extra=()):
+    def __init__(self, tmpdir, cmdline, mem=256, vcpus=1, cid=3, extra=(),
+                 name="", be_args=()):
+        # name: a suffix for the socket files, so that several VMs share a
+        # directory (test_testguest_siblings_qemu.py); be_args: more
+        # back-end flags (--vsock-peer CID=PATH, --metrics FILE).
         if vcpus != 1 or extra:
             pytest.skip("under QEMU: one vCPU and no `vmm run` flags")
-        self.uds = os.path.join(str(tmpdir), "v.sock")
-        self.vu_sock = os.path.join(str(tmpdir), "vhost-user.sock")
+        self.uds = os.path.join(str(tmpdir), f"v{name}.sock")
+        self.vu_sock = os.path.join(str(tmpdir), f"vhost-user{name}.sock")
         self.lines, self.err = [], []
         self.cond = threading.Condition()
         self.be = subprocess.Popen([VMM, "vhost-user", "--socket", self.vu_sock,
-                                    "--vsock-cid", str(cid), "--vsock-uds", self.uds],
+                                    "--vsock-cid", str(cid), "--vsock-uds", self.uds,
+                                    *be_args],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
         self.pid = self.be.pid
