@@ -122,21 +122,24 @@ def test_bulk_crc(sockdir, cli, srv):
 
 
 def test_many_connections(sockdir):
-    """200 connections A -> B open at once, each with its own message
-    echoed (scenario=many); B saw all 200 from CID 3."""
-    n = 200
+    """200 connections A -> B, two rounds of 100 open at once, each with its
+    own message echoed (scenario=many); B saw all 200 from CID 3.  At most
+    100 at once: A's back-end connects to B's socket without waiting, and
+    beyond B's listen backlog (128) a burst that B's back-end has not
+    accepted yet is refused by design (RST, docs/vsock.md "Refusals")."""
+    n, rounds = 100, 2
     s = c = None
     try:
-        s = vm(sockdir, "b", f"scenario=echo-server port=5300 conns={n}", ["a"])
+        s = vm(sockdir, "b", f"scenario=echo-server port=5300 conns={n * rounds}", ["a"])
         s.wait_line(r"tg-note: echo-server listening")
-        c = vm(sockdir, "a", f"scenario=many cid=4 port=5300 conns={n}", ["b"])
+        c = vm(sockdir, "a", f"scenario=many cid=4 port=5300 conns={n} rounds={rounds}", ["b"])
         lc = c.result(120)
         ls = s.result(60)
     finally:
         killall(c, s)
     assert lc == f"testguest: many ok conns={n}", c.output()
-    assert re.fullmatch(rf"testguest: echo-server ok conns={n} bytes=\d+ "
-                        rf"peer_cid=3 peer_port=\d+ peer_conns={n}", ls), s.output()
+    assert re.fullmatch(rf"testguest: echo-server ok conns={n * rounds} bytes=\d+ "
+                        rf"peer_cid=3 peer_port=\d+ peer_conns={n * rounds}", ls), s.output()
     clean(c, s)
 
 
@@ -237,13 +240,13 @@ def test_three_vms_ring(sockdir):
 
 
 def test_sibling_killed_mid_stream(sockdir):
-    """A streams to B (echo-peer, 256 MiB: still going when) B's QEMU and
+    """A streams to B (echo-peer, 1 GiB: still going when) B's QEMU and
     B's `vmm vhost-user` both get SIGKILL.  A's flow must end with an
     error (reset or EOF, not the 20 s stall) soon after; A's back-end stays
     up; A then serves a fresh host connection (64 KiB echoed, compared);
-    C, which streams into A meanwhile, finishes intact (2 MiB, every byte
+    C, which streams into A meanwhile, finishes intact (128 MiB, every byte
     compared).  A's line reports the failure of its own flow only."""
-    big, n_c, n_host = 256 << 20, 2 << 20, 64 << 10
+    big, n_c, n_host = 1 << 30, 128 << 20, 64 << 10
     a = b = c = None
     try:
         b = vm(sockdir, "b", "scenario=echo-server port=5800", ["a"])
@@ -255,9 +258,10 @@ def test_sibling_killed_mid_stream(sockdir):
                ["a"])
         c.wait_line(r"tg-note: echo-peer connected cid=3")
         assert a.alive() and b.alive() and c.alive(), (a.output(), b.output(), c.output())
-        time.sleep(0.5)        # both flows moving
-        with a.cond:
-            assert not any("echo-peer client" in l for l in a.lines), a.output_unlocked()
+        time.sleep(0.2)        # both flows moving
+        for v in (a, c):       # and neither has ended
+            with v.cond:
+                assert not any("echo-peer client" in l for l in v.lines), v.output_unlocked()
         t_kill = time.monotonic()
         b.proc.kill()
         b.be.kill()
@@ -277,9 +281,10 @@ def test_sibling_killed_mid_stream(sockdir):
         lc = c.result(120)
     finally:
         killall(a, b, c)
-    print(f"\nB killed: A's flow ended ({m.group(1)}) {dt:.2f} s later (TCG, host clock)")
     assert re.match(rf"testguest: echo-peer fail reason=client-{m.group(1)[7:]} "
                     r"sent=\d+ rcvd=\d+ conns=2 ", la), a.output()
+    print(f"\nB killed after A sent {kv(la)['sent']} bytes to it: A's flow ended "
+          f"({m.group(1)}) {dt:.2f} s later (host clock)")
     assert kv(la)["served_bytes"] == str(n_c + n_host), a.output()
     assert la.endswith(peer_keys(5, kv(lc)["lport"])), (la, lc)
     assert lc.startswith(f"testguest: echo-peer ok bytes={n_c} "), c.output()
