@@ -165,22 +165,23 @@ def test_half_close(sockdir, cli, srv):
     clean(c, s)
 
 
-def test_seqpacket(sockdir):
-    """SEQPACKET A -> B: five messages (1 B to 64 KiB) echoed by B as the
-    messages they came as (the client checks length, bytes and EOM)."""
+@pytest.mark.parametrize("cli,srv", [("a", "b"), ("b", "a")], ids=["a-to-b", "b-to-a"])
+def test_seqpacket(sockdir, cli, srv):
+    """SEQPACKET: five messages (1 B to 64 KiB) echoed by the sibling as
+    the messages they came as (the client checks length, bytes and EOM)."""
     total = 1 + 100 + 4096 + 10000 + 65536
     s = c = None
     try:
-        s = vm(sockdir, "b", "scenario=echo-server port=5500 conns=1 type=seqpacket", ["a"])
+        s = vm(sockdir, srv, "scenario=echo-server port=5500 conns=1 type=seqpacket", [cli])
         s.wait_line(r"tg-note: echo-server listening")
-        c = vm(sockdir, "a", "scenario=seqpacket cid=4 port=5500", ["b"])
+        c = vm(sockdir, cli, f"scenario=seqpacket cid={CID[srv]} port=5500", [srv])
         lc = c.result(120)
         ls = s.result(60)
     finally:
         killall(c, s)
     assert lc == "testguest: seqpacket ok msgs=5", c.output()
     assert re.fullmatch(rf"testguest: echo-server ok conns=1 bytes={total}"
-                        r" peer_cid=3 peer_port=\d+ peer_conns=1", ls), s.output()
+                        rf" peer_cid={CID[cli]} peer_port=\d+ peer_conns=1", ls), s.output()
     clean(c, s)
 
 
@@ -229,6 +230,10 @@ def test_three_vms_ring(sockdir):
         lines = {name: v.result(180) for name, v in vms.items()}
     finally:
         killall(*vms.values())
+    tries = {name: re.search(r"tg-note: echo-peer connected .* tries=(\d+)", v.output())
+             for name, v in vms.items()}
+    print("\nring: connect attempts " + ", ".join(
+        f"{k}={m.group(1) if m else '?'}" for k, m in tries.items()))
     prev = {to: name for name, to in RING.items()}
     for name, l in lines.items():
         out = vms[name].output()
