@@ -478,6 +478,17 @@ static void process_rx(struct vsock_dev *d)
 		if (r > 0 || ev)
 			after_event(d, hc, ev);
 	}
+	/* No stream waits for buffers now (none has data, or each is
+	 * blocked on credit): datagrams may have the rest of them, so a
+	 * flood is not dropped while the guest has rx buffers free.  The
+	 * queue bounds this turn. */
+	if (dgram_more && TAILQ_EMPTY(&d->rx_list)) {
+		int r = vd_dgram_rx(d, vq, &pushed, VSOCK_DGRAM_QUEUE_MAX);
+
+		if (r < 0)
+			goto out;
+		dgram_more = r > 0;
+	}
 	if (dgram_more)
 		rx_continue(d, vq);
 out:
