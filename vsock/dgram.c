@@ -167,15 +167,27 @@ static void enqueue(struct vsock_dgram *g, uint32_t gport, uint32_t hport,
 	st->queued = g->q_len;
 }
 
-bool vsock_dgram_recv(struct vsock_dgram *g, bool accept, struct vsock_dgram_stats *st)
+bool vsock_dgram_has_room(const struct vsock_dgram *g)
 {
-	for (unsigned i = 0; i < VSOCK_DGRAM_RECV_BATCH; i++) {
+	return g->q_len < VSOCK_DGRAM_QUEUE_MAX &&
+	       g->q_bytes <= VSOCK_DGRAM_QUEUE_BYTES - VSOCK_DGRAM_MAX;
+}
+
+unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
+			  struct vsock_dgram_stats *st)
+{
+	unsigned i;
+
+	for (i = 0; i < max; i++) {
 		struct iovec v = { g->rbuf, sizeof(g->rbuf) };
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 		uint32_t gport, hport;
-		ssize_t n = recvmsg(g->fd, &m, MSG_DONTWAIT);
+		ssize_t n;
 		size_t line;
 
+		if (accept && wait_room && !vsock_dgram_has_room(g))
+			break;
+		n = recvmsg(g->fd, &m, MSG_DONTWAIT);
 		if (n < 0)
 			break; /* EAGAIN: all read (or an error to retry later) */
 		if (!accept) {
@@ -194,7 +206,7 @@ bool vsock_dgram_recv(struct vsock_dgram *g, bool accept, struct vsock_dgram_sta
 		}
 		enqueue(g, gport, hport, g->rbuf + line, (uint32_t)((size_t)n - line), st);
 	}
-	return g->q_len > 0;
+	return i;
 }
 
 const struct vsock_dgram_msg *vsock_dgram_peek(const struct vsock_dgram *g)
