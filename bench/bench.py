@@ -564,7 +564,9 @@ def bench_dgram(cfg, out):
                            "previous run's host send rate (rxrate)", drops=h2g_drops,
                            rxrate=summary([r["rxrate"] for r in runs["slow"]]),
                            sent_per_s=summary([r["sent_per_s"] for r in runs["slow"]])))
-    floods = ("none", "h2g", "g2h")
+    # "spin": the control, a host thread that only burns CPU: on 2 cores
+    # a flood's own threads take CPU from the stream whatever the device does.
+    floods = ("none", "h2g", "g2h", "spin")
     for d in ("g2h", "h2g"):
         runs = {f: [] for f in floods}
         for _ in range(reps):
@@ -573,11 +575,14 @@ def bench_dgram(cfg, out):
                                          f"fsize={DGRAM_FLOOD_SIZE}"))
         alone = statistics.median(r["mb_s"] for r in runs["none"])
         for f in floods:
-            name = f"stream_{d}_" + ("alone" if f == "none" else f"flood_{f}")
+            name = f"stream_{d}_" + {"none": "alone", "spin": "cpu_hog"}.get(f, f"flood_{f}")
             note = (f"{sb // MIB} MiB guest-initiated stream {d} (64 KiB tx packets, 4 KiB rx "
                     "buffers, 256 KiB credit)")
             extra = {}
-            if f != "none":
+            if f == "spin":
+                note += " beside a host thread that only burns CPU (control)"
+                extra = dict(ratio_to_alone=statistics.median(r["mb_s"] for r in runs[f]) / alone)
+            elif f != "none":
                 note += f" during a {f} flood of {DGRAM_FLOOD_SIZE} B datagrams"
                 extra = dict(
                     ratio_to_alone=statistics.median(r["mb_s"] for r in runs[f]) / alone,
@@ -605,9 +610,9 @@ def dev_markdown(rows, meta):
     out = [f"Run {meta['date']} ({'quick' if meta['quick'] else 'full'}, {meta['reps']} reps each, "
            f"git {meta['git']}, load average {meta['loadavg_start'][0]} at start, "
            f"{meta['loadavg_end'][0]} at end; device-level: no guest, no KVM).", "",
-           "| benchmark | unit | median [min..max] | MB/s | dropped, % of sent [min..max] "
+           "| benchmark | unit | median [min..max] | MB/s | sent/s | dropped, % of sent [min..max] "
            "| drops by reason (median) | × alone | load1 |",
-           "|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|"]
     for m in rows:
         v = m["value"]
         mb = fmt(m["mb_s"]["median"]) if "mb_s" in m else "-"
@@ -619,8 +624,10 @@ def dev_markdown(rows, meta):
             why = (f"flood: {fmt(m['flood_delivered_per_s']['median'])} delivered/s, "
                    f"{fmt(m['flood_dropped_per_s']['median'])} dropped/s")
         rt = f"{m['ratio_to_alone']:.2f}" if "ratio_to_alone" in m else "-"
+        sps = fmt(m["sent_per_s"]["median"]) if "sent_per_s" in m else "-"
         out.append(f"| {m['name']} | {m['unit']} | {fmt(v['median'])} [{fmt(v['min'])}.."
-                   f"{fmt(v['max'])}] | {mb} | {dp} | {why} | {rt} | {m['load1']['median']:.2f} |")
+                   f"{fmt(v['max'])}] | {mb} | {sps} | {dp} | {why} | {rt} | "
+                   f"{m['load1']['median']:.2f} |")
     return "\n".join(out) + "\n"
 
 

@@ -36,7 +36,9 @@
  *                                       while datagrams of S bytes flood (the
  *                                       host sender above, or the driver
  *                                       keeping F datagrams in the tx ring,
- *                                       default 32 of its 128 chains)
+ *                                       default 32 of its 128 chains);
+ *                                       flood=spin: a host thread that only
+ *                                       burns CPU (the control)
  *   common: notify=ioeventfd|mmio
  *
  * Every datagram carries a sequence number (its first 8 bytes) and every
@@ -901,6 +903,18 @@ static bool st_done(void)
 
 static bool flood_h2g;
 
+/* flood=spin, the control: a host thread that only burns CPU, as the
+ * flood's host thread does, without a datagram. */
+static void *spinner(void *arg)
+{
+	volatile uint64_t n = 0;
+
+	(void)arg;
+	while (!atomic_load(&H.stop))
+		n++;
+	return NULL;
+}
+
 static bool flood_on(void)
 {
 	return (flood_h2g ? D.rcvd : atomic_load(&H.rcvd)) >= 1000;
@@ -911,12 +925,13 @@ static void run_stream(bool h2g, uint64_t bytes, const char *flood, uint32_t fsi
 		       unsigned finflight)
 {
 	bool fh2g = strcmp(flood, "h2g") == 0, fg2h = strcmp(flood, "g2h") == 0;
+	bool spin = strcmp(flood, "spin") == 0;
 	struct vsock_dev_stats s0, s1;
 	pthread_t peer, ft = 0;
 	uint64_t t0, t1, d0, d1, dr0, dr1;
 	double secs;
 
-	if (!fh2g && !fg2h && strcmp(flood, "none"))
+	if (!fh2g && !fg2h && !spin && strcmp(flood, "none"))
 		die("flood=%s", flood);
 	flood_h2g = fh2g;
 	dev_up(4096 + VSOCK_HDR_SIZE, true);
@@ -945,6 +960,8 @@ static void run_stream(bool h2g, uint64_t bytes, const char *flood, uint32_t fsi
 			die("pthread_create");
 		D.tx_left = UINT64_MAX;
 		D.max_inflight = finflight;
+	} else if (spin && pthread_create(&ft, NULL, spinner, NULL)) {
+		die("pthread_create");
 	}
 	if (fh2g || fg2h)
 		drive(flood_on, "the flood to start");
