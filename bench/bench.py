@@ -523,7 +523,9 @@ def dev_row(name, unit, runs, key, note, better="higher", drops=(), **extra):
     """One device-level row: the median of runs[i][key], and beside it the
     drop counters (by reason) and the load average of each run."""
     m = {"name": name, "unit": unit, "better": better, "value": summary([r[key] for r in runs]),
-         "load1": summary([r["load1"] for r in runs]), "note": note}
+         "load1": summary([r["load1"] for r in runs]), "note": note,
+         # times the device found no rx buffer (the driver was late)
+         "rx_waits": summary([r["rx_waits"] for r in runs])}
     if "mb_s" in runs[0] and key != "mb_s":
         m["mb_s"] = summary([r["mb_s"] for r in runs])
     if "sent" in runs[0]:
@@ -620,6 +622,8 @@ def dev_markdown(rows, meta):
               f"{fmt(m['drop_pct']['max'])}]") if "drop_pct" in m else "-"
         why = ", ".join(f"{k} {fmt(s['median'])}" for k, s in m.get("drops", {}).items()
                         if s["max"] > 0) or ("none" if "drops" in m else "-")
+        if m["name"].startswith("dgram_h2g"):
+            why += f"; rx_waits {fmt(m['rx_waits']['median'])} [..{fmt(m['rx_waits']['max'])}]"
         if "flood_delivered_per_s" in m:
             why = (f"flood: {fmt(m['flood_delivered_per_s']['median'])} delivered/s, "
                    f"{fmt(m['flood_dropped_per_s']['median'])} dropped/s")
