@@ -88,6 +88,30 @@ $(B)/bench/dgram_dev: bench/dgram_dev.c $(B)/libvmm.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvmm.a $(LIBS)
 
 -include guest-images/testguest/testguest.mk
+
+# The test guest's datagram driver and scenarios compiled for the host and
+# run against the real device (tests/unit/test_testguest_dgram.c): its own
+# flags, io.h replaced by tests/unit/tg_host_shim.h, and its mem*/str* (and
+# the one clashing name) renamed so they never meet libc's or the VMM's.
+TG_HOST_SRCS := $(addprefix guest-images/testguest/,cmdline.c csum.c fmt.c str.c \
+	virtio_mmio.c virtq.c vsock.c vsock_dev.c vsock_dgram.c vstest.c \
+	scn_dgram_echo.c scn_dgram_server.c scn_dgram_burst.c scn_dgram_max.c \
+	scn_hostile.c scn_hostile_dgram.c scn_echo_client.c)
+TG_HOST_OBJS := $(TG_HOST_SRCS:guest-images/testguest/%.c=$(B)/tg-host/%.o)
+TG_HOST_RENAME := memcpy memmove memset memcmp strlen strnlen strcmp strncmp vmmio_status
+TG_HOST_CFLAGS := -std=gnu11 -O2 -g -fno-strict-aliasing -fno-builtin \
+	-Wall -Wextra -Werror -Wno-unused-parameter -I. -Iguest-images/testguest \
+	-include tests/unit/tg_host_shim.h $(foreach f,$(TG_HOST_RENAME),-D$(f)=tgh_$(f))
+
+$(TG_HOST_OBJS): $(B)/tg-host/%.o: guest-images/testguest/%.c tests/unit/tg_host_shim.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (host)")
+	$(Q)$(CC) $(TG_HOST_CFLAGS) -c $< -o $@
+
+$(B)/tests/unit/test_testguest_dgram: tests/unit/test_testguest_dgram.c $(TG_HOST_OBJS) $(B)/libvmm.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC+LD   $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TG_HOST_OBJS) $(B)/libvmm.a $(LIBS) $(CHECK_LIBS)
 -include tests/fuzz/fuzz.mk
 
 unit: $(UNIT_BINS)

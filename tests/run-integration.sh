@@ -20,7 +20,7 @@ check_kvm() {
 	fi
 	if [ "${VMM_TESTS_WITHOUT_KVM:-0}" = 1 ]; then
 		echo "integration: WARNING: $why." >&2
-		echo "integration: VMM_TESTS_WITHOUT_KVM=1: running only the tests that need no VM; every test that boots a guest SKIPS and proves nothing here." >&2
+		echo "integration: VMM_TESTS_WITHOUT_KVM=1: running only the tests that need no KVM; every test that boots a guest under 'vmm run' SKIPS and proves nothing here (the guests under QEMU TCG + 'vmm vhost-user', test_*_qemu.py, run if qemu-system-x86_64 is installed)." >&2
 		return 0
 	fi
 	echo "integration: error: $why." >&2

@@ -188,13 +188,17 @@ static int take_path(const char *flag, const char *val, const char **dst,
 
 #define ADDR_HELP "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)"
 
-/* "tcp:HOST:PORT" or "unix:PATH" into *f.  0, or -EINVAL with a message. */
+/* "tcp:HOST:PORT", "udp:HOST:PORT" or "unix:PATH" into *f.  0, or -EINVAL
+ * with a message. */
 static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 			char *err, size_t errlen)
 {
-	if (strncmp(s, "tcp:", 4) == 0) {
-		if (config_parse_tcp_addr(s + 4, f) == 0)
+	if (strncmp(s, "tcp:", 4) == 0 || strncmp(s, "udp:", 4) == 0) {
+		if (config_parse_tcp_addr(s + 4, f) == 0) {
+			if (s[0] == 'u')
+				f->kind = CONFIG_FWD_UDP;
 			return 0;
+		}
 		cli_error(err, errlen, "--%s: '%s' is not a numeric address and port "
 			  ADDR_HELP, flag, s + 4);
 		return -EINVAL;
@@ -208,7 +212,8 @@ static int parse_target(const char *flag, const char *s, struct config_fwd *f,
 		f->path = (char *)(s + 5); /* borrowed until appended (copied) */
 		return 0;
 	}
-	cli_error(err, errlen, "--%s: '%s' is neither tcp:HOST:PORT nor unix:PATH", flag, s);
+	cli_error(err, errlen, "--%s: '%s' is none of tcp:HOST:PORT, udp:HOST:PORT and "
+		  "unix:PATH", flag, s);
 	return -EINVAL;
 }
 
@@ -248,8 +253,8 @@ static int take_peer(struct run_flags *f, const char *flag, const char *val,
 	return 0;
 }
 
-/* --vsock-forward-out P=tcp:HOST:PORT|P=unix:PATH,
- * --vsock-forward-in tcp:HOST:PORT=P|unix:PATH=P. */
+/* --vsock-forward-out P=tcp:HOST:PORT|P=udp:HOST:PORT|P=unix:PATH,
+ * --vsock-forward-in tcp:HOST:PORT=P|udp:HOST:PORT=P|unix:PATH=P. */
 static int take_forward(struct run_flags *f, bool out, const char *flag, const char *val,
 			char *err, size_t errlen)
 {
@@ -263,8 +268,8 @@ static int take_forward(struct run_flags *f, bool out, const char *flag, const c
 
 	if (!eq) {
 		cli_error(err, errlen, "--%s: '%s' is not %s", flag, val,
-			  out ? "PORT=tcp:HOST:PORT or PORT=unix:PATH"
-			      : "tcp:HOST:PORT=PORT or unix:PATH=PORT");
+			  out ? "PORT=tcp:HOST:PORT, PORT=udp:HOST:PORT or PORT=unix:PATH"
+			      : "tcp:HOST:PORT=PORT, udp:HOST:PORT=PORT or unix:PATH=PORT");
 		return -EINVAL;
 	}
 	pstr = out ? strndup(val, (size_t)(eq - val)) : strdup(eq + 1);
@@ -279,8 +284,15 @@ static int take_forward(struct run_flags *f, bool out, const char *flag, const c
 	fw.port = (uint32_t)p;
 	if (parse_target(flag, target, &fw, err, errlen))
 		goto out;
+	if (out && fw.kind == CONFIG_FWD_UDP && config_udp_port_reserved(fw.port)) {
+		cli_error(err, errlen, "--%s: port %u is a host port of the udp forward_in "
+			  "clients, not for a udp forward_out", flag, fw.port);
+		goto out;
+	}
+	snprintf(fw.origin, sizeof(fw.origin), "--%s", flag);
 	for (unsigned j = 0; j < *n; j++) {
-		if (out && (*list)[j].port == fw.port) {
+		/* udp and tcp/unix forward_out ports are separate namespaces. */
+		if (out && (*list)[j].port == fw.port && config_fwd_same_ns(&(*list)[j], &fw)) {
 			cli_error(err, errlen, "--%s: port %u is given twice", flag, fw.port);
 			goto out;
 		}
@@ -427,7 +439,8 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 	for (unsigned i = 0; i < f->n_fwd_out; i++) {
 		unsigned j = 0;
 
-		while (j < c->n_fwd_out && c->fwd_out[j].port != f->fwd_out[i].port)
+		while (j < c->n_fwd_out && (c->fwd_out[j].port != f->fwd_out[i].port ||
+					    !config_fwd_same_ns(&c->fwd_out[j], &f->fwd_out[i])))
 			j++;
 		if (j < c->n_fwd_out) {
 			free(c->fwd_out[j].path);
@@ -444,8 +457,10 @@ static int apply_flags(const struct run_flags *f, struct vm_config *c)
 
 		while (j < c->n_fwd_in && !config_fwd_same_addr(&c->fwd_in[j], &f->fwd_in[i]))
 			j++;
-		if (j < c->n_fwd_in)
+		if (j < c->n_fwd_in) {
 			c->fwd_in[j].port = f->fwd_in[i].port;
+			memcpy(c->fwd_in[j].origin, f->fwd_in[i].origin, sizeof(c->fwd_in[j].origin));
+		}
 		else if (config_fwd_append(&c->fwd_in, &c->n_fwd_in, &f->fwd_in[i]))
 			return -ENOMEM;
 	}
@@ -612,12 +627,14 @@ void cli_usage(FILE *f)
 "  --vsock-uds PATH     Unix socket for host<->guest vsock (Firecracker's\n"
 "                       hybrid vsock; PATH_seqpacket for SOCK_SEQPACKET);\n"
 "                       needs a CID\n"
-"  --vsock-forward-out P=tcp:HOST:PORT | P=unix:PATH\n"
+"  --vsock-forward-out P=tcp:HOST:PORT | P=unix:PATH | P=udp:HOST:PORT\n"
 "                       guest connections to host port P go there instead of\n"
-"                       PATH_P (repeatable; HOST numeric or localhost)\n"
-"  --vsock-forward-in tcp:HOST:PORT=P | unix:PATH=P\n"
+"                       PATH_P (repeatable; HOST numeric or localhost); udp:\n"
+"                       guest datagrams to P (needs --vsock-dgram)\n"
+"  --vsock-forward-in tcp:HOST:PORT=P | unix:PATH=P | udp:HOST:PORT=P\n"
 "                       listen there; each client is a stream into guest\n"
-"                       port P, no handshake (repeatable)\n"
+"                       port P, no handshake (repeatable); udp: each\n"
+"                       datagram goes to guest port P (needs --vsock-dgram)\n"
 "  --vsock-peer CID=PATH  a sibling VM: guest connections to CID go to its\n"
 "                       VMM's vsock socket PATH (repeatable; docs/vsock.md)\n"
 "  --vsock-max-conns N  vsock connections at once, 1..%u (default %u)\n"

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "vsock/dgram.h"
+#include "vsock/dgram_udp.h"
 #include "vsock/packet.h"
 #include "vsock/sock.h"
 
@@ -145,6 +146,16 @@ bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
 
+bool config_fwd_same_ns(const struct config_fwd *a, const struct config_fwd *b)
+{
+	return (a->kind == CONFIG_FWD_UDP) == (b->kind == CONFIG_FWD_UDP);
+}
+
+bool config_udp_port_reserved(uint32_t port)
+{
+	return port - VSOCK_DGRAM_UDP_IN_PORT_FIRST < VSOCK_DGRAM_UDP_IN_PORTS;
+}
+
 const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size)
 {
 	char addr[VSOCK_ADDR_STR_MAX];
@@ -152,7 +163,7 @@ const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size)
 	if (f->kind == CONFIG_FWD_UNIX)
 		snprintf(buf, size, "unix:%s", f->path ? f->path : "");
 	else
-		snprintf(buf, size, "tcp:%s",
+		snprintf(buf, size, "%s:%s", f->kind == CONFIG_FWD_UDP ? "udp" : "tcp",
 			 vsock_sock_addr_str((const struct sockaddr *)&f->addr, addr, sizeof(addr)));
 	return buf;
 }
@@ -606,6 +617,7 @@ enum {
 	FWD_HAS_PORT = 1 << 0,
 	FWD_HAS_TCP  = 1 << 1,
 	FWD_HAS_UNIX = 1 << 2,
+	FWD_HAS_UDP  = 1 << 3,
 };
 
 static int set_fwd_port(struct cfg_ctx *x, json_t *v)
@@ -629,6 +641,16 @@ static int set_fwd_tcp(struct cfg_ctx *x, json_t *v)
 	return 0;
 }
 
+static int set_fwd_udp(struct cfg_ctx *x, json_t *v)
+{
+	if (config_parse_tcp_addr(json_string_value(v), &x->fwd))
+		return cfg_bad_value(x, "\"%.64s\" is not a numeric address and port "
+				     "(IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)",
+				     json_string_value(v));
+	x->fwd_has |= FWD_HAS_UDP;
+	return 0;
+}
+
 static int set_fwd_unix(struct cfg_ctx *x, json_t *v)
 {
 	if (cfg_path(x, v, &x->fwd.path))
@@ -645,6 +667,7 @@ static const struct cfg_key fwd_keys[] = {
 	{ "port",              T_INTEGER,         set_fwd_port,   NULL },
 	{ "tcp",               T_STRING,          set_fwd_tcp,    NULL },
 	{ "unix",              T_STRING,          set_fwd_unix,   NULL },
+	{ "udp",               T_STRING,          set_fwd_udp,    NULL },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -665,12 +688,31 @@ fwd_fail_at(struct cfg_ctx *x, const char *key, const char *fmt, ...)
 	return cfg_bad_value(x, "%s", msg);
 }
 
-/* One element: an object with "port" and exactly one of "tcp"/"unix";
- * checked against the entries before it.  Appended to the list. */
+/* "FILE:LINE:COLUMN: vsock.forward_out[0].udp" for member `key` of the
+ * current element, into f->origin (checks after merging name it). */
+static void fwd_origin(struct cfg_ctx *x, const char *key, struct config_fwd *f)
+{
+	struct config_json_step path[CFG_MAX_DEPTH];
+	struct config_json_pos pos = { 1, 1 };
+	char where[256];
+	size_t n = x->depth;
+
+	memcpy(path, x->path, n * sizeof(path[0]));
+	if (n < CFG_MAX_DEPTH)
+		path[n++] = (struct config_json_step){ .key = key };
+	config_json_locate(x->text, x->len, path, n, NULL, &pos);
+	path_name(x, where, sizeof(where));
+	snprintf(f->origin, sizeof(f->origin), "%.128s:%d:%d: %.100s.%s", x->name, pos.line,
+		 pos.column, where, key);
+}
+
+/* One element: an object with "port" and exactly one of "tcp"/"udp"/
+ * "unix"; checked against the entries before it.  Appended to the list. */
 static int fwd_element(struct cfg_ctx *x, json_t *e, bool out,
 		       struct config_fwd **list, unsigned *n)
 {
 	const char *what = out ? "forward_out" : "forward_in";
+	const char *key;
 	unsigned kinds;
 	char name[160];
 
@@ -682,19 +724,30 @@ static int fwd_element(struct cfg_ctx *x, json_t *e, bool out,
 		return -EINVAL;
 	if (!(x->fwd_has & FWD_HAS_PORT))
 		return cfg_bad_value(x, "missing \"port\" (the guest's vsock port)");
-	kinds = x->fwd_has & (FWD_HAS_TCP | FWD_HAS_UNIX);
-	if (kinds != FWD_HAS_TCP && kinds != FWD_HAS_UNIX)
-		return cfg_bad_value(x, "needs exactly one of \"tcp\" and \"unix\"");
-	x->fwd.kind = kinds == FWD_HAS_TCP ? CONFIG_FWD_TCP : CONFIG_FWD_UNIX;
+	kinds = x->fwd_has & (FWD_HAS_TCP | FWD_HAS_UNIX | FWD_HAS_UDP);
+	if (kinds != FWD_HAS_TCP && kinds != FWD_HAS_UNIX && kinds != FWD_HAS_UDP)
+		return cfg_bad_value(x, "needs exactly one of \"tcp\", \"udp\" and \"unix\"");
+	x->fwd.kind = kinds == FWD_HAS_TCP ? CONFIG_FWD_TCP :
+		      kinds == FWD_HAS_UDP ? CONFIG_FWD_UDP : CONFIG_FWD_UNIX;
+	key = kinds == FWD_HAS_TCP ? "tcp" : kinds == FWD_HAS_UDP ? "udp" : "unix";
+	if (out && x->fwd.kind == CONFIG_FWD_UDP && config_udp_port_reserved(x->fwd.port))
+		return fwd_fail_at(x, "port", "port %u is a host port of the udp forward_in "
+				   "clients (%u..%u), not for a udp forward_out", x->fwd.port,
+				   VSOCK_DGRAM_UDP_IN_PORT_FIRST,
+				   VSOCK_DGRAM_UDP_IN_PORT_FIRST + VSOCK_DGRAM_UDP_IN_PORTS - 1);
 	for (unsigned j = 0; j < *n; j++) {
-		if (out && (*list)[j].port == x->fwd.port)
+		/* Datagram ports are a namespace of their own: a udp and a
+		 * tcp/unix forward_out may share a port. */
+		if (out && (*list)[j].port == x->fwd.port &&
+		    config_fwd_same_ns(&(*list)[j], &x->fwd))
 			return fwd_fail_at(x, "port", "port %u is already forwarded by vsock.%s[%u]",
 					   x->fwd.port, what, j);
 		if (!out && config_fwd_same_addr(&(*list)[j], &x->fwd))
-			return fwd_fail_at(x, kinds == FWD_HAS_TCP ? "tcp" : "unix",
+			return fwd_fail_at(x, key,
 					   "%s is already a listener (vsock.%s[%u])",
 					   config_fwd_name(&x->fwd, name, sizeof(name)), what, j);
 	}
+	fwd_origin(x, key, &x->fwd);
 	if (config_fwd_append(list, n, &x->fwd))
 		return cfg_bad_value(x, "out of memory");
 	return 0;
@@ -1200,6 +1253,28 @@ static int validate_vsock(const struct vm_config *c, char *err, size_t errlen)
 			set_err(err, errlen, "vsock forward socket path is too long "
 				"(%zu bytes, at most %zu): %s", strlen(f->path),
 				sizeof(((struct sockaddr_un *)0)->sun_path) - 1, f->path);
+			return -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < c->n_fwd_out + c->n_fwd_in; i++) {
+		const struct config_fwd *f = i < c->n_fwd_out ? &c->fwd_out[i]
+							      : &c->fwd_in[i - c->n_fwd_out];
+		char name[160];
+
+		/* UDP forwards carry datagrams: without F_DGRAM the guest
+		 * could never send or take one. */
+		if (f->kind == CONFIG_FWD_UDP && !c->vsock_dgram) {
+			set_err(err, errlen, "%s%svsock forward %s needs datagrams: set "
+				"vsock.dgram to true or add --vsock-dgram", f->origin,
+				f->origin[0] ? ": " : "",
+				config_fwd_name(f, name, sizeof(name)));
+			return -EINVAL;
+		}
+		if (i < c->n_fwd_out && f->kind == CONFIG_FWD_UDP &&
+		    config_udp_port_reserved(f->port)) {
+			set_err(err, errlen, "%s%svsock forward %s: port %u is a host port of "
+				"the udp forward_in clients", f->origin, f->origin[0] ? ": " : "",
+				config_fwd_name(f, name, sizeof(name)), f->port);
 			return -EINVAL;
 		}
 	}

@@ -31,19 +31,30 @@
 
 /* A vsock port forward (docs/config.md): forward_out sends guest
  * connections to host port `port` to this address; forward_in listens on
- * it and connects every client into guest port `port`. */
+ * it and connects every client into guest port `port`.  UDP forwards carry
+ * datagrams instead (docs/vsock.md "UDP forwards"): their ports are a
+ * namespace of their own, so a port may have a udp forward_out and a
+ * tcp/unix one. */
 enum config_fwd_kind {
 	CONFIG_FWD_TCP,
 	CONFIG_FWD_UNIX,
+	CONFIG_FWD_UDP,
 };
 
 struct config_fwd {
 	uint32_t port;                /* guest vsock port */
 	enum config_fwd_kind kind;
 	char *path;                   /* CONFIG_FWD_UNIX */
-	struct sockaddr_storage addr; /* CONFIG_FWD_TCP: numeric IPv4/IPv6 */
+	struct sockaddr_storage addr; /* CONFIG_FWD_TCP, _UDP: numeric IPv4/IPv6 */
 	socklen_t addrlen;
+	/* Where it was given, for checks after merging: "vm.json:5:9:
+	 * vsock.forward_out[0].udp" or "--vsock-forward-out"; "" if unknown. */
+	char origin[300];
 };
+
+/* A udp forward_out's port may not be a host port of the forward_in
+ * clients (VSOCK_DGRAM_UDP_IN_PORT_FIRST.., vsock/dgram_udp.h). */
+bool config_udp_port_reserved(uint32_t port);
 
 /* A sibling VM (docs/vsock.md "Sibling VMs"): guest connections to `cid`
  * go to that VM's VMM on its hybrid socket `path`. */
@@ -134,11 +145,15 @@ int config_parse_discovery(const char *s, enum discovery *out);
  * only, port 1..65535, into *f's addr/addrlen.  0 or -EINVAL. */
 int config_parse_tcp_addr(const char *s, struct config_fwd *f);
 
-/* "tcp:127.0.0.1:2222" or "unix:/path" into buf (for messages). */
+/* "tcp:127.0.0.1:2222", "udp:127.0.0.1:53" or "unix:/path" into buf (for
+ * messages). */
 const char *config_fwd_name(const struct config_fwd *f, char *buf, size_t size);
 
 /* Same listener address (same kind and address or path). */
 bool config_fwd_same_addr(const struct config_fwd *a, const struct config_fwd *b);
+
+/* Same namespace of forward_out ports: UDP (datagrams) or not (streams). */
+bool config_fwd_same_ns(const struct config_fwd *a, const struct config_fwd *b);
 
 /* Append a deep copy of *f to a list: 0 or -ENOMEM. */
 int config_fwd_append(struct config_fwd **list, unsigned *n, const struct config_fwd *f);

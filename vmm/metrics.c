@@ -54,7 +54,8 @@ static json_t *shape(const struct vsock_shape_stats *s)
 
 static json_t *dgram_json(const struct vsock_dgram_stats *g)
 {
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+			 "s:o,s:o,s:o,s:o,s:o,s:o}",
 			 "tx_packets", u64(g->tx_pkts),
 			 "tx_bytes", u64(g->tx_bytes),
 			 "rx_packets", u64(g->rx_pkts),
@@ -67,7 +68,13 @@ static json_t *dgram_json(const struct vsock_dgram_stats *g)
 			 "rx_no_driver", u64(g->rx_no_driver),
 			 "rx_queue_full", u64(g->rx_queue_full),
 			 "rx_buf_small", u64(g->rx_buf_small),
-			 "queued", u64(g->queued));
+			 "queued", u64(g->queued),
+			 "udp_out_evicted", u64(g->udp_out_evicted),
+			 "udp_in_evicted", u64(g->udp_in_evicted),
+			 "udp_socket_err", u64(g->udp_socket_err),
+			 "udp_rx_err", u64(g->udp_rx_err),
+			 "udp_out_socks", u64(g->udp_out_socks),
+			 "udp_in_clients", u64(g->udp_in_clients));
 }
 
 static json_t *mmio_json(const struct vmmio_stats *m)

@@ -59,12 +59,12 @@ static const struct sb_rule device[] = {
 	{ "sendmsg", SB_ANY },          /* guest data to host sockets */
 	{ "writev", SB_ANY },
 	{ "shutdown", SB_ANY },         /* half-close, reset */
-	{ "socket", SB_SOCKET },        /* Unix and TCP forwards; never AF_VSOCK */
-	{ "connect", SB_ANY },          /* guest connections to the host */
+	{ "socket", SB_SOCKET },        /* Unix, TCP, UDP forwards; never AF_VSOCK */
+	{ "connect", SB_ANY },          /* guest flows; UDP forward_out peers */
 	{ "getsockopt", SB_ANY },       /* SO_ERROR of a finished connect; SO_PEERCRED of a sibling VMM */
 	{ "setsockopt", SB_ANY },       /* TCP_NODELAY, SO_SNDBUF for SEQPACKET */
 	{ "close", SB_ANY },
-	{ "epoll_ctl", SB_ANY },        /* host sockets come and go */
+	{ "epoll_ctl", SB_ANY },        /* host sockets come and go (UDP ones too) */
 	{ "timerfd_settime", SB_ANY },  /* connection deadlines */
 	{ "poll", SB_ANY },             /* zero-timeout hang-up checks; UART output */
 	{ "ppoll", SB_ANY },

@@ -6,6 +6,7 @@
 #include "virtio/mmio.h"
 #include "vsock/backend.h"
 #include "vsock/device.h"
+#include "vsock/dgram_udp.h"
 #include "vsock/sock.h"
 
 #include <errno.h>
@@ -72,22 +73,71 @@ int virtio_devs_lock(const struct vm_config *cfg, char *err, size_t errlen)
 	return ret;
 }
 
-/* The config's forwards as the backends want them (pointers into cfg). */
-static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n)
+/* The config's stream forwards (tcp, unix) as the backends want them
+ * (pointers into cfg); their number in *nres. */
+static struct vsock_fwd *fwd_list(const struct config_fwd *src, unsigned n, unsigned *nres)
 {
 	struct vsock_fwd *v = calloc(n ? n : 1, sizeof(*v));
 
+	*nres = 0;
 	if (!v)
 		return NULL;
 	for (unsigned i = 0; i < n; i++)
-		v[i] = (struct vsock_fwd){
-			.port = src[i].port,
-			.tcp = src[i].kind == CONFIG_FWD_TCP,
-			.path = src[i].path,
-			.sa = (const struct sockaddr *)&src[i].addr,
-			.salen = src[i].addrlen,
-		};
+		if (src[i].kind != CONFIG_FWD_UDP)
+			v[(*nres)++] = (struct vsock_fwd){
+				.port = src[i].port,
+				.tcp = src[i].kind == CONFIG_FWD_TCP,
+				.path = src[i].path,
+				.sa = (const struct sockaddr *)&src[i].addr,
+				.salen = src[i].addrlen,
+			};
 	return v;
+}
+
+/* The same for the UDP forwards (datagrams). */
+static struct vsock_dgram_udp_fwd *udp_list(const struct config_fwd *src, unsigned n,
+					    unsigned *nres)
+{
+	struct vsock_dgram_udp_fwd *v = calloc(n ? n : 1, sizeof(*v));
+
+	*nres = 0;
+	if (!v)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		if (src[i].kind == CONFIG_FWD_UDP)
+			v[(*nres)++] = (struct vsock_dgram_udp_fwd){
+				.port = src[i].port,
+				.sa = (const struct sockaddr *)&src[i].addr,
+				.salen = src[i].addrlen,
+			};
+	return v;
+}
+
+/* Datagrams on uds_path, with the UDP forwards (config_validate made sure
+ * there are none without --vsock-dgram).  0 or -errno, with the socket's
+ * message in msg when one failed. */
+static int vsock_dgram_setup(const struct vm_config *cfg, struct vsock_dgram **out,
+			     char *msg, size_t msglen)
+{
+	struct vsock_dgram_udp_fwd *uo, *ui;
+	unsigned nuo = 0, nui = 0;
+	int ret;
+
+	ret = vsock_dgram_create(cfg->uds_path, out, msg, msglen);
+	if (ret)
+		return ret;
+	uo = udp_list(cfg->fwd_out, cfg->n_fwd_out, &nuo);
+	ui = udp_list(cfg->fwd_in, cfg->n_fwd_in, &nui);
+	ret = -ENOMEM;
+	if (uo && ui)
+		ret = vsock_dgram_add_udp(*out, uo, nuo, ui, nui, msg, msglen);
+	free(uo);
+	free(ui);
+	if (ret) {
+		vsock_dgram_destroy(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 /*
@@ -109,13 +159,15 @@ static int vsock_backends_create(const struct vm_config *cfg, struct evloop *ev,
 			return ret;
 	}
 	if (cfg->n_fwd_out || cfg->n_fwd_in) {
-		struct vsock_fwd *fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out);
-		struct vsock_fwd *fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in);
+		unsigned nfo, nfi;
+		struct vsock_fwd *fo = fwd_list(cfg->fwd_out, cfg->n_fwd_out, &nfo);
+		struct vsock_fwd *fi = fwd_list(cfg->fwd_in, cfg->n_fwd_in, &nfi);
 
 		ret = -ENOMEM;
-		if (fo && fi) /* takes be, also when it fails */
-			ret = vsock_fwd_backend_create(fo, cfg->n_fwd_out, fi, cfg->n_fwd_in,
-						       be, ev, &be, msg, msglen);
+		if (fo && fi && !nfo && !nfi) /* UDP only: datagrams, not here */
+			ret = 0;
+		else if (fo && fi) /* takes be, also when it fails */
+			ret = vsock_fwd_backend_create(fo, nfo, fi, nfi, be, ev, &be, msg, msglen);
 		else if (be)
 			be->destroy(be);
 		free(fo);
@@ -163,7 +215,7 @@ int virtio_devs_vsock_create(const struct vm_config *cfg, struct evloop *ev,
 	p.npeers = cfg->n_peers;
 	ret = vsock_backends_create(cfg, ev, &p.be, msg, sizeof(msg));
 	if (ret == 0 && cfg->vsock_dgram) {
-		ret = vsock_dgram_create(cfg->uds_path, &p.dgram, msg, sizeof(msg));
+		ret = vsock_dgram_setup(cfg, &p.dgram, msg, sizeof(msg));
 		if (ret && p.be)
 			p.be->destroy(p.be);
 	}

@@ -9,17 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "vsock/dev_priv.h"
 #include "vsock/dgram.h"
+#include "vsock/dgram_udp.h"
 #include "vsock/iov.h"
 #include "vsock/packet.h"
 #include "vsock/sock.h"
 
 struct vsock_dgram {
 	int fd;
+	/* With UDP forwards: an epoll set of fd (tag 0) and the UDP sockets
+	 * (their tags), so the device still watches one fd; else -1. */
+	int set;
+	struct vsock_dgram_udp *udp;
 	struct vsock_sock_file file;
 	char base[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* uds_path */
 	struct vsock_dgram_msg q[VSOCK_DGRAM_QUEUE_MAX];
@@ -55,6 +61,7 @@ int vsock_dgram_create(const char *uds_path, struct vsock_dgram **out,
 		return fd;
 	}
 	g->fd = fd;
+	g->set = -1;
 	strcpy(g->base, uds_path); /* fits: path did */
 	*out = g;
 	return 0;
@@ -65,14 +72,42 @@ void vsock_dgram_destroy(struct vsock_dgram *g)
 	if (!g)
 		return;
 	vsock_dgram_flush(g, NULL);
+	vsock_dgram_udp_destroy(g->udp);
+	if (g->set >= 0)
+		close(g->set);
 	vsock_sock_file_remove(&g->file);
 	close(g->fd);
 	free(g);
 }
 
+int vsock_dgram_add_udp(struct vsock_dgram *g, const struct vsock_dgram_udp_fwd *out,
+			unsigned nout, const struct vsock_dgram_udp_fwd *in, unsigned nin,
+			char *err, size_t errlen)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = 0 };
+	int ret;
+
+	if (!nout && !nin)
+		return 0;
+	if (g->set >= 0)
+		return -EBUSY; /* once */
+	g->set = epoll_create1(EPOLL_CLOEXEC);
+	if (g->set < 0)
+		return -errno;
+	if (epoll_ctl(g->set, EPOLL_CTL_ADD, g->fd, &e) < 0)
+		ret = -errno;
+	else
+		ret = vsock_dgram_udp_create(out, nout, in, nin, g->set, &g->udp, err, errlen);
+	if (ret) {
+		close(g->set);
+		g->set = -1;
+	}
+	return ret;
+}
+
 int vsock_dgram_fd(const struct vsock_dgram *g)
 {
-	return g->fd;
+	return g->set >= 0 ? g->set : g->fd;
 }
 
 /* A decimal uint32 without sign or leading zeros ending at `stop`. */
@@ -120,6 +155,8 @@ void vsock_dgram_send(struct vsock_dgram *g, uint32_t gport, uint32_t hport,
 	struct msghdr m = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = v };
 	int k;
 
+	if (g->udp && vsock_dgram_udp_send(g->udp, gport, hport, iov, n, len, st))
+		return;
 	k = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s%s_%u", g->base,
 		     VSOCK_DGRAM_SUFFIX, hport);
 	if (k < 0 || (size_t)k >= sizeof(sa.sun_path) || n > VSOCK_QUEUE_SIZE) {
@@ -173,12 +210,14 @@ bool vsock_dgram_has_room(const struct vsock_dgram *g)
 	       g->q_bytes <= VSOCK_DGRAM_QUEUE_BYTES - VSOCK_DGRAM_MAX;
 }
 
-unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
+/* Up to `budget` datagrams from the Unix socket; how many were read.
+ * `wait_room`: as vsock_dgram_recv. */
+static unsigned recv_unix(struct vsock_dgram *g, bool accept, unsigned budget, bool wait_room,
 			  struct vsock_dgram_stats *st)
 {
 	unsigned i;
 
-	for (i = 0; i < max; i++) {
+	for (i = 0; i < budget; i++) {
 		struct iovec v = { g->rbuf, sizeof(g->rbuf) };
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 		uint32_t gport, hport;
@@ -207,6 +246,56 @@ unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool
 		enqueue(g, gport, hport, g->rbuf + line, (uint32_t)((size_t)n - line), st);
 	}
 	return i;
+}
+
+/* The same from the UDP socket tagged `tag` (no line: the socket names
+ * the flow). */
+static unsigned recv_udp(struct vsock_dgram *g, uint64_t tag, bool accept, unsigned budget,
+			 bool wait_room, struct vsock_dgram_stats *st)
+{
+	unsigned i;
+
+	for (i = 0; i < budget; i++) {
+		uint32_t gport, hport;
+		int n;
+
+		if (accept && wait_room && !vsock_dgram_has_room(g))
+			break;
+		n = vsock_dgram_udp_recv(g->udp, tag, accept, g->rbuf, sizeof(g->rbuf),
+					 &gport, &hport, st);
+		if (n < 0)
+			break;
+		if (n > 0)
+			enqueue(g, gport, hport, g->rbuf, (uint32_t)n, st);
+	}
+	return i;
+}
+
+unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
+			  struct vsock_dgram_stats *st)
+{
+	struct epoll_event evs[16];
+	unsigned budget = max;
+	int k;
+
+	if (g->set < 0)
+		return recv_unix(g, accept, budget, wait_room, st);
+	/* Each ready socket gets a share of the batch; epoll hands level-
+	 * triggered fds out in turn, so the next wake-up serves the rest. */
+	k = epoll_wait(g->set, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
+	for (int i = 0; i < k && budget; i++) {
+		unsigned share = max / (unsigned)k, used;
+
+		if (share > budget)
+			share = budget;
+		if (share == 0)
+			share = 1;
+		used = evs[i].data.u64 == 0 ?
+		       recv_unix(g, accept, share, wait_room, st) :
+		       recv_udp(g, evs[i].data.u64, accept, share, wait_room, st);
+		budget -= used;
+	}
+	return max - budget;
 }
 
 const struct vsock_dgram_msg *vsock_dgram_peek(const struct vsock_dgram *g)

@@ -50,6 +50,13 @@ struct vsock_dgram_stats {
 	uint64_t rx_queue_full;      /* the bounded queue was full */
 	uint64_t rx_buf_small;       /* the guest's next rx buffer could not hold it */
 	uint64_t queued;             /* waiting now */
+	/* UDP forwards (dgram_udp.h); their send errors count as above. */
+	uint64_t udp_out_evicted;    /* forward_out socket table full: LRU one closed */
+	uint64_t udp_in_evicted;     /* forward_in client table full: LRU one forgotten */
+	uint64_t udp_socket_err;     /* a forward_out socket could not be made: dropped */
+	uint64_t udp_rx_err;         /* a UDP socket reported an error (ICMP) */
+	uint64_t udp_out_socks;      /* forward_out sockets open now */
+	uint64_t udp_in_clients;     /* forward_in clients known now */
 };
 
 /* One queued host → guest datagram. */
@@ -66,24 +73,37 @@ struct vsock_dgram;
 int vsock_dgram_create(const char *uds_path, struct vsock_dgram **out,
 		       char *err, size_t errlen);
 
-/* Close the socket, remove its file, free the queue.  NULL is fine. */
+struct vsock_dgram_udp_fwd;
+
+/* UDP forwards (dgram_udp.h) beside the Unix socket: forward_out `out`
+ * (by host port), forward_in `in` (by guest port; bound now).  Before
+ * vsock_dev_create(): vsock_dgram_fd() is then an epoll set of all the
+ * sockets.  0 (also with no forwards) or -errno with one line in err. */
+int vsock_dgram_add_udp(struct vsock_dgram *g, const struct vsock_dgram_udp_fwd *out,
+			unsigned nout, const struct vsock_dgram_udp_fwd *in, unsigned nin,
+			char *err, size_t errlen);
+
+/* Close the sockets, remove the file, free the queue.  NULL is fine. */
 void vsock_dgram_destroy(struct vsock_dgram *g);
 
-/* The socket, for the device's event loop (EPOLLIN, level-triggered). */
+/* For the device's event loop (EPOLLIN, level-triggered): the socket, or
+ * with UDP forwards the epoll set holding it and them. */
 int vsock_dgram_fd(const struct vsock_dgram *g);
 
 /* Guest → host: send the payload at iov[0..n) (len bytes, guest memory
- * read once by sendmsg) from guest port `gport` to "<uds_path>_dgram_<hport>",
- * never blocking; a failure is a counted drop.  Any thread. */
+ * read once by sendmsg) from guest port `gport` to host port `hport`: a
+ * UDP forward's if it has one (dgram_udp.h), else
+ * "<uds_path>_dgram_<hport>"; never blocking; a failure is a counted drop.
+ * Any thread. */
 void vsock_dgram_send(struct vsock_dgram *g, uint32_t gport, uint32_t hport,
 		      const struct iovec *iov, unsigned n, uint32_t len,
 		      struct vsock_dgram_stats *st);
 
-/* Read up to `max` host datagrams; queue them if `accept` (a driver with
- * F_DGRAM is there), else drop them (rx_no_driver).  With `wait_room`, stop
- * instead of reading one the queue might not hold (!vsock_dgram_has_room)
- * so the caller can deliver first; without, read it and drop it if it
- * does not fit.  I/O thread.  How many were read. */
+/* Read up to `max` host datagrams (Unix and UDP); queue them if `accept`
+ * (a driver with F_DGRAM is there), else drop them (rx_no_driver).  With
+ * `wait_room`, stop instead of reading one the queue might not hold
+ * (!vsock_dgram_has_room) so the caller can deliver first; without, read
+ * it and drop it if it does not fit.  I/O thread.  How many were read. */
 unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
 			  struct vsock_dgram_stats *st);
 

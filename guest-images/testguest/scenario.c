@@ -27,6 +27,10 @@ const struct scenario scenarios[] = {
 	{ "pingpong", scn_pingpong, "port=P size=N count=K [listen=1]: round-trip latency", true },
 	{ "connrate", scn_connrate, "mode=connect|accept port=P count=N: connection set-up", true },
 	{ "notify", scn_notify, "count=N: TSC cycles per QueueNotify write", true },
+	{ "dgram-echo", scn_dgram_echo, "port=P count=N size=S: datagrams echoed by the host", true },
+	{ "dgram-server", scn_dgram_server, "port=P count=N: echo host datagrams", true },
+	{ "dgram-burst", scn_dgram_burst, "port=P [hold=MS]: count a host burst taken late", true },
+	{ "dgram-max", scn_dgram_max, "port=P: 64 KiB datagrams both ways (rxbuf=65536)", true },
 	{ NULL, NULL, NULL, false },
 };
 

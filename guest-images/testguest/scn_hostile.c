@@ -44,6 +44,7 @@
  *                    ignored, bad-used (a used entry the driver rejects),
  *                    OVERWRITTEN (memory the device must not touch was).
  *                    observed=oob:X,loop:Y,huge:Z,rx-oob:W,rx-tiny:V,rx-ro:U,tx-write:T
+ *   dgram-*          datagram modes: scn_hostile_dgram.c
  */
 #include "scenario.h"
 
@@ -52,6 +53,7 @@
 #include "fmt.h"
 #include "heap.h"
 #include "io.h"
+#include "scn_hostile_dgram.h"
 #include "str.h"
 #include "vstest.h"
 
@@ -571,6 +573,8 @@ int scn_hostile(void)
 		r = request_flood(port, count);
 	else if (strcmp(mode, "garbage-descriptors") == 0)
 		r = garbage_descriptors(port, observed, sizeof(observed));
+	else if (hostile_dgram_mode(mode))
+		r = hostile_dgram(mode, port, par, observed, sizeof(observed));
 	else
 		return vt_fail(name, "unknown-mode");
 	vs_rx_hook = NULL;

@@ -36,6 +36,8 @@ static bool parse_size(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
+/* Our VMM: 4K@0xd0000000:5, page-aligned.  QEMU microvm: 512@0xfeb00e00:12,
+ * transports 512 bytes apart (the register block is 0x100 + config). */
 uint64_t vmmio_base_from_cmdline(uint64_t fallback)
 {
 	const char *v, *at = NULL, *colon = NULL;
@@ -56,7 +58,7 @@ uint64_t vmmio_base_from_cmdline(uint64_t fallback)
 		colon = v + n;
 	if (!parse_size(v, (size_t)(at - v), &size) || size < 0x200 ||
 	    !str_to_u64(at + 1, (size_t)(colon - at - 1), &base) ||
-	    base < 0x100000 || base >= 0x100000000ull || (base & 0xfff))
+	    base < 0x100000 || base >= 0x100000000ull || (base & 0x1ff))
 		return fallback;
 	return base;
 }

@@ -11,6 +11,7 @@
 #include "heap.h"
 #include "io.h"
 #include "str.h"
+#include "vsock_dgram.h"
 
 /* Control packets a connection owes the peer. */
 #define VSP_REQUEST        (1u << 0)
@@ -61,6 +62,8 @@ void vs_params_from_cmdline(struct vs_params *p, uint32_t def_bufsz,
 	p->dev.want_indirect = cmdline_u64("indirect", 0) != 0;
 	p->dev.want_streambits = cmdline_u64("streambits", 0) != 0;
 	p->dev.want_eventidx = cmdline_u64("eventidx", 1) != 0;
+	p->dev.want_dgram = cmdline_u64("dgram", 0) != 0;
+	p->dev.rxbuf = (uint32_t)cmdline_u64("rxbuf", VSOCK_RX_PAYLOAD);
 	p->dev.txpkt = (uint32_t)cmdline_u64("txpkt", 65536);
 	p->buf_alloc = (uint32_t)cmdline_u64("bufsz", def_bufsz);
 	p->max_conns = (unsigned)cmdline_u64("maxconns", def_conns);
@@ -381,6 +384,12 @@ static void on_rx(const struct vsock_hdr *h, const uint8_t *p, uint32_t n)
 
 	if (vs_rx_hook)
 		vs_rx_hook(h);
+	if (h->type == VSOCK_TYPE_DGRAM) {
+		/* Connectionless, its own port space (vsock_dgram.c); never
+		 * answered with RST, which would mean nothing for type 3. */
+		vdg_on_rx(h, p, n);
+		return;
+	}
 	if (h->type != VSOCK_TYPE_STREAM && h->type != VSOCK_TYPE_SEQPACKET) {
 		vs_stats.bad_type++;
 		queue_rst_reply(h);

@@ -86,7 +86,8 @@ struct vs_stats {
 extern struct vs_stats vs_stats;
 
 /* Command-line defaults: rxq= txq= rxlayout=split|single indirect=1
- * bufsz= txpkt= maxconns=; `def_bufsz`/`def_conns` where absent. */
+ * bufsz= txpkt= maxconns= dgram=1 rxbuf=; `def_bufsz`/`def_conns` where
+ * absent. */
 void vs_params_from_cmdline(struct vs_params *p, uint32_t def_bufsz,
 			    unsigned def_conns);
 

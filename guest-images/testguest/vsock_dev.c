@@ -7,7 +7,6 @@
 #include "delay.h"
 
 #define EVQ_BUFS 8  /* Linux posts 8 event buffers of 4 bytes */
-#define RXBUF_LEN (VSOCK_HDR_LEN + VSOCK_RX_PAYLOAD)
 #define MAX_SLOTS (VQ_MAX / 2)
 /* Idle polls look at Status/InterruptStatus at most this often: each MMIO
  * read exits to the VMM (~50 us from ring 3 on PVM hosts), and a poll loop
@@ -16,7 +15,7 @@
 
 struct rxbuf {
 	uint8_t *hdr;   /* 44 bytes (split) or the whole buffer (single) */
-	uint8_t *data;  /* 4096 bytes: right after hdr (single) or apart */
+	uint8_t *data;  /* rxbuf bytes: right after hdr (single) or apart */
 };
 
 struct txslot {
@@ -34,7 +33,9 @@ static struct vsd_params par;
 static struct virtq rxq NOINIT, txq NOINIT, evq NOINIT; /* vq_init() sets all */
 static void *qmem[3];
 static unsigned nrx, nslots;
-static struct rxbuf rxbufs[VQ_MAX] NOINIT; /* allocate() sets all */
+static struct rxbuf rxbufs[VQ_MAX] NOINIT; /* [0, rx_nalloc) allocated */
+static unsigned rx_nalloc;   /* rx buffers allocated so far, of rx_size */
+static uint32_t rx_size;     /* their payload size (par.rxbuf) */
 static struct txslot *slots, *free_slots;
 static unsigned slots_free;
 static uint32_t *evbufs;
@@ -47,6 +48,8 @@ uint64_t vsd_cid(void) { return cid; }
 bool vsd_seqpacket(void) { return vmmio_has(&vsd_mmio, VSOCK_F_SEQPACKET); }
 bool vsd_indirect(void) { return vmmio_has(&vsd_mmio, VIRTIO_F_INDIRECT_DESC); }
 bool vsd_eventidx(void) { return vmmio_has(&vsd_mmio, VIRTIO_F_EVENT_IDX); }
+bool vsd_dgram(void) { return vmmio_has(&vsd_mmio, VSOCK_F_DGRAM); }
+uint32_t vsd_rxbuf(void) { return par.rxbuf; }
 uint32_t vsd_txpkt(void) { return par.txpkt; }
 struct virtq *vsd_rxq(void) { return &rxq; }
 struct virtq *vsd_txq(void) { return &txq; }
@@ -68,10 +71,10 @@ static int post_rx(struct rxbuf *b)
 
 	if (par.rx_split) {
 		seg[0] = (struct vq_seg){ (uintptr_t)b->hdr, VSOCK_HDR_LEN, true };
-		seg[1] = (struct vq_seg){ (uintptr_t)b->data, VSOCK_RX_PAYLOAD, true };
+		seg[1] = (struct vq_seg){ (uintptr_t)b->data, par.rxbuf, true };
 		return vq_add(&rxq, seg, 2, b) < 0 ? -1 : 0;
 	}
-	seg[0] = (struct vq_seg){ (uintptr_t)b->hdr, RXBUF_LEN, true };
+	seg[0] = (struct vq_seg){ (uintptr_t)b->hdr, VSOCK_HDR_LEN + par.rxbuf, true };
 	return vq_add(&rxq, seg, 1, b) < 0 ? -1 : 0;
 }
 
@@ -91,14 +94,6 @@ static int allocate(const char **why)
 	evbufs = heap_alloc(sizeof(uint32_t) * EVQ_BUFS, 64);
 	if (!qmem[0] || !qmem[1] || !qmem[2] || !slots || !evbufs)
 		goto oom;
-	for (unsigned i = 0; i < VQ_MAX; i++) {
-		/* Room for both layouts (see bring_up). */
-		uint8_t *m = heap_alloc(RXBUF_LEN + VSOCK_HDR_LEN + 4, 64);
-
-		if (!m)
-			goto oom;
-		rxbufs[i].hdr = m;
-	}
 	for (unsigned i = 0; i < MAX_SLOTS; i++)
 		slots[i].payload = NULL;
 	allocated = true;
@@ -106,6 +101,26 @@ static int allocate(const char **why)
 oom:
 	*why = "out of guest memory for queues";
 	return -1;
+}
+
+/* rx buffers [0, n) of par.rxbuf payload bytes, allocated on first use
+ * (64 KiB ones for all VQ_MAX entries would be 64 MiB) and kept. */
+static int alloc_rx(unsigned n, const char **why)
+{
+	if (rx_size != par.rxbuf)
+		rx_nalloc = 0; /* another size: new ones (nothing is freed) */
+	rx_size = par.rxbuf;
+	for (; rx_nalloc < n; rx_nalloc++) {
+		/* Room for both layouts (see bring_up). */
+		uint8_t *m = heap_alloc(VSOCK_HDR_LEN + 4 + par.rxbuf, 64);
+
+		if (!m) {
+			*why = "out of guest memory for rx buffers";
+			return -1;
+		}
+		rxbufs[rx_nalloc].hdr = m;
+	}
+	return 0;
 }
 
 static int bring_up(const char **why)
@@ -121,6 +136,8 @@ static int bring_up(const char **why)
 		want |= 1ull << VIRTIO_F_EVENT_IDX;
 	if (par.want_streambits)
 		want |= (1ull << VSOCK_F_STREAM) | (1ull << VSOCK_F_NO_IMPLIED_STREAM);
+	if (par.want_dgram)
+		want |= 1ull << VSOCK_F_DGRAM;
 	if (vmmio_negotiate(&vsd_mmio, want, why))
 		return -1;
 
@@ -157,6 +174,8 @@ static int bring_up(const char **why)
 	nrx = par.rx_split ? rxq.num / 2 : rxq.num;
 	if (vsd_rx_spare)
 		nrx = nrx > vsd_rx_spare ? nrx - vsd_rx_spare : 1;
+	if (alloc_rx(nrx, why))
+		return -1;
 	for (unsigned i = 0; i < nrx; i++) {
 		/* single: payload right after the header, one descriptor;
 		 * split: two descriptors, the payload 4 bytes further on. */
@@ -195,6 +214,10 @@ int vsd_init(const struct vsd_params *p, const char **why)
 	par = *p;
 	if (par.txpkt == 0 || par.txpkt > 65536)
 		par.txpkt = 65536;
+	if (par.rxbuf == 0)
+		par.rxbuf = VSOCK_RX_PAYLOAD;
+	if (par.rxbuf > VSOCK_RX_PAYLOAD_MAX)
+		par.rxbuf = VSOCK_RX_PAYLOAD_MAX; /* more is never filled */
 	if (vmmio_probe(&vsd_mmio, base, VIRTIO_ID_VSOCK, why))
 		return -1;
 	if (!allocated && allocate(why))
@@ -306,10 +329,14 @@ int vsd_poll(vsd_rx_fn rx, vsd_event_fn ev)
 		}
 		h = (const void *)b->hdr;
 		vsd_stats.rx_pkts++;
-		/* §5.10.6.4 / Linux: drop what cannot be a packet. */
-		if (len < VSOCK_HDR_LEN) {
+		/* §5.10.6.4 / Linux: drop what cannot be a packet.  An empty
+		 * buffer is legal: the device gives back one it could not use
+		 * (e.g. a datagram too big for it was dropped). */
+		if (len == 0) {
+			vsd_stats.rx_empty++;
+		} else if (len < VSOCK_HDR_LEN) {
 			vsd_stats.rx_short++;
-		} else if (h->len != len - VSOCK_HDR_LEN || h->len > VSOCK_RX_PAYLOAD) {
+		} else if (h->len != len - VSOCK_HDR_LEN || h->len > par.rxbuf) {
 			vsd_stats.rx_len_bad++;
 		} else {
 			vsd_stats.rx_bytes += h->len;

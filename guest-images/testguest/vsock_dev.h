@@ -11,7 +11,13 @@
  *
  * rx buffers (§5.10.6.4; layouts as Linux): by default one device-writable descriptor of
  * 44 + 4096 bytes per buffer (Linux >= 6.2); `split` posts the older layout,
- * two descriptors (44-byte header, then 4096 bytes of payload).
+ * two descriptors (44-byte header, then 4096 bytes of payload).  `rxbuf`
+ * changes the 4096: the device never splits a datagram over buffers
+ * (docs/vsock.md, "Datagrams"), so one of 64 KiB needs 64 KiB buffers.
+ *
+ * Datagrams (F_DGRAM, bit 3; type 3): negotiated only when asked for
+ * (`want_dgram`), like a Linux guest without the out-of-tree patches,
+ * which never acks the bit.  Packets only here; vsock_dgram.h has ports.
  * tx: the 44-byte header in one readable descriptor, the payload (if any) in
  * a second, or both behind one indirect descriptor.
  */
@@ -28,10 +34,12 @@
 #define VSOCK_F_STREAM    0
 #define VSOCK_F_SEQPACKET 1
 #define VSOCK_F_NO_IMPLIED_STREAM 2
+#define VSOCK_F_DGRAM     3
 
 #define VSOCK_HOST_CID 2
 #define VSOCK_HDR_LEN 44
-#define VSOCK_RX_PAYLOAD 4096
+#define VSOCK_RX_PAYLOAD 4096     /* default rx buffer payload */
+#define VSOCK_RX_PAYLOAD_MAX 65536 /* the largest packet (and datagram) */
 
 /* §5.10.6 packet header, little-endian (x86 is too). */
 struct vsock_hdr {
@@ -62,6 +70,7 @@ enum {
 
 #define VSOCK_TYPE_STREAM    1
 #define VSOCK_TYPE_SEQPACKET 2
+#define VSOCK_TYPE_DGRAM     3
 #define VSOCK_SHUTDOWN_RCV   1
 #define VSOCK_SHUTDOWN_SEND  2
 #define VSOCK_SEQ_EOM        1
@@ -75,13 +84,17 @@ struct vsd_params {
 	bool want_indirect;    /* negotiate INDIRECT_DESC and use it for tx */
 	bool want_streambits;  /* negotiate STREAM and NO_IMPLIED_STREAM */
 	bool want_eventidx;    /* negotiate EVENT_IDX if offered (kick suppression) */
+	bool want_dgram;       /* negotiate F_DGRAM if offered */
+	uint32_t rxbuf;        /* payload bytes per rx buffer (0: 4096) */
 	uint32_t txpkt;        /* largest tx payload per packet */
 };
 
 struct vsd_stats {
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, kicks;
 	uint64_t kicks_saved;  /* rx/tx kicks the device said it did not need */
-	uint64_t rx_short;     /* used len < 44: dropped (device bug) */
+	uint64_t rx_short;     /* used len 1..43: dropped (device bug) */
+	uint64_t rx_empty;     /* used len 0: a buffer the device could not use
+				* (a datagram too big for it is dropped so) */
 	uint64_t rx_len_bad;   /* header len != used len - 44: dropped (device bug) */
 	uint64_t events;
 	uint64_t raw_used;     /* vq_add_raw() chains the device gave back */
@@ -109,6 +122,8 @@ uint64_t vsd_reread_cid(void);
 bool vsd_seqpacket(void);
 bool vsd_indirect(void);
 bool vsd_eventidx(void);
+bool vsd_dgram(void);
+uint32_t vsd_rxbuf(void);
 uint32_t vsd_txpkt(void);
 struct virtq *vsd_rxq(void);
 struct virtq *vsd_txq(void);

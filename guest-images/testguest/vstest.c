@@ -10,6 +10,7 @@
 #include "io.h"
 #include "str.h"
 #include "vsock_dev.h"
+#include "vsock_dgram.h"
 
 #define CHUNK 65536
 #define STALL_US 20000000 /* no progress for 20 s: give up */
@@ -27,11 +28,11 @@ int vt_init(const char *name, uint32_t def_bufsz, unsigned def_conns)
 		return -1;
 	}
 	kprintf("tg-note: vsock cid=%lu features=0x%lx negotiated=0x%lx rxq=%u txq=%u "
-		"rxlayout=%s indirect=%d seqpacket=%d eventidx=%d\n",
+		"rxlayout=%s indirect=%d seqpacket=%d eventidx=%d dgram=%d rxbuf=%u\n",
 		(unsigned long)vsd_cid(), (unsigned long)vsd_mmio.dev_features,
 		(unsigned long)vsd_mmio.features, vsd_rxq()->num, vsd_txq()->num,
 		p.dev.rx_split ? "split" : "single", vsd_indirect(), vsd_seqpacket(),
-		vsd_eventidx());
+		vsd_eventidx(), vsd_dgram(), vsd_rxbuf());
 	return 0;
 }
 
@@ -57,7 +58,9 @@ void vt_stats(void)
 		"rx_short=%lu rx_len_bad=%lu rst_sent=%lu rst_rcvd=%lu "
 		"credit_overruns=%lu credit_requests=%lu cu_sent=%lu cu_rcvd=%lu "
 		"unmatched=%lu bad_type=%lu proto_errors=%lu transport_resets=%lu "
-		"refused=%lu zero_credit=%lu bad_cid=%lu raw_used=%lu kicks_saved=%lu\n",
+		"refused=%lu zero_credit=%lu bad_cid=%lu raw_used=%lu kicks_saved=%lu "
+		"rx_empty=%lu dg_rx=%lu dg_tx=%lu dg_no_port=%lu dg_queue_full=%lu "
+		"dg_too_long=%lu dg_bad=%lu dg_unexpected=%lu\n",
 		vsd_stats.rx_pkts, vsd_stats.rx_bytes, vsd_stats.tx_pkts,
 		vsd_stats.tx_bytes, vsd_stats.kicks, vsd_stats.rx_short,
 		vsd_stats.rx_len_bad, vs_stats.rst_sent, vs_stats.rst_rcvd,
@@ -66,7 +69,9 @@ void vt_stats(void)
 		vs_stats.unmatched, vs_stats.bad_type, vs_stats.proto_errors,
 		vs_stats.transport_resets, vs_stats.reqs_refused, vs_stats.zero_credit,
 		vs_stats.bad_cid, vsd_stats.raw_used,
-		vsd_stats.kicks_saved);
+		vsd_stats.kicks_saved, vsd_stats.rx_empty, vdg_stats.rx_pkts,
+		vdg_stats.tx_pkts, vdg_stats.no_port, vdg_stats.queue_full,
+		vdg_stats.too_long, vdg_stats.bad, vdg_stats.unexpected);
 }
 
 int vt_fail(const char *name, const char *fmt, ...)
@@ -90,6 +95,27 @@ bool vt_poll(const char **why)
 		return true;
 	*why = vsd_error() ? vsd_error() : "device broken";
 	return false;
+}
+
+int vt_dgram_send(uint32_t sport, uint32_t dport, const void *buf, uint32_t n,
+		  const char **why)
+{
+	uint64_t d = deadline_us(10000000);
+	int r;
+
+	while ((r = vdg_send(sport, dport, buf, n)) == -1) {
+		if (!vt_poll(why))
+			return -1;
+		if (deadline_passed(d)) {
+			*why = "tx-stuck";
+			return -1;
+		}
+	}
+	if (r < 0) {
+		*why = "dgram-invalid";
+		return -1;
+	}
+	return 0;
 }
 
 uint64_t vt_hz(void)

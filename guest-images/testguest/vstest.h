@@ -65,6 +65,11 @@ void vt_wait_used(uint64_t us);
  * sending.  Returns true when c is finished and released. */
 bool vt_echo_step(struct vs_conn *c, uint64_t *bytes);
 
+/* vdg_send(), polling while no tx slot is free (bounded: 10 s).  0, or
+ * -1 with *why ("dgram-invalid", "tx-stuck", or the device's error). */
+int vt_dgram_send(uint32_t sport, uint32_t dport, const void *buf, uint32_t n,
+		  const char **why);
+
 /* TSC cycles per second, for reports. */
 uint64_t vt_hz(void);
 

@@ -176,6 +176,39 @@ def test_forward_in_same_file_as_uds_path(tmp_path):
     assert sorted(os.listdir(d)) == []
 
 
+def test_udp_forward_needs_dgram(tmp_path):
+    """A udp forward without datagrams: the file's position, exit 1."""
+    cfg = tmp_path / "vm.json"
+    cfg.write_text('{"boot-source": {"kernel_image_path": "%s"},\n'
+                   ' "vsock": {"guest_cid": 3, "uds_path": "v.sock",\n'
+                   '  "forward_out": [{"port": 53, "udp": "127.0.0.1:5353"}]}}\n' % TESTGUEST)
+    line = only_line(run_vmm(["run", "--config", str(cfg)]))
+    assert line == (f"vmm: error: {cfg}:3:39: vsock.forward_out[0].udp: vsock forward "
+                    "udp:127.0.0.1:5353 needs datagrams: set vsock.dgram to true or add "
+                    "--vsock-dgram"), line
+    line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                              "--vsock-uds", str(tmp_path / "v.sock"),
+                              "--vsock-forward-in", "udp:127.0.0.1:7000=5"]))
+    assert line == ("vmm: error: --vsock-forward-in: vsock forward udp:127.0.0.1:7000 "
+                    "needs datagrams: set vsock.dgram to true or add --vsock-dgram"), line
+    assert sorted(os.listdir(tmp_path)) == ["vm.json"]
+
+
+def test_udp_forward_in_address_in_use(tmp_path):
+    """A udp forward_in address taken: one line at start-up, sockets gone."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        line = only_line(run_vmm(["run", "--kernel", TESTGUEST, "--vsock-cid", "3",
+                                  "--vsock-uds", str(tmp_path / "v.sock"), "--vsock-dgram",
+                                  "--vsock-forward-in", f"udp:127.0.0.1:{port}=5"]))
+    finally:
+        taken.close()
+    assert line == f"vmm: error: vsock forward udp:127.0.0.1:{port}: Address already in use", line
+    assert [f for f in os.listdir(tmp_path) if not f.endswith(".lock")] == []
+
+
 # --timeout and --console-file (issue 16): bad values are one line and exit
 # 1, before KVM is touched (so these run on hosts without /dev/kvm too).
 @pytest.mark.parametrize("value,msg", [

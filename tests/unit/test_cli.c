@@ -505,20 +505,32 @@ static const struct bad_args bad[] = {
 	  "vsock needs a guest CID: use --vsock-cid N or vsock.guest_cid" },
 	/* vsock forwards and limits */
 	{ { R, "--vsock-forward-out", "5000" },
-	  "--vsock-forward-out: '5000' is not PORT=tcp:HOST:PORT or PORT=unix:PATH" },
+	  "--vsock-forward-out: '5000' is not PORT=tcp:HOST:PORT, PORT=udp:HOST:PORT or PORT=unix:PATH" },
 	{ { R, "--vsock-forward-out", "x=tcp:127.0.0.1:1" },
 	  "--vsock-forward-out: 'x' is not a decimal number" },
 	{ { R, "--vsock-forward-out", "4294967295=tcp:127.0.0.1:1" },
 	  "--vsock-forward-out: 4294967295 is out of range 0..4294967294 (the guest's vsock port)" },
 	{ { R, "--vsock-forward-out", "1=tcp:example.com:80" },
 	  "--vsock-forward-out: 'example.com:80' is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
-	{ { R, "--vsock-forward-out", "1=udp:127.0.0.1:80" },
-	  "--vsock-forward-out: 'udp:127.0.0.1:80' is neither tcp:HOST:PORT nor unix:PATH" },
+	{ { R, "--vsock-forward-out", "1=sctp:127.0.0.1:80" },
+	  "--vsock-forward-out: 'sctp:127.0.0.1:80' is none of tcp:HOST:PORT, udp:HOST:PORT and unix:PATH" },
+	{ { R, "--vsock-forward-out", "1=udp:localhost" },
+	  "--vsock-forward-out: 'localhost' is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ { R, "--vsock-forward-out", "1=udp:127.0.0.1:53", "--vsock-forward-out", "1=udp:127.0.0.1:54" },
+	  "--vsock-forward-out: port 1 is given twice" },
+	{ { R, "--vsock-forward-out", "3221225473=udp:127.0.0.1:53" },
+	  "--vsock-forward-out: port 3221225473 is a host port of the udp forward_in clients, not for a udp forward_out" },
+	{ { R, "--vsock-forward-in", "udp:127.0.0.1:53=1", "--vsock-forward-in", "udp:localhost:53=2" },
+	  "--vsock-forward-in: udp:127.0.0.1:53 is given twice" },
+	{ { R, "--vsock-cid", "3", "--vsock-uds", "/v.sock", "--vsock-forward-out", "53=udp:127.0.0.1:53" },
+	  "--vsock-forward-out: vsock forward udp:127.0.0.1:53 needs datagrams: set vsock.dgram to true or add --vsock-dgram" },
+	{ { R, "--vsock-cid", "3", "--vsock-uds", "/v.sock", "--vsock-forward-in", "udp:[::1]:53=53" },
+	  "--vsock-forward-in: vsock forward udp:[::1]:53 needs datagrams: set vsock.dgram to true or add --vsock-dgram" },
 	{ { R, "--vsock-forward-out", "1=unix:" }, "--vsock-forward-out: empty path" },
 	{ { R, "--vsock-forward-out", "1=tcp:127.0.0.1:1", "--vsock-forward-out", "1=unix:/x" },
 	  "--vsock-forward-out: port 1 is given twice" },
 	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:22" },
-	  "--vsock-forward-in: 'tcp:127.0.0.1:22' is not tcp:HOST:PORT=PORT or unix:PATH=PORT" },
+	  "--vsock-forward-in: 'tcp:127.0.0.1:22' is not tcp:HOST:PORT=PORT, udp:HOST:PORT=PORT or unix:PATH=PORT" },
 	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:22=" },
 	  "--vsock-forward-in: empty value, expected a number" },
 	{ { R, "--vsock-forward-in", "tcp:127.0.0.1:99999=22" },
@@ -584,6 +596,44 @@ START_TEST(vsock_forward_flags)
 	ck_assert_uint_eq(c.fwd_in[0].port, 2222); /* same address: the flag's port */
 	ck_assert_str_eq(c.fwd_in[1].path, "/tmp/a=b"); /* the last '=' splits */
 	ck_assert_uint_eq(c.fwd_in[1].port, 1024);
+}
+END_TEST
+
+/* udp forwards: a namespace of their own beside tcp/unix ones, in the
+ * file and among the flags; a flag replaces the file's udp entry only. */
+START_TEST(vsock_udp_forward_flags)
+{
+	static const char json[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"},\n"
+		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\",\n"
+		"  \"forward_out\": [{\"port\": 53, \"tcp\": \"127.0.0.1:53\"},\n"
+		"                  {\"port\": 53, \"udp\": \"127.0.0.1:53\"}],\n"
+		"  \"forward_in\": [{\"udp\": \"127.0.0.1:7000\", \"port\": 1}]}}";
+	const char *cfg = write_file("vm.json", json);
+	char name[160];
+
+	/* The file has no "dgram": the flag supplies it. */
+	ck_run("run", "--config", cfg, "--vsock-dgram",
+	       "--vsock-forward-out", "53=udp:127.0.0.1:5353",
+	       "--vsock-forward-out", "54=udp:[::1]:54", "--vsock-forward-out", "54=tcp:127.0.0.1:54",
+	       "--vsock-forward-in", "udp:127.0.0.1:7000=2", "--vsock-forward-in", "tcp:127.0.0.1:7000=3");
+	ck_assert(c.vsock_dgram);
+	ck_assert_uint_eq(c.n_fwd_out, 4);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[0], name, sizeof(name)), "tcp:127.0.0.1:53");
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[1], name, sizeof(name)), "udp:127.0.0.1:5353");
+	ck_assert_str_eq(c.fwd_out[1].origin, "--vsock-forward-out");
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[2], name, sizeof(name)), "udp:[::1]:54");
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[3], name, sizeof(name)), "tcp:127.0.0.1:54");
+	ck_assert_uint_eq(c.n_fwd_in, 2);
+	ck_assert_int_eq(c.fwd_in[0].kind, CONFIG_FWD_UDP);
+	ck_assert_uint_eq(c.fwd_in[0].port, 2);
+	ck_assert_int_eq(c.fwd_in[1].kind, CONFIG_FWD_TCP);
+	config_free(&c);
+	config_defaults(&c);
+	/* Without --vsock-dgram the file's udp forward is refused, at its place. */
+	ck_assert_int_eq(CLI("run", "--config", cfg), CLI_ERROR);
+	ck_assert_msg(strstr(err, "vm.json:4:39: vsock.forward_out[1].udp: vsock forward "
+			     "udp:127.0.0.1:53 needs datagrams") != NULL, "%s", err);
 }
 END_TEST
 
@@ -747,6 +797,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, mem_above_host_ram);
 	tcase_add_test(tc, small_err_buffer);
 	tcase_add_test(tc, vsock_forward_flags);
+	tcase_add_test(tc, vsock_udp_forward_flags);
 	tcase_add_test(tc, vsock_flags_imply_device);
 	tcase_add_test(tc, vsock_dgram_flag);
 	suite_add_tcase(s, tc);

@@ -218,11 +218,25 @@ static const struct bad_case fwd_cases[] = {
 	{ "{\"vsock\": {\"forward_out\": [{\"tcp\": \"127.0.0.1:1\"}]}}",
 	  "t.json:1:28: vsock.forward_out[0]: missing \"port\" (the guest's vsock port)" },
 	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"tcp\": \"127.0.0.1:1\", \"unix\": \"/x\"}]}}",
-	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\" and \"unix\"" },
+	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\", \"udp\" and \"unix\"" },
 	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1}]}}",
-	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\" and \"unix\"" },
+	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\", \"udp\" and \"unix\"" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"udp\": \"127.0.0.1:1\", \"tcp\": \"127.0.0.1:1\"}]}}",
+	  "t.json:1:28: vsock.forward_out[0]: needs exactly one of \"tcp\", \"udp\" and \"unix\"" },
 	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"udp\": \"x\"}]}}",
-	  "t.json:1:40: unknown key \"udp\" in \"vsock.forward_out[0]\"" },
+	  "t.json:1:47: vsock.forward_out[0].udp: \"x\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"udp\": \"example.com:53\"}]}}",
+	  "t.json:1:47: vsock.forward_out[0].udp: \"example.com:53\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"udp\": 53}]}}",
+	  "t.json:1:47: vsock.forward_out[0].udp: must be a string, not an integer" },
+	{ "{\n  \"vsock\": {\n    \"forward_out\": [\n      {\"port\": 53, \"udp\": \"127.0.0.1:53\"},\n      {\"port\": 53, \"udp\": \"127.0.0.1:54\"}\n    ]\n  }\n}",
+	  "t.json:5:16: vsock.forward_out[1].port: port 53 is already forwarded by vsock.forward_out[0]" },
+	{ "{\"vsock\": {\"forward_out\": [{\"port\": 3221225472, \"udp\": \"127.0.0.1:53\"}]}}",
+	  "t.json:1:37: vsock.forward_out[0].port: port 3221225472 is a host port of the udp forward_in clients (3221225472..3221291007), not for a udp forward_out" },
+	{ "{\"vsock\": {\"forward_in\": [{\"udp\": \"127.0.0.1:7000\", \"port\": 1}, {\"udp\": \"localhost:7000\", \"port\": 2}]}}",
+	  "t.json:1:73: vsock.forward_in[1].udp: udp:127.0.0.1:7000 is already a listener (vsock.forward_in[0])" },
+	{ "{\"vsock\": {\"forward_in\": [{\"udp\": \"[::1]:x\", \"port\": 1}]}}",
+	  "t.json:1:35: vsock.forward_in[0].udp: \"[::1]:x\" is not a numeric address and port (IPV4:PORT, [IPV6]:PORT or localhost:PORT, port 1..65535)" },
 	{ "{\"vsock\": {\"forward_out\": [{\"port\": 1, \"unix\": \"\"}]}}",
 	  "t.json:1:48: vsock.forward_out[0].unix: path must not be empty" },
 	{ "{\n  \"vsock\": {\n    \"forward_out\": [\n      {\"port\": 5000, \"tcp\": \"127.0.0.1:5000\"},\n      {\"port\": 5000, \"unix\": \"/run/x.sock\"}\n    ]\n  }\n}",
@@ -993,6 +1007,58 @@ START_TEST(forwards_parsed)
 }
 END_TEST
 
+/* UDP forwards: their own namespace of ports beside tcp/unix ones, kept
+ * with where they were given; they need datagrams. */
+START_TEST(udp_forwards_parsed)
+{
+	static const char json[] =
+		"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/run/v.sock\",\n"
+		" \"forward_out\": [{\"port\": 53, \"tcp\": \"127.0.0.1:53\"},\n"
+		"                 {\"port\": 53, \"udp\": \"127.0.0.1:5353\"},\n"
+		"                 {\"port\": 3221225471, \"udp\": \"[::1]:9\"}],\n"
+		" \"forward_in\": [{\"tcp\": \"127.0.0.1:7000\", \"port\": 1},\n"
+		"                {\"udp\": \"127.0.0.1:7000\", \"port\": 2}]}}";
+	const struct sockaddr_in *a;
+	char name[160];
+
+	ck_load_ok(json);
+	ck_assert_uint_eq(c.n_fwd_out, 3);
+	ck_assert_int_eq(c.fwd_out[0].kind, CONFIG_FWD_TCP);
+	ck_assert_int_eq(c.fwd_out[1].kind, CONFIG_FWD_UDP);
+	ck_assert_uint_eq(c.fwd_out[1].port, 53);
+	a = (const void *)&c.fwd_out[1].addr;
+	ck_assert_uint_eq(ntohs(a->sin_port), 5353);
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[1], name, sizeof(name)), "udp:127.0.0.1:5353");
+	ck_assert_str_eq(config_fwd_name(&c.fwd_out[2], name, sizeof(name)), "udp:[::1]:9");
+	ck_assert_str_eq(c.fwd_out[1].origin, "t.json:3:38: vsock.forward_out[1].udp");
+	ck_assert_uint_eq(c.n_fwd_in, 2);
+	ck_assert_int_eq(c.fwd_in[1].kind, CONFIG_FWD_UDP);
+	ck_assert(!config_fwd_same_addr(&c.fwd_in[0], &c.fwd_in[1]));
+	ck_assert_str_eq(c.fwd_in[1].origin, "t.json:6:25: vsock.forward_in[1].udp");
+	/* Without datagrams: refused after merging, at the first udp one. */
+	valid_base();
+	ck_invalid("t.json:3:38: vsock.forward_out[1].udp: vsock forward udp:127.0.0.1:5353 "
+		   "needs datagrams: set vsock.dgram to true or add --vsock-dgram");
+	c.vsock_dgram = true;
+	ck_assert_msg(config_validate(&c, err, sizeof(err)) == 0, "%s", err);
+	/* forward_in alone needs them too. */
+	c.vsock_dgram = false;
+	c.fwd_out[1].kind = c.fwd_out[2].kind = CONFIG_FWD_TCP;
+	ck_invalid("t.json:6:25: vsock.forward_in[1].udp: vsock forward udp:127.0.0.1:7000 "
+		   "needs datagrams: set vsock.dgram to true or add --vsock-dgram");
+	/* A reserved port set behind the parser's back is caught too. */
+	c.vsock_dgram = true;
+	c.fwd_out[2].kind = CONFIG_FWD_UDP;
+	c.fwd_out[2].port = 3221225472u;
+	c.fwd_out[2].origin[0] = '\0';
+	ck_invalid("vsock forward udp:[::1]:9: port 3221225472 is a host port of the udp "
+		   "forward_in clients");
+	ck_assert(config_udp_port_reserved(3221225472u + 65535));
+	ck_assert(!config_udp_port_reserved(3221225472u + 65536));
+	ck_assert(!config_udp_port_reserved(3221225471u));
+}
+END_TEST
+
 START_TEST(max_conns_default)
 {
 	ck_assert_uint_eq(c.max_conns, 4096);
@@ -1240,6 +1306,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, parse_discovery);
 	tcase_add_loop_test(tc, forward_errors, 0, sizeof(fwd_cases) / sizeof(fwd_cases[0]));
 	tcase_add_test(tc, forwards_parsed);
+	tcase_add_test(tc, udp_forwards_parsed);
 	tcase_add_test(tc, peers_parsed);
 	tcase_add_loop_test(tc, peer_errors, 0, sizeof(peer_cases) / sizeof(peer_cases[0]));
 	tcase_add_test(tc, peers_validated);

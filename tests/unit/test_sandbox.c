@@ -22,12 +22,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "tests/unit/vsock_test_dev.h"
 #include "vmm/config.h"
@@ -256,12 +259,23 @@ static void do_allowed(void *arg)
 {
 	enum sandbox_kind k = *(enum sandbox_kind *)arg;
 	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-	int p[2];
+	struct sockaddr_in srv = { .sin_family = AF_INET }, from;
+	socklen_t slen = sizeof(srv);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int p[2], us, ep;
 	void *big;
 	char b;
 
 	if (pipe(p))
 		_exit(97);
+	/* A UDP peer on 127.0.0.1 and an epoll set, made before the filter
+	 * as the VMM's set-up makes its listeners and the datagram set. */
+	srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	us = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (us < 0 || ep < 0 || bind(us, (struct sockaddr *)&srv, sizeof(srv)) < 0 ||
+	    getsockname(us, (struct sockaddr *)&srv, &slen) < 0)
+		_exit(98);
 	enter(k);
 	/* Every kind: memory (small and mmap-sized), locks, writes. */
 	for (int i = 0; i < 100; i++)
@@ -286,6 +300,27 @@ static void do_allowed(void *arg)
 			_exit(94);
 		if (s >= 0)
 			close(s);
+	}
+	/* UDP forwards (vsock/dgram_udp.c): a forward_out socket made on
+	 * first use (socket, connect, into the epoll set), a datagram each
+	 * way (sendmsg; recvfrom, sendto as a forward_in listener answers). */
+	{
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct iovec v = { &b, 1 };
+		struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
+
+		slen = sizeof(from);
+		ev.data.fd = s;
+		if (s < 0 || connect(s, (struct sockaddr *)&srv, sizeof(srv)) < 0 ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) < 0 || sendmsg(s, &mh, 0) != 1 ||
+		    recvfrom(us, &b, 1, 0, (struct sockaddr *)&from, &slen) != 1 ||
+		    sendto(us, &b, 1, 0, (struct sockaddr *)&from, slen) != 1)
+			_exit(90);
+		if (k != SANDBOX_VCPU && epoll_wait(ep, &ev, 1, 1000) != 1)
+			_exit(89); /* the I/O loop's wait */
+		if (recvmsg(s, &mh, MSG_DONTWAIT) != 1 || epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL) < 0)
+			_exit(88);
+		close(s);
 	}
 	/* The kind's own ioctls are allowed (on no fd: EBADF). */
 	if (k == SANDBOX_VCPU && (ioctl(-1, KVM_RUN, 0) != -1 || errno != EBADF))

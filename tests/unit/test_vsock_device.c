@@ -92,6 +92,8 @@ static unsigned rx_short;         /* used entries < 44 bytes seen */
 static bool honest_kicks;         /* rx re-posts kick only when asked to */
 static unsigned rx_kicks;         /* rx kicks the fake driver made */
 static bool g_dgram;              /* the device has datagrams (--vsock-dgram) */
+static struct vsock_dgram_udp_fwd g_udp_out[2], g_udp_in[1]; /* UDP forwards */
+static unsigned g_n_udp_out, g_n_udp_in;
 
 static void *io_main(void *arg)
 {
@@ -221,6 +223,8 @@ static void setup(void)
 		.guest_cid = GCID, .uds_path = uds, .max_conns = g_max_conns,
 		.fwd_out = g_fwd_out, .n_fwd_out = g_n_fwd_out,
 		.fwd_in = g_fwd_in, .n_fwd_in = g_n_fwd_in, .dgram = g_dgram,
+		.udp_out = g_udp_out, .n_udp_out = g_n_udp_out,
+		.udp_in = g_udp_in, .n_udp_in = g_n_udp_in,
 	};
 
 	if (!dir[0]) {
@@ -1539,7 +1543,9 @@ END_TEST
 START_TEST(unix_forward_in_hang_up_before_accept)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec ms1 = { 0, 1000000 };
 	struct vsock_dev_stats st;
+	uint64_t accepted;
 	struct vsock_hdr req, h;
 	char buf[RXBUF];
 	int fd;
@@ -1557,11 +1563,21 @@ START_TEST(unix_forward_in_hang_up_before_accept)
 	rx_op(VIRTIO_VSOCK_OP_SHUTDOWN, NULL, 0);
 	txh(VIRTIO_VSOCK_OP_RST, 7000, req.src_port, 0);
 
+	vsock_dev_get_stats(dev, &st);
+	accepted = st.host_accepted;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
+	/* Wait for the I/O thread to take the client (a fixed window fails
+	 * on a loaded host: the accept can come after it).  The REQUEST, if
+	 * any, is queued under the same lock as the count. */
+	for (int t = 0; st.host_accepted == accepted; t++) {
+		ck_assert_int_lt(t, 20000);
+		nanosleep(&ms1, NULL);
+		vsock_dev_get_stats(dev, &st);
+	}
 	/* Either nothing, or a REQUEST and its RST right behind it. */
-	if (rx_try(&req, buf, sizeof(buf), 300)) {
+	if (rx_try(&req, buf, sizeof(buf), 50)) {
 		ck_assert_uint_eq(req.op, VIRTIO_VSOCK_OP_REQUEST);
 		rx_op(VIRTIO_VSOCK_OP_RST, NULL, 0);
 	}
@@ -3098,6 +3114,64 @@ START_TEST(dgram_larger_than_rx_buffer_dropped)
 }
 END_TEST
 
+/* What the test guest's datagram modes rely on (guest-images/testguest/
+ * scn_hostile_dgram.c, vsock_dgram.c): a len shorter than the chain sends
+ * len bytes, a longer one is dropped (len_chain) without RST; credit
+ * fields on a datagram change nothing, also on the ports of a live stream;
+ * a host datagram too big for the rx buffer, with none behind it, gives
+ * the buffer back empty (the driver's rx_empty), nothing else. */
+START_TEST(dgram_len_chain_credit_fields_empty_buffer)
+{
+	enum { TOTAL = 20000 };
+	static uint8_t big[8192], data[TOTAL];
+	int rfd = dg_bind(4000), lfd = listen_at(4000), hfd = dg_sock(), fd;
+	uint8_t p[100], buf[RXBUF];
+	size_t got = 0;
+	ssize_t n;
+
+	for (unsigned i = 0; i < sizeof(p); i++)
+		p[i] = (uint8_t)i;
+	dg_tx(1500, 4000, p, sizeof(p), VIRTIO_VSOCK_OP_RW, 10);
+	n = dg_recv(rfd, buf, sizeof(buf), WAIT_MS);
+	ck_assert_int_eq(n, 16 + 10); /* "DGRAM 1500 4000\n" is 16 bytes */
+	ck_assert_mem_eq(buf + 16, p, 10);
+	dg_tx(1500, 4000, p, sizeof(p), VIRTIO_VSOCK_OP_RW, 1000);
+	ck_assert_uint_eq(dstats().pkt_err[VSOCK_PKT_ERR_LEN_CHAIN], 1);
+	rx_none(100);
+
+	/* A stream from the same guest port to the same host port; a
+	 * datagram on its ports saying "1 byte of buffer": taken for the
+	 * stream's credit, it would stall the 20000 bytes below after one. */
+	fd = guest_connect(lfd, 1500, 4000);
+	g_buf = 1;
+	dg_tx(1500, 4000, "stream", 6, VIRTIO_VSOCK_OP_RW, 6);
+	g_buf = 65536;
+	ck_assert_int_eq(dg_recv(rfd, buf, sizeof(buf), WAIT_MS), 16 + 6);
+	ck_assert_uint_eq(dstats().dgram.tx_pkts, 2);
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (uint8_t)(i % 251);
+	ck_assert_int_eq(send(fd, data, TOTAL, 0), TOTAL);
+	while (got < TOTAL) {
+		struct vsock_hdr h = rx_op(VIRTIO_VSOCK_OP_RW, buf, sizeof(buf));
+
+		ck_assert_uint_eq(h.dst_port, 1500);
+		ck_assert_int_eq(memcmp(buf, data + got, h.len), 0);
+		got += h.len;
+	}
+
+	/* Too big for the 4 KiB buffers, alone: one buffer comes back empty. */
+	dg_host_send(hfd, 1500, 4000, big, sizeof(big));
+	WAIT_STATS(S.rx_buf_small == 1);
+	rx_none(100);
+	ck_assert_uint_eq(rx_short, 1);
+	ck_assert_uint_eq(S.rx_pkts, 0);
+	close(fd);
+	close(lfd);
+	close(rfd);
+	close(hfd);
+}
+END_TEST
+
 /* Every op but RW, and zero-length RW: dropped and counted, no RST. */
 START_TEST(dgram_bad_ops_dropped)
 {
@@ -3319,6 +3393,403 @@ START_TEST(dgram_socket_file)
 }
 END_TEST
 
+/* --- UDP forwards for datagrams ------------------------------------------ */
+
+/* forward_out: host port 5353 → udp_srv (a UDP socket of the test), host
+ * port 5355 → a UDP port nobody has; forward_in: udp_in_sa → guest port
+ * 7000.  Large rx buffers, so the largest UDP datagram fits. */
+static int udp_srv = -1;
+static struct sockaddr_in udp_srv_sa, udp_dead_sa, udp_in_sa;
+
+/* A UDP socket on 127.0.0.1, ephemeral port, its address in *sa. */
+static int udp_bind_any(struct sockaddr_in *sa)
+{
+	socklen_t len = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int sz = 4 << 20;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sa, &len), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+/* A forward_in client: a UDP socket connected to the VMM's listener. */
+static int udp_client(void)
+{
+	struct sockaddr_in sa;
+	int fd = udp_bind_any(&sa);
+
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&udp_in_sa, sizeof(udp_in_sa)), 0);
+	return fd;
+}
+
+/* The forwards and sockets of the dgram_udp fixtures. */
+static void udp_fixture(void)
+{
+	int fd;
+
+	udp_srv = udp_bind_any(&udp_srv_sa);
+	fd = udp_bind_any(&udp_dead_sa);
+	close(fd); /* a port that answers with ICMP unreachable */
+	fd = udp_bind_any(&udp_in_sa);
+	close(fd); /* free again, for the VMM to bind */
+	g_udp_out[0] = (struct vsock_dgram_udp_fwd){ .port = 5353,
+		.sa = (struct sockaddr *)&udp_srv_sa, .salen = sizeof(udp_srv_sa) };
+	g_udp_out[1] = (struct vsock_dgram_udp_fwd){ .port = 5355,
+		.sa = (struct sockaddr *)&udp_dead_sa, .salen = sizeof(udp_dead_sa) };
+	g_n_udp_out = 2;
+	g_udp_in[0] = (struct vsock_dgram_udp_fwd){ .port = 7000,
+		.sa = (struct sockaddr *)&udp_in_sa, .salen = sizeof(udp_in_sa) };
+	g_n_udp_in = 1;
+	layout = RX_BIG;
+	g_dgram = true;
+}
+
+static void setup_dgram_udp(void)
+{
+	udp_fixture();
+	g_features = 1ull << VSOCK_F_DGRAM;
+	setup();
+}
+
+static void teardown_dgram_udp(void)
+{
+	close(udp_srv);
+	udp_srv = -1;
+	g_n_udp_out = g_n_udp_in = 0;
+	teardown();
+}
+
+static bool same_sin(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+/* One datagram at the server: its length, its sender in *from. */
+static ssize_t srv_recv(void *buf, size_t size, struct sockaddr_in *from)
+{
+	socklen_t len = sizeof(*from);
+
+	ck_assert_msg(readable(udp_srv, WAIT_MS), "nothing reached the UDP server");
+	return recvfrom(udp_srv, buf, size, MSG_DONTWAIT, (struct sockaddr *)from, &len);
+}
+
+static void srv_send(const struct sockaddr_in *to, const void *p, size_t len)
+{
+	ck_assert_int_eq(sendto(udp_srv, p, len, 0, (const struct sockaddr *)to, sizeof(*to)),
+			 (ssize_t)len);
+}
+
+/* Several guest ports through one forward_out: one socket each, payload
+ * only on the wire, every reply back to the port that asked; the port's
+ * streams and other ports' datagrams still go the Unix way. */
+START_TEST(dgram_udp_forward_out_routes_replies)
+{
+	struct sockaddr_in src[3], again;
+	char buf[256], want[8];
+	struct vsock_hdr h;
+	bool seen[3] = { false, false, false };
+	int rfd, lfd, fd;
+	ssize_t n;
+
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "q%u", i);
+		dg_tx(1000 + i, 5353, want, 2, VIRTIO_VSOCK_OP_RW, 2);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "q%u", i);
+		n = srv_recv(buf, sizeof(buf), &src[i]);
+		ck_assert_int_eq(n, 2); /* no DGRAM line */
+		ck_assert_int_eq(memcmp(buf, want, 2), 0);
+		ck_assert_uint_eq(src[i].sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+		for (unsigned j = 0; j < i; j++)
+			ck_assert(!same_sin(&src[i], &src[j])); /* a socket per guest port */
+	}
+	/* Replies in another order: each reaches the guest port behind its
+	 * socket, from host port 5353. */
+	for (int i = 2; i >= 0; i--) {
+		snprintf(want, sizeof(want), "r%d", i);
+		srv_send(&src[i], want, 2);
+	}
+	for (unsigned k = 0; k < 3; k++) {
+		unsigned g;
+
+		h = dg_rx(buf, sizeof(buf));
+		ck_assert_uint_eq(h.src_port, 5353);
+		ck_assert_uint_ge(h.dst_port, 1000);
+		ck_assert_uint_le(h.dst_port, 1002);
+		g = h.dst_port - 1000;
+		ck_assert(!seen[g]);
+		seen[g] = true;
+		ck_assert_uint_eq(h.len, 2);
+		snprintf(want, sizeof(want), "r%u", g);
+		ck_assert_int_eq(memcmp(buf, want, 2), 0);
+	}
+	/* The same guest port again: the same socket. */
+	dg_tx(1001, 5353, "again", 5, VIRTIO_VSOCK_OP_RW, 5);
+	ck_assert_int_eq(srv_recv(buf, sizeof(buf), &again), 5);
+	ck_assert(same_sin(&again, &src[1]));
+	WAIT_STATS(S.rx_pkts == 3);
+	ck_assert_uint_eq(S.tx_pkts, 4);
+	ck_assert_uint_eq(S.tx_bytes, 11);
+	ck_assert_uint_eq(S.udp_out_socks, 3);
+	ck_assert_uint_eq(S.udp_out_evicted, 0);
+	/* Another port's datagrams still go to <uds>_dgram_P. */
+	rfd = dg_bind(5354);
+	dg_tx(1000, 5354, "unix", 4, VIRTIO_VSOCK_OP_RW, 4);
+	n = dg_recv(rfd, buf, sizeof(buf), WAIT_MS);
+	ck_assert_int_eq(n, 20);
+	ck_assert_int_eq(memcmp(buf, "DGRAM 1000 5354\nunix", 20), 0);
+	close(rfd);
+	/* Streams to 5353 are not the UDP forward's: hybrid <uds>_5353. */
+	lfd = listen_at(5353);
+	fd = guest_connect(lfd, 2000, 5353);
+	close(fd);
+	close(lfd);
+	/* A forward to a UDP port nobody has: sent, then the ICMP
+	 * unreachable it brings back is read off its socket and counted. */
+	dg_tx(1000, 5355, "void", 4, VIRTIO_VSOCK_OP_RW, 4);
+	WAIT_STATS(S.udp_rx_err == 1);
+	ck_assert_uint_eq(S.tx_pkts, 6);
+	ck_assert(!readable(udp_srv, 0));
+}
+END_TEST
+
+/* forward_in: each client its own host port, replies back to it. */
+START_TEST(dgram_udp_forward_in_clients)
+{
+	int a = udp_client(), b = udp_client();
+	uint32_t ha, hb, h2;
+	char buf[256];
+	struct vsock_hdr h;
+
+	ck_assert_int_eq(send(a, "from-a", 6, 0), 6);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 7000);
+	ck_assert_uint_eq(h.len, 6);
+	ck_assert_int_eq(memcmp(buf, "from-a", 6), 0);
+	ha = h.src_port;
+	ck_assert_uint_ge(ha, VSOCK_DGRAM_UDP_IN_PORT_FIRST);
+	ck_assert_uint_lt(ha, VSOCK_DGRAM_UDP_IN_PORT_FIRST + VSOCK_DGRAM_UDP_IN_PORTS);
+	ck_assert_int_eq(send(b, "from-b", 6, 0), 6);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 7000);
+	ck_assert_int_eq(memcmp(buf, "from-b", 6), 0);
+	hb = h.src_port;
+	ck_assert_uint_ne(ha, hb);
+	/* A client keeps its port. */
+	ck_assert_int_eq(send(a, "a2", 2, 0), 2);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.src_port, ha);
+	/* The guest answers each from port 7000 (any guest port will do). */
+	dg_tx(7000, hb, "to-b", 4, VIRTIO_VSOCK_OP_RW, 4);
+	dg_tx(7001, ha, "to-a", 4, VIRTIO_VSOCK_OP_RW, 4);
+	ck_assert_int_eq(dg_recv(b, buf, sizeof(buf), WAIT_MS), 4);
+	ck_assert_int_eq(memcmp(buf, "to-b", 4), 0);
+	ck_assert_int_eq(dg_recv(a, buf, sizeof(buf), WAIT_MS), 4);
+	ck_assert_int_eq(memcmp(buf, "to-a", 4), 0);
+	/* A port of the range no client has: dropped, counted. */
+	h2 = ha == VSOCK_DGRAM_UDP_IN_PORT_FIRST + 100 ? ha + 1 : VSOCK_DGRAM_UDP_IN_PORT_FIRST + 100;
+	dg_tx(7000, h2, "nobody", 6, VIRTIO_VSOCK_OP_RW, 6);
+	dgs = dstats();
+	ck_assert_uint_eq(S.tx_no_receiver, 1);
+	ck_assert_uint_eq(S.tx_pkts, 2);
+	ck_assert_uint_eq(S.udp_in_clients, 2);
+	ck_assert_uint_eq(S.rx_pkts, 3);
+	ck_assert(!readable(a, 50) && !readable(b, 0));
+	close(a);
+	close(b);
+}
+END_TEST
+
+/* 65 guest ports: the 64-socket table evicts the least recently used
+ * (counted exactly); a reply to its old socket is lost, the others still
+ * arrive, and the evicted port gets a new socket when it sends again. */
+START_TEST(dgram_udp_forward_out_table_bound)
+{
+	enum { N = VSOCK_DGRAM_UDP_OUT_MAX + 1 };
+	struct sockaddr_in src[N], from;
+	char buf[64];
+	struct vsock_hdr h;
+	uint32_t g;
+
+	for (g = 0; g < N; g++)
+		dg_tx(3000 + g, 5353, &g, 4, VIRTIO_VSOCK_OP_RW, 4);
+	for (unsigned i = 0; i < N; i++) {
+		ck_assert_int_eq(srv_recv(buf, sizeof(buf), &from), 4);
+		memcpy(&g, buf, 4);
+		ck_assert_uint_lt(g, N);
+		src[g] = from;
+	}
+	dgs = dstats();
+	ck_assert_uint_eq(S.tx_pkts, N);
+	ck_assert_uint_eq(S.udp_out_evicted, 1);
+	ck_assert_uint_eq(S.udp_out_socks, VSOCK_DGRAM_UDP_OUT_MAX);
+	/* Guest port 3000 was the least recently used: its socket is gone. */
+	srv_send(&src[0], "lost", 4);
+	srv_send(&src[1], "kept", 4);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 3001);
+	ck_assert_int_eq(memcmp(buf, "kept", 4), 0);
+	srv_send(&src[N - 1], "last", 4);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 3000 + N - 1);
+	rx_none(100);
+	/* 3000 again: a new socket; the least recently used now is 3002
+	 * (3001's reply counted as use). */
+	g = 0;
+	dg_tx(3000, 5353, &g, 4, VIRTIO_VSOCK_OP_RW, 4);
+	ck_assert_int_eq(srv_recv(buf, sizeof(buf), &from), 4);
+	ck_assert(!same_sin(&from, &src[0]));
+	srv_send(&src[2], "gone", 4);
+	srv_send(&src[1], "here", 4);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 3001);
+	dgs = dstats();
+	ck_assert_uint_eq(S.udp_out_evicted, 2);
+	ck_assert_uint_eq(S.udp_out_socks, VSOCK_DGRAM_UDP_OUT_MAX);
+	ck_assert_uint_eq(S.rx_pkts, 3);
+}
+END_TEST
+
+/* 65 clients: the 64-entry table forgets the least recently used (counted
+ * exactly); a guest reply to its port is dropped and counted, and when it
+ * comes back it gets a new port. */
+START_TEST(dgram_udp_forward_in_table_bound)
+{
+	enum { N = VSOCK_DGRAM_UDP_IN_MAX + 1 };
+	int c[N];
+	uint32_t hp[N];
+	char buf[64];
+	struct vsock_hdr h;
+
+	for (unsigned i = 0; i < N; i++) {
+		c[i] = udp_client();
+		ck_assert_int_eq(send(c[i], &i, sizeof(i), 0), (ssize_t)sizeof(i));
+		h = dg_rx(buf, sizeof(buf));
+		ck_assert_uint_eq(h.dst_port, 7000);
+		ck_assert_int_eq(memcmp(buf, &i, sizeof(i)), 0);
+		hp[i] = h.src_port;
+		for (unsigned j = 0; j < i; j++)
+			ck_assert_uint_ne(hp[i], hp[j]);
+	}
+	dgs = dstats();
+	ck_assert_uint_eq(S.udp_in_evicted, 1);
+	ck_assert_uint_eq(S.udp_in_clients, VSOCK_DGRAM_UDP_IN_MAX);
+	/* Client 0 is forgotten: a reply to its port reaches nobody. */
+	dg_tx(7000, hp[0], "x", 1, VIRTIO_VSOCK_OP_RW, 1);
+	ck_assert_uint_eq(dstats().dgram.tx_no_receiver, 1);
+	dg_tx(7000, hp[N - 1], "y", 1, VIRTIO_VSOCK_OP_RW, 1);
+	ck_assert_int_eq(dg_recv(c[N - 1], buf, sizeof(buf), WAIT_MS), 1);
+	ck_assert(!readable(c[0], 50));
+	/* It comes back: a new port, client 1 (now the oldest) forgotten. */
+	ck_assert_int_eq(send(c[0], "back", 4, 0), 4);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_ne(h.src_port, hp[0]);
+	for (unsigned j = 1; j < N; j++)
+		ck_assert_uint_ne(h.src_port, hp[j]);
+	dg_tx(7000, h.src_port, "z", 1, VIRTIO_VSOCK_OP_RW, 1);
+	ck_assert_int_eq(dg_recv(c[0], buf, sizeof(buf), WAIT_MS), 1);
+	dg_tx(7000, hp[1], "w", 1, VIRTIO_VSOCK_OP_RW, 1);
+	dgs = dstats();
+	ck_assert_uint_eq(S.tx_no_receiver, 2);
+	ck_assert_uint_eq(S.udp_in_evicted, 2);
+	ck_assert_uint_eq(S.udp_in_clients, VSOCK_DGRAM_UDP_IN_MAX);
+	for (unsigned i = 0; i < N; i++)
+		close(c[i]);
+}
+END_TEST
+
+/* The largest UDP datagram (65507 bytes over IPv4) both ways; what UDP
+ * cannot carry and empty datagrams are dropped and counted. */
+START_TEST(dgram_udp_sizes)
+{
+	enum { UDP_MAX = 65507 };
+	static uint8_t big[VSOCK_DGRAM_MAX], got[VSOCK_DGRAM_MAX + 8];
+	struct sockaddr_in from;
+	int c = udp_client(), sz = 4 << 20;
+	struct vsock_hdr h;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13 + 5);
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	ck_assert_int_eq(send(c, big, UDP_MAX, 0), UDP_MAX);
+	h = dg_rx(got, sizeof(got));
+	ck_assert_uint_eq(h.len, UDP_MAX);
+	ck_assert_int_eq(memcmp(got, big, UDP_MAX), 0);
+	/* Empty: the device never puts len 0 on the wire. */
+	ck_assert_int_eq(send(c, big, 0, 0), 0);
+	WAIT_STATS(S.rx_too_big == 1);
+	/* Guest → host. */
+	dg_tx(1, 5353, big, UDP_MAX, VIRTIO_VSOCK_OP_RW, UDP_MAX);
+	ck_assert_int_eq(srv_recv(got, sizeof(got), &from), UDP_MAX);
+	ck_assert_int_eq(memcmp(got, big, UDP_MAX), 0);
+	dg_tx(1, 5353, big, UDP_MAX + 1, VIRTIO_VSOCK_OP_RW, UDP_MAX + 1);
+	dg_tx(1, 5353, big, VSOCK_DGRAM_MAX, VIRTIO_VSOCK_OP_RW, VSOCK_DGRAM_MAX);
+	dgs = dstats();
+	ck_assert_uint_eq(S.tx_host_err, 2); /* EMSGSIZE */
+	ck_assert_uint_eq(S.tx_pkts, 1);
+	ck_assert_uint_eq(S.rx_pkts, 1);
+	ck_assert(!readable(udp_srv, 50));
+	rx_none(50);
+	close(c);
+}
+END_TEST
+
+/* A driver without F_DGRAM: UDP datagrams are read and dropped, and no
+ * client is given a port for them. */
+static void setup_dgram_udp_unacked(void)
+{
+	udp_fixture();
+	g_features = 0;
+	setup();
+}
+
+START_TEST(dgram_udp_no_driver)
+{
+	int c = udp_client();
+
+	ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+	ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+	WAIT_STATS(S.rx_no_driver == 2);
+	ck_assert_uint_eq(S.udp_in_clients, 0);
+	ck_assert_uint_eq(S.queued, 0);
+	close(c);
+}
+END_TEST
+
+/* Start-up errors: a forward_in address in use, a forward_out port among
+ * the client ports. */
+START_TEST(dgram_udp_create_errors)
+{
+	struct vsock_dgram_udp_fwd in = { .port = 1, .sa = (struct sockaddr *)&udp_in_sa,
+					  .salen = sizeof(udp_in_sa) };
+	struct vsock_dgram_udp_fwd out = { .port = VSOCK_DGRAM_UDP_IN_PORT_FIRST,
+					   .sa = (struct sockaddr *)&udp_srv_sa,
+					   .salen = sizeof(udp_srv_sa) };
+	struct vsock_dgram *g;
+	char path[128], err[256], want[128], a[VSOCK_ADDR_STR_MAX];
+
+	snprintf(path, sizeof(path), "%s/other.sock", dir);
+	ck_assert_int_eq(vsock_dgram_create(path, &g, err, sizeof(err)), 0);
+	/* The device's own forward_in holds udp_in_sa. */
+	ck_assert_int_eq(vsock_dgram_add_udp(g, NULL, 0, &in, 1, err, sizeof(err)), -EADDRINUSE);
+	snprintf(want, sizeof(want), "vsock forward udp:%s: Address already in use",
+		 vsock_sock_addr_str((struct sockaddr *)&udp_in_sa, a, sizeof(a)));
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), -EINVAL);
+	/* Still usable afterwards: a good one. */
+	out.port = 53;
+	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), 0);
+	vsock_dgram_destroy(g);
+}
+END_TEST
+
 static Suite *device_suite(void)
 {
 	Suite *s = suite_create("vsock_device");
@@ -3441,6 +3912,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, dgram_echo_both_ways);
 	tcase_add_test(tc, dgram_larger_than_rx_buffer_dropped);
 	tcase_add_test(tc, dgram_bad_ops_dropped);
+	tcase_add_test(tc, dgram_len_chain_credit_fields_empty_buffer);
 	tcase_add_test(tc, dgram_host_flood_counted);
 	tcase_add_test(tc, dgram_guest_flood_counted);
 	tcase_add_test(tc, dgram_flood_does_not_starve_streams);
@@ -3457,6 +3929,23 @@ static Suite *device_suite(void)
 	tcase_add_checked_fixture(tc, setup_dgram_big, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, dgram_largest_size);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram_udp");
+	tcase_add_checked_fixture(tc, setup_dgram_udp, teardown_dgram_udp);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, dgram_udp_forward_out_routes_replies);
+	tcase_add_test(tc, dgram_udp_forward_in_clients);
+	tcase_add_test(tc, dgram_udp_forward_out_table_bound);
+	tcase_add_test(tc, dgram_udp_forward_in_table_bound);
+	tcase_add_test(tc, dgram_udp_sizes);
+	tcase_add_test(tc, dgram_udp_create_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dgram_udp_unacked");
+	tcase_add_checked_fixture(tc, setup_dgram_udp_unacked, teardown_dgram_udp);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, dgram_udp_no_driver);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dgram_unacked");

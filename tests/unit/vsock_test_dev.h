@@ -11,6 +11,7 @@
 #include "vsock/backend.h"
 #include "vsock/device.h"
 #include "vsock/dgram.h"
+#include "vsock/dgram_udp.h"
 
 struct test_dev_params {
 	uint64_t guest_cid;
@@ -24,6 +25,8 @@ struct test_dev_params {
 	char *err;                   /* a listener's message; may be NULL */
 	size_t errlen;
 	bool dgram;                  /* datagrams on uds_path (--vsock-dgram) */
+	const struct vsock_dgram_udp_fwd *udp_out, *udp_in; /* UDP forwards (dgram) */
+	unsigned n_udp_out, n_udp_in;
 };
 
 static inline int test_dev_create(const struct test_dev_params *p, struct vsock_dev **out)
@@ -48,6 +51,12 @@ static inline int test_dev_create(const struct test_dev_params *p, struct vsock_
 	}
 	if (p->dgram) {
 		ret = vsock_dgram_create(p->uds_path, &dp.dgram, p->err, p->errlen);
+		if (ret == 0) {
+			ret = vsock_dgram_add_udp(dp.dgram, p->udp_out, p->n_udp_out, p->udp_in,
+						  p->n_udp_in, p->err, p->errlen);
+			if (ret)
+				vsock_dgram_destroy(dp.dgram);
+		}
 		if (ret) {
 			if (dp.be)
 				dp.be->destroy(dp.be);
