@@ -8,7 +8,9 @@
 #   make bench        benchmarks (see docs/PERFORMANCE.md); without /dev/kvm
 #                     only the device-level datagram one (make bench-dgram)
 #   make demo         boot a demo microVM with vsock end to end (without
-#                     /dev/kvm: a Linux guest under QEMU TCG, examples/demo-qemu.sh)
+#                     /dev/kvm: the same guest under QEMU TCG + vmm vhost-user)
+#   make demo-linux   the same two directions with a Linux 6.12 guest under
+#                     QEMU TCG (examples/demo-qemu.sh; builds the kernel once)
 #   make guest-linux  the Linux 6.1 and 6.12 guest kernels + initramfs (cached)
 #   make V=1          show commands
 # SAN=1 builds everything with AddressSanitizer + UBSan into build-san/.
@@ -137,6 +139,9 @@ test: all
 demo: all
 	$(Q)examples/demo.sh
 
+demo-linux: all
+	$(Q)examples/demo-qemu.sh
+
 bench: all $(B)/bench/dgram_dev
 	$(Q)bench/run.sh
 
@@ -155,6 +160,6 @@ deps:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps unit test demo bench bench-quick bench-dgram clean guest-linux testguest mutants
+.PHONY: all deps unit test demo demo-linux bench bench-quick bench-dgram clean guest-linux testguest mutants
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
