@@ -33,7 +33,7 @@ from zlib import crc32
 import pytest
 
 from conftest import linux_guest  # noqa: F401 (fixture)
-from vsockhost import sockdir, Listener, prng_bytes  # noqa: F401 (fixture)
+from vsockhost import sockdir, Listener, prng_bytes, host_connect_once  # noqa: F401 (fixture)
 from test_linux_vsock import BOOT_BUDGET, RESULT, kv, h_echo_crc
 from test_linux_vsock_qemu import QEMU, QemuVhostUser
 
@@ -236,6 +236,21 @@ class Siblings:
         except (TimeoutError, EOFError) as e:
             pytest.fail(f"{name}: {e}\n{self.consoles()}")
 
+    def wait_served(self, name, ports, count):
+        """Until `name` printed `count` served lines for these ports."""
+        vm = self.vms[name]
+        with vm.cond:
+            while sum(1 for _, l in vm.lines for m in [SERVED.search(l)]
+                      if m and int(m.group(1)) in ports) < count:
+                left = vm.deadline - time.monotonic()
+                if left <= 0 or vm.exited():
+                    break
+                vm.cond.wait(min(left, 0.5))
+            else:
+                return
+        pytest.fail(f"{name}: fewer than {count} served lines for ports {ports}\n"
+                    f"{self.consoles()}")
+
     def finish(self, names):
         """Each guest said done, its QEMU exited 0, then its back-end 0."""
         for n in names:
@@ -347,6 +362,120 @@ def test_linux_siblings_seqpacket_halfclose_figures(linux_guest, sockdir):
               f"  echo {N} B both ways  sibling {int(es['us']) / 1000:.1f} ms = "
               f"{N / max(int(es['us']), 1):.1f} MB/s;  host {int(eh['us']) / 1000:.1f} ms = "
               f"{N / max(int(eh['us']), 1):.1f} MB/s")
+    finally:
+        host.close()
+        sib.kill_all()
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed "
+                    "(Debian package qemu-system-x86)")
+def test_linux_siblings_three_and_kill(linux_guest, sockdir):
+    """A (3), B (4), C (5), each listing the other two.  Phase 1, started
+    at once by a gate in each guest: A echoes 2 MiB to B and to C at the
+    same time, B to C, C to A (CRCs on both ends), then A opens 20
+    connections to B at once.  Phase 2: A holds a host flow open and
+    streams to B; we SIGKILL B's QEMU and B's `vmm vhost-user`.  A's send
+    must fail (not time out), A's host flow must go on intact, a new
+    connect to B must get a reset, A's back-end must not crash; C, after
+    the kill, reaches A (SEQPACKET) and gets a reset from B."""
+    g = linux_guest.require()
+    P, N, MANY = 6200, 2 << 20, 20
+    CID_C = 5
+    sib = Siblings(g, sockdir, {"A": CID_A, "B": CID_B, "C": CID_C})
+    host = Listener(sib.uds["A"], P, h_echo_crc)     # A's host flow in "cut"
+    crc_n = crc32(prng_bytes(1, N))
+    try:
+        common = dict(port=P, serve_port=P, echo_bytes=N)
+        sib.boot("B", scenarios="gate,mesh,wait", cids=f"{CID_C}",
+                 serve_conns=1 + MANY + 1, **common)          # killed in its wait
+        sib.boot("C", scenarios="gate,echo,wait,gate2,refused,seqpacket", cid=CID_A,
+                 refused_cid=CID_B, serve_conns=2, **common)
+        a = sib.boot("A", scenarios="gate,mesh,many,cut,wait", cids=f"{CID_B},{CID_C}",
+                     cid=CID_B, many=MANY, cut_timeout_s=60, serve_conns=2, **common)
+        for n in ("B", "C", "A"):
+            sib.wait(n, rf"{PREFIX}: listening port={P + 9}\b")
+        for n in ("B", "C", "A"):                              # go
+            s, r = host_connect_once(sib.uds[n], P + 9)
+            assert s, f"gate of {n}: {r}"
+            s.close()
+        # Phase 2: kill B while A streams to it (once B has reported the
+        # ends of phase 1's flows: its lines come as A closes them).
+        sib.wait("A", rf"{PREFIX}: cut streaming ")
+        sib.wait_served("B", (P + 0, P + 5), 1 + MANY)
+        b = sib.vms["B"]
+        t_kill = time.monotonic()
+        b.proc.kill()
+        b.be.kill()
+        t_end, _ = sib.wait("A", rf"{PREFIX}: cut ended ")
+        cut_s = a.t0 + t_end - t_kill
+        assert cut_s > 0, f"A's stream to B ended before B was killed{sib.lines()}"
+        assert b.proc.wait(10) == -9 and b.be.wait(10) == -9
+        sib.wait("C", rf"{PREFIX}: listening port={P + 10}\b")
+        s, r = host_connect_once(sib.uds["C"], P + 10)
+        assert s, f"gate2 of C: {r}"
+        s.close()
+        sib.finish(["A", "C"])
+        host.close()
+        lines = sib.lines()
+        ctx = f"\n{lines}\n{sib.consoles()}"
+        print(f"\nlinux {g.version}: A (3), B (4), C (5); B killed mid-stream\n{lines}")
+        ra, rb, rc = (results_of(sib.vms[n]) for n in "ABC")
+        sa, sb, sc = (served_of(sib.vms[n]) for n in "ABC")
+
+        # Phase 1: A<->B, A<->C, B<->C, each echo checked by its CRC on both ends.
+        for name, res, to in (("A", ra, CID_B), ("A", ra, CID_C), ("B", rb, CID_C)):
+            r = ok(res, name, f"mesh{to}", ctx)
+            assert int(r["bytes"]) == N and int(r["crc"], 16) == crc_n, (name, r)
+        r = ok(rc, "C", "echo", ctx)
+        assert int(r["bytes"]) == N and int(r["crc"], 16) == crc_n and r["cid"] == str(CID_A), r
+        r = ok(ra, "A", "many", ctx)
+        assert int(r["conns"]) == MANY, r
+        echo = (P + 0, N, crc_n, 0, 0)
+        # B served A's echo and A's 20 connections of 64 bytes (seeds 100+i)
+        # before it was killed (the sink of "cut" never ended there).
+        many = sorted((P + 5, CID_A, 64, crc32(prng_bytes(100 + i, 64)), 0, 0) for i in range(MANY))
+        assert sorted(x for x in sb if x[0] != P + 6) == sorted([(P, CID_A) + echo[1:]] + many), \
+            f"B served {sorted(sb)}{ctx}"
+        assert sorted(sc) == sorted([(P, CID_A) + echo[1:], (P, CID_B) + echo[1:]]), \
+            f"C served {sc}{ctx}"
+        # Phase 2: A's stream to B ended with an error, not a timeout ...
+        r = ok(ra, "A", "cut", ctx)
+        assert int(r["sibling_err"]) < 0 and int(r["reconnect_err"]) == -ECONNRESET, r
+        # ... A's host flow went on intact, host side agrees ...
+        assert int(r["host_bytes"]) == N and int(r["host_crc"], 16) == crc_n, r
+        with host.lock:
+            assert host.results == [(N, crc_n)], (host.results, host.errors)
+        # ... and C, after the kill: a reset from B's CID, SEQPACKET to A.
+        r = ok(rc, "C", "refused", ctx)
+        assert int(r["err"]) == -ECONNRESET and r["cid"] == str(CID_B), r
+        ok(rc, "C", "seqpacket", ctx)
+        msgs = prng_messages(4, SEQ_SIZES * 2)
+        assert sorted(sa) == sorted([(P, CID_C) + echo[1:],
+                                     (P + 4, CID_C, sum(map(len, msgs)), crc32(b"".join(msgs)), 10, 0)]), \
+            f"A served {sa}{ctx}"
+        for n, res in (("A", ra), ("C", rc)):
+            assert ok(res, n, "wait", ctx)["served"] == "2"
+        # When phase 1's four 2 MiB echoes ran (host clock, from each
+        # guest's ok line and its ms=): they overlap unless a guest stalls.
+        t_go = min(sib.vms[n].t0 + sib.wait(n, rf"{PREFIX}: gate ok")[0] for n in "ABC")
+        spans = []
+        for n, scen in (("A", "mesh4"), ("A", "mesh5"), ("B", "mesh5"), ("C", "echo")):
+            t, m = sib.wait(n, rf"{PREFIX}: {scen} ok .* ms=(\d+)")
+            end = sib.vms[n].t0 + t - t_go
+            spans.append(f"{n}->{m.group(0).split('cid=')[1].split()[0]} "
+                         f"{end - int(m.group(1)) / 1000:.2f}..{end:.2f} s")
+        print("phase 1 echoes after the gates opened: " + ", ".join(spans))
+        sib.check_clean(["A", "C"])
+        # Both surviving back-ends: nothing malformed, no flow left open
+        # (A's flow to B freed), and the one refusal each (a connect to B).
+        ma, mc = a.metrics(), sib.vms["C"].metrics()
+        for n, m in (("A", ma), ("C", mc)):
+            assert not any(m["pkt_err"].values()), (n, m["pkt_err"])
+            assert m["conns_open"] == 0 and m["conn_refused"] == 1, \
+                (n, m["conns_open"], m["conn_refused"])
+        print(f"A's stream to B ended {cut_s * 1000:.0f} ms after the SIGKILL "
+              f"(guest send error {ra['cut'][1]['sibling_err']}, {ra['cut'][1]['sent']} B sent); "
+              f"A's host flow went on: {N} B echoed, CRC ok")
     finally:
         host.close()
         sib.kill_all()

@@ -37,8 +37,9 @@
  *                 timed with the TSC (see tsc_calibrate; echo then adds us=)
  *   cut           a host flow (port+0, echo_bytes of seed 1 in lock-step
  *                 chunks, half before, half after) and a stream to cid
- *                 port+6 sent until it fails ("cut streaming" after 256 KiB:
- *                 the test then kills that sibling); the send must fail
+ *                 port+6 sent until it fails ("cut streaming" after 1 MiB,
+ *                 beyond one credit window: the test then kills that
+ *                 sibling while it reads); the send must fail
  *                 with an error, not time out (cut_timeout_s), the host flow
  *                 must go on intact, and a new connect to cid must get RST.
  * Ports, payloads and result lines are those of the kernel driver, with the
@@ -88,20 +89,22 @@ static char cids[128];
 
 static void out(const char *fmt, ...)
 {
-	char line[512];
+	char line[512] = "vsock-agent: ";
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	n = vsnprintf(line + 13, sizeof(line) - 14, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
+	n += 13;
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* One write per line: lines from threads never interleave. */
-	if (write(1, "vsock-agent: ", 13) < 0 || write(1, line, n) < 0)
+	/* One write per line, prefix included: lines from threads never
+	 * interleave. */
+	if (write(1, line, n) < 0)
 		return;
 }
 
@@ -1087,7 +1090,7 @@ static int sc_cut(const char *name)
 		if (r < 0 && errno != EINTR)
 			serr = -errno;
 		else if (r > 0) {
-			if (sent < 256 << 10 && sent + r >= 256 << 10)
+			if (sent < 1 << 20 && sent + r >= 1 << 20)
 				out("cut streaming sent=%llu cid=%u", (unsigned long long)(sent + r), cid);
 			sent += r;
 		}
