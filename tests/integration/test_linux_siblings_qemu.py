@@ -391,7 +391,7 @@ def test_linux_siblings_three_and_kill(linux_guest, sockdir):
         sib.boot("C", scenarios="gate,echo,wait,gate2,refused,seqpacket", cid=CID_A,
                  refused_cid=CID_B, serve_conns=2, **common)
         a = sib.boot("A", scenarios="gate,mesh,many,cut,wait", cids=f"{CID_B},{CID_C}",
-                     cid=CID_B, many=MANY, cut_timeout_s=60, serve_conns=2, **common)
+                     cid=CID_B, many=MANY, cut_timeout_s=30, serve_conns=2, **common)
         for n in ("B", "C", "A"):
             sib.wait(n, rf"{PREFIX}: listening port={P + 9}\b")
         for n in ("B", "C", "A"):                              # go
