@@ -21,6 +21,13 @@ B's listen ok with peer_cid=3 and the same byte count and CRC, A's refused
 ok and counted as A's back-end's only refused packet (metrics pkt_err
 dst_cid), both QEMUs and both back-ends exit 0, no kernel BUG/WARNING/Call Trace.
 The ms= figures are indicative only (two guests under TCG on 2 cores).
+
+Below it, with the agents serving each other (vsockagent.serve_port):
+test_linux_siblings_seqpacket_halfclose_figures (SEQPACKET, both
+half-closes, ping-pong and echo figures sibling vs host) and
+test_linux_siblings_three_and_kill (three guests with concurrent flows,
+20 connections at once, one sibling SIGKILLed mid-stream); see their
+docstrings and docs/vsock.md "Sibling VMs".
 Budget: VMM_LINUX_VSOCK_BUDGET (default 600 s) per boot; console tails of
 both guests are printed when it runs out.  Skips when qemu-system-x86_64
 is not installed."""
