@@ -777,78 +777,100 @@ struct conn {
 	struct sockaddr_vm peer;
 };
 
+/* S+2: read to EOF, then send it all back. */
+static int serve_reply_after_eof(int fd, uint8_t *buf, struct csum *rc)
+{
+	uint8_t *keep = malloc(half_bytes ? half_bytes : 1);
+	int err = keep ? recv_to_eof(fd, buf, rc, keep, half_bytes) : -ENOMEM;
+
+	if (!err)
+		err = send_all(fd, keep, rc->n, 0);
+	free(keep);
+	return err;
+}
+
+/* S+3: send half_bytes (seed 5), SHUT_WR, the reply must be the same. */
+static int serve_send_first(int fd, uint8_t *buf, struct csum *rc)
+{
+	uint8_t *data = malloc(half_bytes ? half_bytes : 1);
+	struct prng p;
+	int err;
+
+	if (!data)
+		return -ENOMEM;
+	prng_init(&p, 5);
+	prng_fill(&p, data, half_bytes);
+	err = send_all(fd, data, half_bytes, 0);
+	if (!err && shutdown(fd, SHUT_WR) < 0)
+		err = -errno;
+	if (!err)
+		err = recv_to_eof(fd, buf, rc, NULL, 0);
+	if (!err && (rc->n != half_bytes || cs_val(rc) != crc_buf(data, half_bytes)))
+		err = -EBADMSG;
+	free(data);
+	return err;
+}
+
+/* S+4: SEQPACKET echo, message by message (buf holds CHUNK + 1). */
+static int serve_seq_echo(int fd, uint8_t *buf, struct csum *rc, unsigned int *msgs)
+{
+	for (;;) {
+		struct iovec v = { buf, CHUNK + 1 };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(fd, &m, 0);
+		int err;
+
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		if (m.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		cs_add(rc, buf, n);
+		(*msgs)++;
+		if ((err = send_all(fd, buf, n, MSG_EOR)))
+			return err;
+	}
+}
+
+/* S+0, S+5: echo until EOF; S+6: read only. */
+static int serve_echo(int fd, uint8_t *buf, struct csum *rc, int sink)
+{
+	for (;;) {
+		int r = recv_some(fd, buf, CHUNK), err;
+
+		if (r <= 0)
+			return r;
+		cs_add(rc, buf, r);
+		if (!sink && (err = send_all(fd, buf, r, 0)))
+			return err;
+	}
+}
+
 static void *serve_conn(void *arg)
 {
 	struct conn *s = arg;
-	uint8_t *buf = malloc(CHUNK + 1), *keep = NULL;
+	uint8_t *buf = malloc(CHUNK + 1);
 	struct csum rc;
 	unsigned int msgs = 0;
-	int err = 0, r;
+	int err;
 
 	cs_init(&rc);
 	set_timeouts(s->fd);
-	if (!buf) {
+	if (!buf)
 		err = -ENOMEM;
-	} else if (s->off == 2) {	/* everything back after EOF */
-		keep = malloc(half_bytes ? half_bytes : 1);
-		err = keep ? recv_to_eof(s->fd, buf, &rc, keep, half_bytes) : -ENOMEM;
-		if (!err)
-			err = send_all(s->fd, keep, rc.n, 0);
-	} else if (s->off == 3) {	/* send first, SHUT_WR, check the reply */
-		struct prng p;
-		uint32_t sent;
-
-		keep = malloc(half_bytes ? half_bytes : 1);
-		prng_init(&p, 5);
-		if (keep)
-			prng_fill(&p, keep, half_bytes);
-		sent = keep ? crc_buf(keep, half_bytes) : 0;
-		err = keep ? send_all(s->fd, keep, half_bytes, 0) : -ENOMEM;
-		if (!err && shutdown(s->fd, SHUT_WR) < 0)
-			err = -errno;
-		if (!err)
-			err = recv_to_eof(s->fd, buf, &rc, NULL, 0);
-		if (!err && (rc.n != half_bytes || cs_val(&rc) != sent))
-			err = -EBADMSG;
-	} else if (s->off == 4) {	/* SEQPACKET echo, message by message */
-		for (;;) {
-			struct iovec v = { buf, CHUNK + 1 };
-			struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
-			ssize_t n = recvmsg(s->fd, &m, 0);
-
-			if (n <= 0) {
-				err = n < 0 ? -errno : 0;
-				break;
-			}
-			if (m.msg_flags & MSG_TRUNC) {
-				err = -EMSGSIZE;
-				break;
-			}
-			cs_add(&rc, buf, n);
-			msgs++;
-			err = send_all(s->fd, buf, n, MSG_EOR);
-			if (err)
-				break;
-		}
-	} else {			/* 0, 5: echo; 6: sink */
-		for (;;) {
-			r = recv_some(s->fd, buf, CHUNK);
-			if (r <= 0) {
-				err = r;
-				break;
-			}
-			cs_add(&rc, buf, r);
-			if (s->off != 6 && (err = send_all(s->fd, buf, r, 0)))
-				break;
-		}
-	}
+	else if (s->off == 2)
+		err = serve_reply_after_eof(s->fd, buf, &rc);
+	else if (s->off == 3)
+		err = serve_send_first(s->fd, buf, &rc);
+	else if (s->off == 4)
+		err = serve_seq_echo(s->fd, buf, &rc, &msgs);
+	else
+		err = serve_echo(s->fd, buf, &rc, s->off == 6);
 	if (!err && s->off != 3 && shutdown(s->fd, SHUT_WR) < 0)
 		err = -errno;
 	out("served port=%u peer_cid=%u peer_port=%u bytes=%llu crc=0x%08x msgs=%u err=%d",
 	    serve_port + s->off, s->peer.svm_cid, s->peer.svm_port, (unsigned long long)rc.n,
 	    cs_val(&rc), msgs, err);
 	close(s->fd);
-	free(keep);
 	free(buf);
 	free(s);
 	pthread_mutex_lock(&srv_lock);
