@@ -557,7 +557,12 @@ static void host_cb(void *opaque, uint32_t events)
 			goto out;
 		goto rx;
 	}
-	if ((events & EPOLLERR) && sock_error(hc->fd)) {
+	/* An error (a Unix peer that died or closed with our bytes unread
+	 * in it: ECONNRESET) comes behind what the host sent before it: while
+	 * such bytes wait, the reads deliver them first and then meet the
+	 * error themselves (the kernel keeps that order).  Resetting now
+	 * would drop them. */
+	if ((events & EPOLLERR) && !host_has_data(hc->fd) && sock_error(hc->fd)) {
 		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}
