@@ -5,9 +5,12 @@
 #   make unit         unit tests only (no KVM needed)
 #   make mutants      mutation check of the unit tests (tests/mutants/run.sh;
 #                     MUTANTS_ARGS=--fuzz adds the fuzzer mutants)
-#   make bench        benchmarks (see docs/PERFORMANCE.md)
+#   make bench        benchmarks (see docs/PERFORMANCE.md); without /dev/kvm
+#                     only the device-level datagram one (make bench-dgram)
 #   make demo         boot a demo microVM with vsock end to end (without
-#                     /dev/kvm: a Linux guest under QEMU TCG, examples/demo-qemu.sh)
+#                     /dev/kvm: the same guest under QEMU TCG + vmm vhost-user)
+#   make demo-linux   the same two directions with a Linux 6.12 guest under
+#                     QEMU TCG (examples/demo-qemu.sh; builds the kernel once)
 #   make guest-linux  the Linux 6.1 and 6.12 guest kernels + initramfs (cached)
 #   make V=1          show commands
 # SAN=1 builds everything with AddressSanitizer + UBSan into build-san/.
@@ -79,6 +82,13 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libvmm.a
 	@$(if $(Q),echo "  CC+LD   $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvmm.a $(LIBS) $(CHECK_LIBS)
 
+# The device-level datagram benchmark (bench/dgram_dev.c): the device and
+# the unit tests' fake driver in one process, no KVM (docs/PERFORMANCE.md).
+$(B)/bench/dgram_dev: bench/dgram_dev.c $(B)/libvmm.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC+LD   $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvmm.a $(LIBS)
+
 -include guest-images/testguest/testguest.mk
 
 # The test guest's datagram driver and scenarios compiled for the host and
@@ -129,11 +139,19 @@ test: all
 demo: all
 	$(Q)examples/demo.sh
 
-bench: all
+demo-linux: all
+	$(Q)examples/demo-qemu.sh
+
+bench: all $(B)/bench/dgram_dev
 	$(Q)bench/run.sh
 
-bench-quick: all
+bench-quick: all $(B)/bench/dgram_dev
 	$(Q)bench/run.sh --quick
+
+# Datagrams through the device and host sockets, no guest, no KVM:
+# bench/results/dgram_dev.{json,md}.  BENCH_ARGS=--quick for a short run.
+bench-dgram: $(B)/bench/dgram_dev
+	$(Q)python3 bench/bench.py --only dgram $(BENCH_ARGS)
 
 # Install the Debian packages everything needs (as root, or through sudo).
 deps:
@@ -142,6 +160,6 @@ deps:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps unit test demo bench bench-quick clean guest-linux testguest mutants
+.PHONY: all deps unit test demo demo-linux bench bench-quick bench-dgram clean guest-linux testguest mutants
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

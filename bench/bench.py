@@ -9,6 +9,11 @@ both and the ratio of the medians, with pass/miss against the targets.
   bench/bench.py [--quick] [--reps N] [--only NAME,...] [--out DIR]
 
 Output: a table on stdout, DIR/latest.json, DIR/latest.png (gnuplot).
+The "dgram" section is different: a device-level benchmark without KVM
+(bench/dgram_dev.c: the device + the unit tests' fake driver, no guest),
+written to DIR/dgram_dev.json and DIR/dgram_dev.md.  Without /dev/kvm only
+it runs; the KVM sections are skipped with a note and latest.* are left
+as they are.
 Benchmarks measure and report; they never fail on a slow number (the exit
 status is non-zero only when a run breaks: wrong checksum, guest failure).
 Host side: Unix sockets only, never AF_VSOCK.
@@ -32,6 +37,7 @@ ROOT = os.path.dirname(HERE)
 VMM = os.path.join(ROOT, "build", "vmm")
 GUEST = os.path.join(ROOT, "build", "testguest")
 UNIXPAIR = os.path.join(ROOT, "build", "bench", "unixpair")
+DGRAM_DEV = os.path.join(ROOT, "build", "bench", "dgram_dev")  # make build/bench/dgram_dev
 sys.path.insert(0, HERE)
 import startup  # noqa: E402  (bench/startup.py)
 
@@ -39,9 +45,13 @@ MIB = 1 << 20
 
 # Sizes: full run, then --quick.
 FULL = dict(stream=1 << 30, ping=20000, conn=5000, scale=10000, active=100,
-            startup=20, notify=20000, reps=3, stream_reps=3, scale_reps=2)
+            startup=20, notify=20000, reps=3, stream_reps=3, scale_reps=2,
+            dgram_count=100000, dgram_stream=64 * MIB, dgram_reps=5)
 QUICK = dict(stream=64 * MIB, ping=2000, conn=500, scale=1000, active=100,
-             startup=5, notify=2000, reps=3, stream_reps=2, scale_reps=1)
+             startup=5, notify=2000, reps=3, stream_reps=2, scale_reps=1,
+             dgram_count=20000, dgram_stream=16 * MIB, dgram_reps=5)
+# Sections that boot the test guest under `vmm run` (need /dev/kvm).
+KVM_STEPS = ("notify", "stream", "latency", "connrate", "scale", "startup")
 
 
 class BenchError(Exception):
@@ -489,6 +499,142 @@ def bench_startup(cfg, out):
                       note="VmRSS minus guest RAM Rss at exit (--trace-boot)"))
 
 
+# ---- 8. datagrams, device level (no KVM) ---------------------------------------------
+
+DGRAM_SIZES = (64, 1024, 16384, 65536)
+# The slow driver re-posts rx buffers at 1/DGRAM_SLOW_DIV of the rate the
+# host sent at in the run just before (same size, same load), so it is
+# slower than the host whatever the machine does and the device must drop.
+DGRAM_SLOW_DIV = 4
+DGRAM_FLOOD_SIZE = 1024
+
+
+def dgram_dev(*args):
+    p = Proc([DGRAM_DEV] + [str(a) for a in args])
+    rc = p.finish(300)
+    line = [l for l in p.out if l.startswith("dgram_dev: ")]
+    if rc != 0 or len(line) != 1 or " ok " not in line[0]:
+        raise BenchError(f"dgram_dev {' '.join(map(str, args))} failed (exit {rc}): {p.text()}")
+    r = kv(line[0])
+    return {k: (float(v) if re.fullmatch(r"-?[0-9.]+", v) else v) for k, v in r.items()}
+
+
+def dev_row(name, unit, runs, key, note, better="higher", drops=(), **extra):
+    """One device-level row: the median of runs[i][key], and beside it the
+    drop counters (by reason) and the load average of each run."""
+    m = {"name": name, "unit": unit, "better": better, "value": summary([r[key] for r in runs]),
+         "load1": summary([r["load1"] for r in runs]), "note": note,
+         # times the device found no rx buffer (the driver was late)
+         "rx_waits": summary([r["rx_waits"] for r in runs])}
+    if "mb_s" in runs[0] and key != "mb_s":
+        m["mb_s"] = summary([r["mb_s"] for r in runs])
+    if "sent" in runs[0]:
+        m["sent"] = int(runs[0]["sent"])
+        m["dropped"] = summary([r["dropped"] for r in runs])
+        m["drop_pct"] = summary([100.0 * r["dropped"] / r["sent"] for r in runs])
+        m["drops"] = {d[5:]: summary([r[d] for r in runs]) for d in drops}
+    m.update(extra)
+    return m
+
+
+def bench_dgram(cfg, out):
+    n, reps, sb = cfg["dgram_count"], cfg["dgram_reps"], cfg["dgram_stream"]
+    g2h_drops = ("drop_host_full", "drop_no_receiver", "drop_host_err")
+    h2g_drops = ("drop_queue_full", "drop_buf_small", "drop_too_big", "drop_bad_line",
+                 "drop_no_driver")
+    for size in DGRAM_SIZES:
+        count = n if size <= 1024 else n // 4 if size <= 16384 else n // 10
+        runs = {"g2h": [], "h2g": [], "slow": []}
+        for _ in range(reps):  # interleaved, so load changes hit all alike
+            runs["g2h"].append(dgram_dev("g2h", f"size={size}", f"count={count}"))
+            runs["h2g"].append(dgram_dev("h2g", f"size={size}", f"count={count}"))
+            rate = max(100, int(runs["h2g"][-1]["sent_per_s"] / DGRAM_SLOW_DIV))
+            runs["slow"].append(dgram_dev("h2g", f"size={size}", f"count={count}",
+                                          f"rxrate={rate}"))
+        out.append(dev_row(f"dgram_g2h_{size}", "dgram/s", runs["g2h"], "delivered_per_s",
+                           f"{count} x {size} B guest->host as fast as the driver posts, host "
+                           "receiver recv() on <uds>_dgram_7000; drops: its queue full (EAGAIN)",
+                           drops=g2h_drops,
+                           sent_per_s=summary([r["sent_per_s"] for r in runs["g2h"]])))
+        out.append(dev_row(f"dgram_h2g_{size}", "dgram/s", runs["h2g"], "delivered_per_s",
+                           f"{count} x {size} B host->guest, blocking sender; driver re-posts "
+                           f"each rx buffer at once ({int(runs['h2g'][0]['rxbuf'])} B)",
+                           drops=h2g_drops,
+                           sent_per_s=summary([r["sent_per_s"] for r in runs["h2g"]])))
+        out.append(dev_row(f"dgram_h2g_{size}_slow", "dgram/s", runs["slow"], "delivered_per_s",
+                           f"as above, driver re-posts at most 1/{DGRAM_SLOW_DIV} of the "
+                           "previous run's host send rate (rxrate)", drops=h2g_drops,
+                           rxrate=summary([r["rxrate"] for r in runs["slow"]]),
+                           sent_per_s=summary([r["sent_per_s"] for r in runs["slow"]])))
+    # "spin": the control, a host thread that only burns CPU: on 2 cores
+    # a flood's own threads take CPU from the stream whatever the device does.
+    floods = ("none", "h2g", "g2h", "spin")
+    for d in ("g2h", "h2g"):
+        runs = {f: [] for f in floods}
+        for _ in range(reps):
+            for f in floods:
+                runs[f].append(dgram_dev("stream", f"dir={d}", f"bytes={sb}", f"flood={f}",
+                                         f"fsize={DGRAM_FLOOD_SIZE}"))
+        alone = statistics.median(r["mb_s"] for r in runs["none"])
+        for f in floods:
+            name = f"stream_{d}_" + {"none": "alone", "spin": "cpu_hog"}.get(f, f"flood_{f}")
+            note = (f"{sb // MIB} MiB guest-initiated stream {d} (64 KiB tx packets, 4 KiB rx "
+                    "buffers, 256 KiB credit)")
+            extra = {}
+            if f == "spin":
+                note += " beside a host thread that only burns CPU (control)"
+                extra = dict(ratio_to_alone=statistics.median(r["mb_s"] for r in runs[f]) / alone)
+            elif f != "none":
+                note += f" during a {f} flood of {DGRAM_FLOOD_SIZE} B datagrams"
+                extra = dict(
+                    ratio_to_alone=statistics.median(r["mb_s"] for r in runs[f]) / alone,
+                    flood_delivered_per_s=summary([r["flood_delivered_per_s"] for r in runs[f]]),
+                    flood_dropped_per_s=summary([r["flood_dropped_per_s"] for r in runs[f]]))
+            out.append(dev_row(name, "MB/s", runs[f], "mb_s", note, **extra))
+
+
+def dev_table(rows):
+    hdr = (f"{'device-level benchmark':26} {'unit':7} {'median':>9} {'[min..max]':>21} "
+           f"{'MB/s':>7} {'dropped %':>9} {'x alone':>7} {'load1':>5}")
+    print(hdr)
+    print("-" * len(hdr))
+    for m in rows:
+        v = m["value"]
+        mb = fmt(m["mb_s"]["median"]) if "mb_s" in m else "-"
+        dp = fmt(m["drop_pct"]["median"]) if "drop_pct" in m else "-"
+        rt = f"{m['ratio_to_alone']:.2f}" if "ratio_to_alone" in m else "-"
+        print(f"{m['name']:26} {m['unit']:7} {fmt(v['median']):>9} "
+              f"{'[' + fmt(v['min']) + '..' + fmt(v['max']) + ']':>21} {mb:>7} {dp:>9} {rt:>7} "
+              f"{m['load1']['median']:5.2f}")
+
+
+def dev_markdown(rows, meta):
+    out = [f"Run {meta['date']} ({'quick' if meta['quick'] else 'full'}, {meta['reps']} reps each, "
+           f"git {meta['git']}, load average {meta['loadavg_start'][0]} at start, "
+           f"{meta['loadavg_end'][0]} at end; device-level: no guest, no KVM).", "",
+           "| benchmark | unit | median [min..max] | MB/s | sent/s | dropped, % of sent [min..max] "
+           "| drops by reason (median) | × alone | load1 |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        v = m["value"]
+        mb = fmt(m["mb_s"]["median"]) if "mb_s" in m else "-"
+        dp = (f"{fmt(m['drop_pct']['median'])} [{fmt(m['drop_pct']['min'])}.."
+              f"{fmt(m['drop_pct']['max'])}]") if "drop_pct" in m else "-"
+        why = ", ".join(f"{k} {fmt(s['median'])}" for k, s in m.get("drops", {}).items()
+                        if s["max"] > 0) or ("none" if "drops" in m else "-")
+        if m["name"].startswith("dgram_h2g"):
+            why += f"; rx_waits {fmt(m['rx_waits']['median'])} [..{fmt(m['rx_waits']['max'])}]"
+        if "flood_delivered_per_s" in m:
+            why = (f"flood: {fmt(m['flood_delivered_per_s']['median'])} delivered/s, "
+                   f"{fmt(m['flood_dropped_per_s']['median'])} dropped/s")
+        rt = f"{m['ratio_to_alone']:.2f}" if "ratio_to_alone" in m else "-"
+        sps = fmt(m["sent_per_s"]["median"]) if "sent_per_s" in m else "-"
+        out.append(f"| {m['name']} | {m['unit']} | {fmt(v['median'])} [{fmt(v['min'])}.."
+                   f"{fmt(v['max'])}] | {mb} | {sps} | {dp} | {why} | {rt} | "
+                   f"{m['load1']['median']:.2f} |")
+    return "\n".join(out) + "\n"
+
+
 # ---- output -----------------------------------------------------------------------
 
 def fmt(x):
@@ -578,7 +724,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int)
-    ap.add_argument("--only", help="comma list: stream,notify,latency,connrate,scale,startup")
+    ap.add_argument("--only", help="comma list: stream,notify,latency,connrate,scale,startup,"
+                    "dgram")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--replot", action="store_true",
                     help="only redo latest.md and latest.png from latest.json")
@@ -595,30 +742,37 @@ def main():
     cfg = dict(QUICK if a.quick else FULL)
     if a.reps:
         cfg["reps"] = a.reps
+        cfg["dgram_reps"] = a.reps
     only = set(a.only.split(",")) if a.only else None
-    known = {"stream", "notify", "latency", "connrate", "scale", "startup"}
+    known = set(KVM_STEPS) | {"dgram"}
     if only and not only <= known:
         raise SystemExit(f"bench: unknown --only {sorted(only - known)}; known: {sorted(known)}")
     want = lambda n: only is None or n in only  # noqa: E731
-    for f in (VMM, GUEST, UNIXPAIR):
+    if not os.path.exists("/dev/kvm") and any(want(n) for n in KVM_STEPS):
+        print("bench: NOTE: no /dev/kvm here: skipping the benchmarks that boot the test "
+              f"guest ({', '.join(n for n in KVM_STEPS if want(n))}); "
+              f"{os.path.join(a.out, 'latest.*')} are left as they are. Running the "
+              "device-level datagram benchmark only (no guest, no KVM).", file=sys.stderr)
+        only = {"dgram"} if want("dgram") else set()
+    kvm = any(want(n) for n in KVM_STEPS)
+    for f in ((VMM, GUEST, UNIXPAIR) if kvm else ()) + ((DGRAM_DEV,) if want("dgram") else ()):
         if not os.access(f, os.X_OK):
-            raise SystemExit(f"bench: {f} missing (make; bench/run.sh builds unixpair)")
+            raise SystemExit(f"bench: {f} missing (make bench builds it)")
     t0 = time.monotonic()
     load0 = [round(x, 2) for x in os.getloadavg()]
-    rows, ctx = [], {}
+    rows, ctx, dev_rows = [], {}, []
     steps = [("notify", lambda: bench_notify(cfg, rows, ctx)),
              ("stream", lambda: bench_stream(cfg, rows)),
              ("latency", lambda: bench_latency(cfg, rows, ctx)),
              ("connrate", lambda: bench_connrate(cfg, rows)),
              ("scale", lambda: bench_scale(cfg, rows)),
-             ("startup", lambda: bench_startup(cfg, rows))]
+             ("startup", lambda: bench_startup(cfg, rows)),
+             ("dgram", lambda: bench_dgram(cfg, dev_rows))]
     for name, fn in steps:
         if want(name):
             t = time.monotonic()
             fn()
             print(f"bench: {name} done in {time.monotonic() - t:.1f}s", file=sys.stderr)
-    # Fixed order for the table and the JSON.
-    table(rows)
     os.makedirs(a.out, exist_ok=True)
     res = {
         "meta": {
@@ -630,6 +784,20 @@ def main():
         },
         "results": {m["name"]: m for m in rows},
     }
+    if dev_rows:
+        dev_table(dev_rows)
+        dres = {"meta": dict(res["meta"], reps=cfg["dgram_reps"], kind="device-level, no KVM"),
+                "results": {m["name"]: m for m in dev_rows}}
+        jpath = os.path.join(a.out, "dgram_dev.json")
+        with open(jpath, "w") as f:
+            json.dump(dres, f, indent=1)
+        with open(os.path.join(a.out, "dgram_dev.md"), "w") as f:
+            f.write(dev_markdown(dev_rows, dres["meta"]))
+        print(f"bench: {len(dev_rows)} device-level results -> {jpath}, dgram_dev.md")
+    if not rows:
+        return
+    # Fixed order for the table and the JSON.
+    table(rows)
     jpath = os.path.join(a.out, "latest.json")
     with open(jpath, "w") as f:
         json.dump(res, f, indent=1)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench / make bench-quick: build the host baseline tool, run every
 # benchmark (vmm + test guest, and the same traffic over host Unix sockets),
-# write bench/results/latest.json and latest.png.  See docs/PERFORMANCE.md.
+# write bench/results/latest.json and latest.png; without /dev/kvm only the
+# device-level datagram benchmark (dgram_dev.*).  See docs/PERFORMANCE.md.
 #   bench/run.sh [--quick] [bench.py options]
 set -e
 cd "$(dirname "$0")/.."

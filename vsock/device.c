@@ -478,6 +478,17 @@ static void process_rx(struct vsock_dev *d)
 		if (r > 0 || ev)
 			after_event(d, hc, ev);
 	}
+	/* No stream waits for buffers now (none has data, or each is
+	 * blocked on credit): datagrams may have the rest of them, so a
+	 * flood is not dropped while the guest has rx buffers free.  The
+	 * queue bounds this turn. */
+	if (dgram_more && TAILQ_EMPTY(&d->rx_list)) {
+		int r = vd_dgram_rx(d, vq, &pushed, VSOCK_DGRAM_QUEUE_MAX);
+
+		if (r < 0)
+			goto out;
+		dgram_more = r > 0;
+	}
 	if (dgram_more)
 		rx_continue(d, vq);
 out:
@@ -546,7 +557,12 @@ static void host_cb(void *opaque, uint32_t events)
 			goto out;
 		goto rx;
 	}
-	if ((events & EPOLLERR) && sock_error(hc->fd)) {
+	/* An error (a Unix peer that died or closed with our bytes unread
+	 * in it: ECONNRESET) comes behind what the host sent before it: while
+	 * such bytes wait, the reads deliver them first and then meet the
+	 * error themselves (the kernel keeps that order).  Resetting now
+	 * would drop them. */
+	if ((events & EPOLLERR) && !host_has_data(hc->fd) && sock_error(hc->fd)) {
 		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}
@@ -617,13 +633,27 @@ static void timer_cb(void *opaque, uint32_t events)
 static void dgram_cb(void *opaque, uint32_t events)
 {
 	struct vsock_dev *d = opaque;
+	unsigned n = 0, r;
+	bool accept;
 
 	(void)events;
 	pthread_mutex_lock(&d->lock);
-	vsock_dgram_recv(d->dgram, d->active &&
-			 (d->types_ok & VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM)),
-			 &d->st.dgram);
-	process_rx(d);
+	accept = d->active && (d->types_ok & VSOCK_TYPE_BIT(VIRTIO_VSOCK_TYPE_DGRAM));
+	/* Deliver between reads: while the guest has rx buffers, a wake-up
+	 * reads no more than the queue holds (64 datagrams of 64 KiB would
+	 * be 4 MiB against its 1 MiB: most were dropped with buffers free).
+	 * Once the queue stays full, the rest of the batch is read and
+	 * dropped as before (left unread, the level-triggered socket would
+	 * wake us at once, again and again). */
+	do {
+		r = vsock_dgram_recv(d->dgram, accept, VSOCK_DGRAM_RECV_BATCH - n, true,
+				     &d->st.dgram);
+		n += r;
+		process_rx(d);
+	} while (r && n < VSOCK_DGRAM_RECV_BATCH && vsock_dgram_has_room(d->dgram));
+	if (n < VSOCK_DGRAM_RECV_BATCH && !vsock_dgram_has_room(d->dgram))
+		vsock_dgram_recv(d->dgram, accept, VSOCK_DGRAM_RECV_BATCH - n, false,
+				 &d->st.dgram);
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -204,8 +204,15 @@ static void enqueue(struct vsock_dgram *g, uint32_t gport, uint32_t hport,
 	st->queued = g->q_len;
 }
 
-/* Up to `budget` datagrams from the Unix socket; how many were read. */
-static unsigned recv_unix(struct vsock_dgram *g, bool accept, unsigned budget,
+bool vsock_dgram_has_room(const struct vsock_dgram *g)
+{
+	return g->q_len < VSOCK_DGRAM_QUEUE_MAX &&
+	       g->q_bytes <= VSOCK_DGRAM_QUEUE_BYTES - VSOCK_DGRAM_MAX;
+}
+
+/* Up to `budget` datagrams from the Unix socket; how many were read.
+ * `wait_room`: as vsock_dgram_recv. */
+static unsigned recv_unix(struct vsock_dgram *g, bool accept, unsigned budget, bool wait_room,
 			  struct vsock_dgram_stats *st)
 {
 	unsigned i;
@@ -214,9 +221,12 @@ static unsigned recv_unix(struct vsock_dgram *g, bool accept, unsigned budget,
 		struct iovec v = { g->rbuf, sizeof(g->rbuf) };
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 		uint32_t gport, hport;
-		ssize_t n = recvmsg(g->fd, &m, MSG_DONTWAIT);
+		ssize_t n;
 		size_t line;
 
+		if (accept && wait_room && !vsock_dgram_has_room(g))
+			break;
+		n = recvmsg(g->fd, &m, MSG_DONTWAIT);
 		if (n < 0)
 			break; /* EAGAIN: all read (or an error to retry later) */
 		if (!accept) {
@@ -241,15 +251,18 @@ static unsigned recv_unix(struct vsock_dgram *g, bool accept, unsigned budget,
 /* The same from the UDP socket tagged `tag` (no line: the socket names
  * the flow). */
 static unsigned recv_udp(struct vsock_dgram *g, uint64_t tag, bool accept, unsigned budget,
-			 struct vsock_dgram_stats *st)
+			 bool wait_room, struct vsock_dgram_stats *st)
 {
 	unsigned i;
 
 	for (i = 0; i < budget; i++) {
 		uint32_t gport, hport;
-		int n = vsock_dgram_udp_recv(g->udp, tag, accept, g->rbuf, sizeof(g->rbuf),
-					     &gport, &hport, st);
+		int n;
 
+		if (accept && wait_room && !vsock_dgram_has_room(g))
+			break;
+		n = vsock_dgram_udp_recv(g->udp, tag, accept, g->rbuf, sizeof(g->rbuf),
+					 &gport, &hport, st);
 		if (n < 0)
 			break;
 		if (n > 0)
@@ -258,31 +271,31 @@ static unsigned recv_udp(struct vsock_dgram *g, uint64_t tag, bool accept, unsig
 	return i;
 }
 
-bool vsock_dgram_recv(struct vsock_dgram *g, bool accept, struct vsock_dgram_stats *st)
+unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
+			  struct vsock_dgram_stats *st)
 {
 	struct epoll_event evs[16];
-	unsigned budget = VSOCK_DGRAM_RECV_BATCH;
+	unsigned budget = max;
 	int k;
 
-	if (g->set < 0) {
-		recv_unix(g, accept, budget, st);
-		return g->q_len > 0;
-	}
+	if (g->set < 0)
+		return recv_unix(g, accept, budget, wait_room, st);
 	/* Each ready socket gets a share of the batch; epoll hands level-
 	 * triggered fds out in turn, so the next wake-up serves the rest. */
 	k = epoll_wait(g->set, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
 	for (int i = 0; i < k && budget; i++) {
-		unsigned share = VSOCK_DGRAM_RECV_BATCH / (unsigned)k, used;
+		unsigned share = max / (unsigned)k, used;
 
 		if (share > budget)
 			share = budget;
 		if (share == 0)
 			share = 1;
-		used = evs[i].data.u64 == 0 ? recv_unix(g, accept, share, st)
-					    : recv_udp(g, evs[i].data.u64, accept, share, st);
+		used = evs[i].data.u64 == 0 ?
+		       recv_unix(g, accept, share, wait_room, st) :
+		       recv_udp(g, evs[i].data.u64, accept, share, wait_room, st);
 		budget -= used;
 	}
-	return g->q_len > 0;
+	return max - budget;
 }
 
 const struct vsock_dgram_msg *vsock_dgram_peek(const struct vsock_dgram *g)

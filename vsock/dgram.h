@@ -99,10 +99,16 @@ void vsock_dgram_send(struct vsock_dgram *g, uint32_t gport, uint32_t hport,
 		      const struct iovec *iov, unsigned n, uint32_t len,
 		      struct vsock_dgram_stats *st);
 
-/* Read up to VSOCK_DGRAM_RECV_BATCH host datagrams (Unix and UDP); queue
- * them if `accept` (a driver with F_DGRAM is there), else drop them
- * (rx_no_driver).  I/O thread.  True if the queue is not empty afterwards. */
-bool vsock_dgram_recv(struct vsock_dgram *g, bool accept, struct vsock_dgram_stats *st);
+/* Read up to `max` host datagrams (Unix and UDP); queue them if `accept`
+ * (a driver with F_DGRAM is there), else drop them (rx_no_driver).  With
+ * `wait_room`, stop instead of reading one the queue might not hold
+ * (!vsock_dgram_has_room) so the caller can deliver first; without, read
+ * it and drop it if it does not fit.  I/O thread.  How many were read. */
+unsigned vsock_dgram_recv(struct vsock_dgram *g, bool accept, unsigned max, bool wait_room,
+			  struct vsock_dgram_stats *st);
+
+/* True if the queue can take one more datagram of any size. */
+bool vsock_dgram_has_room(const struct vsock_dgram *g);
 
 /* The oldest queued datagram, or NULL. */
 const struct vsock_dgram_msg *vsock_dgram_peek(const struct vsock_dgram *g);

@@ -523,6 +523,71 @@ START_TEST(sibling_gone_mid_stream)
 }
 END_TEST
 
+/* A sibling VMM killed (SIGKILL) or closing while our data sits unread
+ * in its socket: the kernel resets our end (ECONNRESET, EPOLLERR), but
+ * what the sibling sent before lies in our receive queue, in order, ahead
+ * of the error.  Our guest gets those bytes first, then the reset; before
+ * the fix the device reset the flow on EPOLLERR and dropped them.  A fake
+ * sibling VMM on CID_GONE's path; A's guest grants no credit until the
+ * sibling is gone, so the bytes are still in A's socket then. */
+START_TEST(sibling_killed_last_bytes_arrive)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[80], buf[64];
+	struct vsock_hdr h;
+	struct pollfd pfd;
+	ssize_t n, got = 0;
+	int l, fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock", dir, CID_GONE);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	h = gh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1090, 7100, 0, 0);
+	h.buf_alloc = 0;
+	tx(&A, &h, NULL);
+	fd = accept(l, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, line, sizeof(line) - 1);
+	ck_assert_int_gt(n, 0);
+	line[n] = 0;
+	ck_assert_str_eq(line, "CONNECT-FROM 3 1090 7100\n");
+	ck_assert_int_eq(write(fd, "OK 1090\n", 8), 8);
+	h = rx_pkt(&A, NULL, 0);
+	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7100, CID_A, 1090);
+	/* A's guest sends; the sibling never reads it. */
+	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1090, 7100, 5, 0);
+	h.buf_alloc = 0;
+	tx(&A, &h, "hello");
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	/* Its last words, then it dies with "hello" unread. */
+	ck_assert_int_eq(write(fd, "last words", 10), 10);
+	close(fd);
+	close(l);
+	usleep(100 * 1000); /* the I/O thread sees the reset */
+	h = gh(&A, VIRTIO_VSOCK_OP_CREDIT_UPDATE, CID_GONE, 1090, 7100, 0, 0);
+	tx(&A, &h, NULL);
+	do {
+		h = rx_pkt(&A, buf + got, sizeof(buf) - (size_t)got);
+		ck_assert_uint_eq(h.src_cid, CID_GONE);
+		ck_assert_uint_eq(h.dst_port, 1090);
+		if (h.op != VIRTIO_VSOCK_OP_RW)
+			break;
+		got += h.len;
+	} while (got < 10);
+	ck_assert_msg(got == 10, "op %u after %zd bytes", h.op, got);
+	ck_assert_mem_eq(buf, "last words", 10);
+	/* ... and then the flow ends. */
+	do
+		h = rx_pkt(&A, buf, sizeof(buf));
+	while (h.op == VIRTIO_VSOCK_OP_SHUTDOWN &&
+	       h.flags != (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND));
+	ck_assert(h.op == VIRTIO_VSOCK_OP_SHUTDOWN || h.op == VIRTIO_VSOCK_OP_RST);
+}
+END_TEST
+
 /* A host program on B's socket. */
 static int host_connect(const char *path, const char *line)
 {
@@ -630,6 +695,7 @@ static Suite *peers_suite(void)
 	tcase_add_test(tc, sibling_absent_or_refusing_gets_rst);
 	tcase_add_test(tc, sibling_same_ports_other_cid);
 	tcase_add_test(tc, sibling_gone_mid_stream);
+	tcase_add_test(tc, sibling_killed_last_bytes_arrive);
 	tcase_add_test(tc, sibling_many_flows);
 	tcase_add_test(tc, connect_from_not_a_peer_refused);
 	tcase_add_test(tc, connect_from_other_uid_refused);

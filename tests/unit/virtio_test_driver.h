@@ -3,7 +3,9 @@
  * Test-side virtio driver helpers: fake guest RAM over a malloc'd buffer, a
  * driver's view of a split ring in it (build descriptors, publish heads,
  * read used entries), and register access through the MMIO bus as a vCPU
- * would.  Header-only; every function is static inline.
+ * would.  Header-only; every function is static inline.  Also the fake
+ * driver of the device-level benchmark bench/dgram_dev.c: keep it free of
+ * Check (no ck_assert here).
  */
 #ifndef TESTS_VIRTIO_TEST_DRIVER_H
 #define TESTS_VIRTIO_TEST_DRIVER_H

@@ -3,6 +3,7 @@
  * The vsock device as the VMM's wiring (vmm/virtio_devs.c) builds it, for
  * the device tests: the hybrid Unix backend on uds_path, behind the
  * forward router when there are forwards, handed to vsock_dev_create().
+ * bench/dgram_dev.c builds its device with it too.
  */
 #ifndef TESTS_UNIT_VSOCK_TEST_DEV_H
 #define TESTS_UNIT_VSOCK_TEST_DEV_H
