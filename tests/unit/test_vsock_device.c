@@ -3783,6 +3783,19 @@ START_TEST(dgram_udp_create_errors)
 		 vsock_sock_addr_str((struct sockaddr *)&udp_in_sa, a, sizeof(a)));
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), -EINVAL);
+	/* More listeners than an epoll tag's index can name: refused before
+	 * any is bound (one past it would be read as listener 0, its own
+	 * socket left readable for ever: the I/O thread spinning). */
+	{
+		static struct vsock_dgram_udp_fwd many[VSOCK_DGRAM_UDP_LISTENERS_MAX + 1];
+
+		for (unsigned i = 0; i < VSOCK_DGRAM_UDP_LISTENERS_MAX + 1; i++)
+			many[i] = in;
+		ck_assert_int_eq(vsock_dgram_add_udp(g, NULL, 0, many,
+						     VSOCK_DGRAM_UDP_LISTENERS_MAX + 1,
+						     err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "vsock forward udp: 65537 listeners, at most 65536");
+	}
 	/* Still usable afterwards: a good one. */
 	out.port = 53;
 	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), 0);
