@@ -4,6 +4,7 @@
  * (dgram_udp.h).  docs/vsock.md, "UDP forwards", has the why of the bounds.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,6 +70,8 @@ struct vsock_dgram_udp {
 
 _Static_assert(VSOCK_DGRAM_UDP_OUT_MAX <= TAG_IDX_MASK && VSOCK_DGRAM_UDP_IN_MAX <= TAG_IDX_MASK,
 	       "slot indexes fit the tag");
+_Static_assert(VSOCK_DGRAM_UDP_LISTENERS_MAX - 1 <= TAG_IDX_MASK,
+	       "listener indexes fit the tag");
 _Static_assert(VSOCK_DGRAM_UDP_IN_PORTS > VSOCK_DGRAM_UDP_IN_MAX,
 	       "every client can have a port");
 _Static_assert(VSOCK_DGRAM_UDP_IN_PORT_FIRST + (uint64_t)VSOCK_DGRAM_UDP_IN_PORTS <= 0xffffffffull,
@@ -137,6 +140,13 @@ int vsock_dgram_udp_create(const struct vsock_dgram_udp_fwd *out, unsigned nout,
 	char name[VSOCK_ADDR_STR_MAX];
 	int ret;
 
+	/* A listener's tag holds its index: one beyond TAG_IDX_MASK would
+	 * be read as another listener and stay readable for ever. */
+	if (nin > VSOCK_DGRAM_UDP_LISTENERS_MAX) {
+		snprintf(err, errlen, "vsock forward udp: %u listeners, at most %u", nin,
+			 VSOCK_DGRAM_UDP_LISTENERS_MAX);
+		return -EINVAL;
+	}
 	for (unsigned i = 0; i < nout + nin; i++) {
 		const struct vsock_dgram_udp_fwd *f = i < nout ? &out[i] : &in[i - nout];
 

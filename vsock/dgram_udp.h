@@ -36,6 +36,7 @@
 
 #define VSOCK_DGRAM_UDP_OUT_MAX       64   /* forward_out sockets, all forwards */
 #define VSOCK_DGRAM_UDP_IN_MAX        64   /* forward_in clients, all listeners */
+#define VSOCK_DGRAM_UDP_LISTENERS_MAX 65536u /* forward_in listeners: an epoll tag names each */
 /* Host ports given to forward_in clients: a range of their own, outside
  * the stream host ports [2^30, 2^31) and the ports people pick; a
  * forward_out UDP port may not be in it (the config refuses it). */

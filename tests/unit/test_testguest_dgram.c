@@ -602,13 +602,15 @@ static void check_max(const char *opts)
 
 	start(true);
 	ck_assert_int_eq(pthread_create(&t, NULL, max_host_main, &crc), 0);
-	/* The receiver must be bound before the guest sends. */
-	for (int i = 0; i < 1000; i++) {
+	/* The receiver must be bound before the guest sends (the thread may
+	 * start late on a loaded host: wait as long as any other step). */
+	for (int i = 0;; i++) {
 		char path[128];
 
 		snprintf(path, sizeof(path), "%s_dgram_7200", uds);
 		if (access(path, F_OK) == 0)
 			break;
+		ck_assert_msg(i < WAIT_MS, "the host receiver was not bound");
 		udelay(1000);
 	}
 	run(scn_dgram_max, "scenario=dgram-max port=7200 dgram=1 rxbuf=65536 %s", opts);
@@ -782,6 +784,12 @@ static void check_no_feature(bool offered)
 
 		dg_send(s, 1234, 7400, "to nobody", 9); /* no driver yet: dropped */
 		close(s);
+		/* Read and dropped now, not at some point during the guest's
+		 * run (the I/O thread may be late on a loaded host). */
+		for (int i = 0; dstats().dgram.rx_no_driver == 0; i++) {
+			ck_assert_msg(i < WAIT_MS, "the host datagram was never read");
+			udelay(1000);
+		}
 	}
 	ck_assert_str_eq(hostile("dgram-no-feature", 7400, ""), "drop");
 	st = dstats();

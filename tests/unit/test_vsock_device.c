@@ -3712,6 +3712,41 @@ START_TEST(dgram_udp_forward_in_table_bound)
 }
 END_TEST
 
+/* A guest reply counts as use of its client (docs/vsock.md: "each datagram
+ * either way"): with the table full, the client the guest just answered
+ * keeps its port, and the next new client takes the oldest other one's. */
+START_TEST(dgram_udp_forward_in_reply_is_use)
+{
+	enum { N = VSOCK_DGRAM_UDP_IN_MAX + 1 };
+	int c[N];
+	uint32_t hp[N];
+	char buf[64];
+	struct vsock_hdr h;
+
+	for (unsigned i = 0; i < N; i++) {
+		c[i] = udp_client();
+		if (i == N - 1) {
+			/* Client 0, the oldest, answered by the guest. */
+			dg_tx(7000, hp[0], "r", 1, VIRTIO_VSOCK_OP_RW, 1);
+			ck_assert_int_eq(dg_recv(c[0], buf, sizeof(buf), WAIT_MS), 1);
+		}
+		ck_assert_int_eq(send(c[i], &i, sizeof(i), 0), (ssize_t)sizeof(i));
+		h = dg_rx(buf, sizeof(buf));
+		ck_assert_int_eq(memcmp(buf, &i, sizeof(i)), 0);
+		hp[i] = h.src_port;
+	}
+	dg_tx(7000, hp[0], "s", 1, VIRTIO_VSOCK_OP_RW, 1);
+	ck_assert_int_eq(dg_recv(c[0], buf, sizeof(buf), WAIT_MS), 1);
+	dg_tx(7000, hp[1], "t", 1, VIRTIO_VSOCK_OP_RW, 1);
+	dgs = dstats();
+	ck_assert_uint_eq(S.udp_in_evicted, 1);
+	ck_assert_uint_eq(S.tx_no_receiver, 1); /* client 1's, forgotten */
+	ck_assert(!readable(c[1], 50));
+	for (unsigned i = 0; i < N; i++)
+		close(c[i]);
+}
+END_TEST
+
 /* The largest UDP datagram (65507 bytes over IPv4) both ways; what UDP
  * cannot carry and empty datagrams are dropped and counted. */
 START_TEST(dgram_udp_sizes)
@@ -3790,6 +3825,19 @@ START_TEST(dgram_udp_create_errors)
 		 vsock_sock_addr_str((struct sockaddr *)&udp_in_sa, a, sizeof(a)));
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), -EINVAL);
+	/* More listeners than an epoll tag's index can name: refused before
+	 * any is bound (one past it would be read as listener 0, its own
+	 * socket left readable for ever: the I/O thread spinning). */
+	{
+		static struct vsock_dgram_udp_fwd many[VSOCK_DGRAM_UDP_LISTENERS_MAX + 1];
+
+		for (unsigned i = 0; i < VSOCK_DGRAM_UDP_LISTENERS_MAX + 1; i++)
+			many[i] = in;
+		ck_assert_int_eq(vsock_dgram_add_udp(g, NULL, 0, many,
+						     VSOCK_DGRAM_UDP_LISTENERS_MAX + 1,
+						     err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "vsock forward udp: 65537 listeners, at most 65536");
+	}
 	/* Still usable afterwards: a good one. */
 	out.port = 53;
 	ck_assert_int_eq(vsock_dgram_add_udp(g, &out, 1, NULL, 0, err, sizeof(err)), 0);
@@ -3945,6 +3993,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, dgram_udp_forward_in_clients);
 	tcase_add_test(tc, dgram_udp_forward_out_table_bound);
 	tcase_add_test(tc, dgram_udp_forward_in_table_bound);
+	tcase_add_test(tc, dgram_udp_forward_in_reply_is_use);
 	tcase_add_test(tc, dgram_udp_sizes);
 	tcase_add_test(tc, dgram_udp_create_errors);
 	suite_add_tcase(s, tc);
