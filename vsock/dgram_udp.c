@@ -267,11 +267,9 @@ static struct udp_out_sock *out_sock(struct vsock_dgram_udp *u, unsigned f, uint
 		if (!victim || (victim->live && (!s->live || s->used < victim->used)))
 			victim = s;
 	}
-	if (victim->live) {
-		close_sock(u, victim->fd);
-		victim->live = false;
-		st->udp_out_evicted++;
-	}
+	/* Make and connect the new socket before evicting anyone: a forward
+	 * whose connect() fails (an unreachable or broadcast address) must
+	 * not cost a working flow its socket on every datagram. */
 	fd = socket(u->out[f].sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	/* connect(): the kernel picks the local port, and the socket then
 	 * takes datagrams from the forward's address only. */
@@ -279,13 +277,19 @@ static struct udp_out_sock *out_sock(struct vsock_dgram_udp *u, unsigned f, uint
 		close(fd);
 		fd = -1;
 	}
-	victim->gen++;
-	if (fd >= 0 && epoll_add(u->epfd, fd, TAG_OUT | ((uint64_t)victim->gen << TAG_GEN_SHIFT) |
-				 (uint64_t)(victim - u->os)) < 0) {
-		close(fd);
-		fd = -1;
-	}
 	if (fd < 0) {
+		st->udp_socket_err++;
+		return NULL;
+	}
+	if (victim->live) {
+		close_sock(u, victim->fd);
+		victim->live = false;
+		st->udp_out_evicted++;
+	}
+	victim->gen++;
+	if (epoll_add(u->epfd, fd, TAG_OUT | ((uint64_t)victim->gen << TAG_GEN_SHIFT) |
+		      (uint64_t)(victim - u->os)) < 0) {
+		close(fd);
 		st->udp_socket_err++;
 		st->udp_out_socks = count_live_out(u);
 		return NULL;

@@ -303,7 +303,8 @@ static void do_allowed(void *arg)
 	}
 	/* UDP forwards (vsock/dgram_udp.c): a forward_out socket made on
 	 * first use (socket, connect, into the epoll set), a datagram each
-	 * way (sendmsg; recvfrom, sendto as a forward_in listener answers). */
+	 * way (sendmsg, recvmsg, as the forwards use them; recvfrom and
+	 * sendto are allowed too). */
 	{
 		int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		struct iovec v = { &b, 1 };

@@ -92,7 +92,7 @@ static unsigned rx_short;         /* used entries < 44 bytes seen */
 static bool honest_kicks;         /* rx re-posts kick only when asked to */
 static unsigned rx_kicks;         /* rx kicks the fake driver made */
 static bool g_dgram;              /* the device has datagrams (--vsock-dgram) */
-static struct vsock_dgram_udp_fwd g_udp_out[2], g_udp_in[1]; /* UDP forwards */
+static struct vsock_dgram_udp_fwd g_udp_out[3], g_udp_in[1]; /* UDP forwards */
 static unsigned g_n_udp_out, g_n_udp_in;
 
 static void *io_main(void *arg)
@@ -3403,10 +3403,11 @@ END_TEST
 /* --- UDP forwards for datagrams ------------------------------------------ */
 
 /* forward_out: host port 5353 → udp_srv (a UDP socket of the test), host
- * port 5355 → a UDP port nobody has; forward_in: udp_in_sa → guest port
+ * port 5355 → a UDP port nobody has, host port 5357 → the broadcast
+ * address (connect() fails: no SO_BROADCAST); forward_in: udp_in_sa → guest port
  * 7000.  Large rx buffers, so the largest UDP datagram fits. */
 static int udp_srv = -1;
-static struct sockaddr_in udp_srv_sa, udp_dead_sa, udp_in_sa;
+static struct sockaddr_in udp_srv_sa, udp_dead_sa, udp_in_sa, udp_bcast_sa;
 
 /* A UDP socket on 127.0.0.1, ephemeral port, its address in *sa. */
 static int udp_bind_any(struct sockaddr_in *sa)
@@ -3449,7 +3450,11 @@ static void udp_fixture(void)
 		.sa = (struct sockaddr *)&udp_srv_sa, .salen = sizeof(udp_srv_sa) };
 	g_udp_out[1] = (struct vsock_dgram_udp_fwd){ .port = 5355,
 		.sa = (struct sockaddr *)&udp_dead_sa, .salen = sizeof(udp_dead_sa) };
-	g_n_udp_out = 2;
+	udp_bcast_sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(9),
+					     .sin_addr.s_addr = htonl(INADDR_BROADCAST) };
+	g_udp_out[2] = (struct vsock_dgram_udp_fwd){ .port = 5357,
+		.sa = (struct sockaddr *)&udp_bcast_sa, .salen = sizeof(udp_bcast_sa) };
+	g_n_udp_out = 3;
 	g_udp_in[0] = (struct vsock_dgram_udp_fwd){ .port = 7000,
 		.sa = (struct sockaddr *)&udp_in_sa, .salen = sizeof(udp_in_sa) };
 	g_n_udp_in = 1;
@@ -3661,6 +3666,40 @@ START_TEST(dgram_udp_forward_out_table_bound)
 	ck_assert_uint_eq(S.udp_out_evicted, 2);
 	ck_assert_uint_eq(S.udp_out_socks, VSOCK_DGRAM_UDP_OUT_MAX);
 	ck_assert_uint_eq(S.rx_pkts, 3);
+}
+END_TEST
+
+/* A full table and a forward whose socket cannot be connected: the
+ * datagram is dropped and counted, and no working flow loses its socket. */
+START_TEST(dgram_udp_forward_out_connect_fails_keeps_table)
+{
+	struct sockaddr_in src[VSOCK_DGRAM_UDP_OUT_MAX], from;
+	char buf[64];
+	struct vsock_hdr h;
+	uint32_t g;
+
+	for (g = 0; g < VSOCK_DGRAM_UDP_OUT_MAX; g++)
+		dg_tx(3000 + g, 5353, &g, 4, VIRTIO_VSOCK_OP_RW, 4);
+	for (unsigned i = 0; i < VSOCK_DGRAM_UDP_OUT_MAX; i++) {
+		ck_assert_int_eq(srv_recv(buf, sizeof(buf), &from), 4);
+		memcpy(&g, buf, 4);
+		ck_assert_uint_lt(g, VSOCK_DGRAM_UDP_OUT_MAX);
+		src[g] = from;
+	}
+	for (unsigned i = 0; i < 3; i++)
+		dg_tx(4000 + i, 5357, "x", 1, VIRTIO_VSOCK_OP_RW, 1);
+	for (int t = 0; dgs = dstats(), S.udp_socket_err < 3; t++) {
+		ck_assert_int_lt(t, WAIT_MS);
+		usleep(1000);
+	}
+	ck_assert_uint_eq(S.udp_socket_err, 3);
+	ck_assert_uint_eq(S.udp_out_evicted, 0);
+	ck_assert_uint_eq(S.udp_out_socks, VSOCK_DGRAM_UDP_OUT_MAX);
+	/* The least recently used flow still has its socket. */
+	srv_send(&src[0], "kept", 4);
+	h = dg_rx(buf, sizeof(buf));
+	ck_assert_uint_eq(h.dst_port, 3000);
+	ck_assert_int_eq(memcmp(buf, "kept", 4), 0);
 }
 END_TEST
 
@@ -3992,6 +4031,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, dgram_udp_forward_out_routes_replies);
 	tcase_add_test(tc, dgram_udp_forward_in_clients);
 	tcase_add_test(tc, dgram_udp_forward_out_table_bound);
+	tcase_add_test(tc, dgram_udp_forward_out_connect_fails_keeps_table);
 	tcase_add_test(tc, dgram_udp_forward_in_table_bound);
 	tcase_add_test(tc, dgram_udp_forward_in_reply_is_use);
 	tcase_add_test(tc, dgram_udp_sizes);
