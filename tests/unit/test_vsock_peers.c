@@ -628,6 +628,51 @@ START_TEST(sibling_killed_nothing_queued_rst)
 }
 END_TEST
 
+/* As sibling_killed_last_bytes_arrive, but A's guest shut down its
+ * receiving side first (SHUTDOWN(RCV), shutdown(SHUT_RD) in Linux): it will
+ * never take the sibling's last bytes, so no read will ever get past them
+ * to the error.  The flow must be reset when the sibling dies, not left
+ * open (its sends then vanishing) until the guest closes it. */
+START_TEST(sibling_killed_guest_shut_rd_rst)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[80], buf[64];
+	struct vsock_hdr h;
+	struct pollfd pfd;
+	ssize_t n;
+	int l, fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock", dir, CID_GONE);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	txh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1092, 7102, 0);
+	fd = accept(l, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, line, sizeof(line) - 1);
+	ck_assert_int_gt(n, 0);
+	line[n] = 0;
+	ck_assert_str_eq(line, "CONNECT-FROM 3 1092 7102\n");
+	ck_assert_int_eq(write(fd, "OK 1092\n", 8), 8);
+	h = rx_pkt(&A, NULL, 0);
+	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7102, CID_A, 1092);
+	txh(&A, VIRTIO_VSOCK_OP_SHUTDOWN, CID_GONE, 1092, 7102, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1092, 7102, 5, 0);
+	tx(&A, &h, "hello");
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	ck_assert_int_eq(write(fd, "last words", 10), 10);
+	close(fd); /* "hello" unread */
+	close(l);
+	h = rx_pkt(&A, buf, sizeof(buf));
+	ck_assert_uint_eq(h.src_cid, CID_GONE);
+	ck_assert_uint_eq(h.dst_port, 1092);
+	ck_assert_msg(h.op == VIRTIO_VSOCK_OP_RST, "op %u flags %u len %u, not RST", h.op,
+		      h.flags, h.len);
+}
+END_TEST
+
 /* A host program on B's socket. */
 static int host_connect(const char *path, const char *line)
 {
@@ -737,6 +782,7 @@ static Suite *peers_suite(void)
 	tcase_add_test(tc, sibling_gone_mid_stream);
 	tcase_add_test(tc, sibling_killed_last_bytes_arrive);
 	tcase_add_test(tc, sibling_killed_nothing_queued_rst);
+	tcase_add_test(tc, sibling_killed_guest_shut_rd_rst);
 	tcase_add_test(tc, sibling_many_flows);
 	tcase_add_test(tc, connect_from_not_a_peer_refused);
 	tcase_add_test(tc, connect_from_other_uid_refused);
