@@ -451,6 +451,11 @@ static int sc_mesh(const char *name)
 		FAIL(name, "reason=no_cids");
 		ok = 0;
 	}
+	if (n == 8 && ((tok && *tok) || (cur && cur[strspn(cur, ",")]))) {
+		/* a ninth CID: the loop took it from the list and dropped it */
+		FAIL(name, "reason=too_many_cids max=8");
+		ok = 0;
+	}
 	return ok;
 }
 
