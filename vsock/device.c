@@ -525,10 +525,16 @@ static bool host_has_data(int fd)
  * reach the guest as an orderly SHUTDOWN. */
 static int host_error_now(const struct hconn *hc)
 {
+	bool will_read = !(hc->c.peer_shut & VIRTIO_VSOCK_SHUTDOWN_RCV);
 	char c;
-	ssize_t r = recv(hc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t r;
 
-	if (r > 0 && !(hc->c.peer_shut & VIRTIO_VSOCK_SHUTDOWN_RCV))
+	/* The tail of a bounced SEQPACKET message is such bytes too (read
+	 * from the socket already: no peek here, it would clear the error). */
+	if (will_read && hc->rmsg)
+		return 0;
+	r = recv(hc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r > 0 && will_read)
 		return 0;
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		return errno;
