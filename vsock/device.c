@@ -516,6 +516,31 @@ static bool host_has_data(int fd)
 	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+/* After EPOLLERR: 0 while unread bytes wait for a guest that will read
+ * them (the reads meet the error behind them), else the pending error.
+ * A guest that shut down its receiving side never takes them, so nothing
+ * would ever read up to the error: it counts now.  A peek at an empty
+ * queue reports the error and clears it (as SO_ERROR does): it must
+ * count, or the reads would then see a plain EOF and the abort would
+ * reach the guest as an orderly SHUTDOWN. */
+static int host_error_now(const struct hconn *hc)
+{
+	bool will_read = !(hc->c.peer_shut & VIRTIO_VSOCK_SHUTDOWN_RCV);
+	char c;
+	ssize_t r;
+
+	/* The tail of a bounced SEQPACKET message is such bytes too (read
+	 * from the socket already: no peek here, it would clear the error). */
+	if (will_read && hc->rmsg)
+		return 0;
+	r = recv(hc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r > 0 && will_read)
+		return 0;
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return errno;
+	return sock_error(hc->fd);
+}
+
 /* The host end of a guest-initiated flow answered (a sibling's OK line, or
  * connect() completing): connected, or refused.  True if connected, and
  * what the host sent meanwhile is to be read. */
@@ -562,7 +587,7 @@ static void host_cb(void *opaque, uint32_t events)
 	 * such bytes wait, the reads deliver them first and then meet the
 	 * error themselves (the kernel keeps that order).  Resetting now
 	 * would drop them. */
-	if ((events & EPOLLERR) && !host_has_data(hc->fd) && sock_error(hc->fd)) {
+	if ((events & EPOLLERR) && host_error_now(hc)) {
 		after_event(d, hc, vsock_conn_host_error(&hc->c));
 		goto rx;
 	}

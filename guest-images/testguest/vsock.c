@@ -155,6 +155,17 @@ static struct vs_conn *lookup(uint32_t lport, uint32_t pport, uint64_t cid)
 	return NULL;
 }
 
+/* A connection on these ports with another peer CID: a packet for it
+ * that carries the wrong src_cid. */
+static bool ports_taken_by_other_cid(uint32_t lport, uint32_t pport, uint64_t cid)
+{
+	for (unsigned i = 0; i < par.max_conns; i++)
+		if (conns[i].state > VS_LISTEN && conns[i].lport == lport &&
+		    conns[i].pport == pport && conns[i].pcid != cid)
+			return true;
+	return false;
+}
+
 static struct vs_conn *lookup_listener(uint32_t lport)
 {
 	for (unsigned i = 0; i < par.max_conns; i++)
@@ -419,6 +430,12 @@ static void on_rx(const struct vsock_hdr *h, const uint8_t *p, uint32_t n)
 			return;
 		}
 		vs_stats.unmatched++;
+		/* src_cid_ok() lets any VM's CID through: one that is not the
+		 * peer of the connection these ports belong to is still wrong
+		 * (a sibling's packet stamped with the host's CID, say). */
+		if (h->dst_cid == vsd_cid() && src_cid_ok(h->src_cid) &&
+		    ports_taken_by_other_cid(h->dst_port, h->src_port, h->src_cid))
+			vs_stats.bad_cid++;
 		queue_rst_reply(h);
 		return;
 	}

@@ -83,7 +83,8 @@ struct vs_stats {
 	uint64_t zero_credit;       /* RESPONSE/REQUEST with buf_alloc 0 */
 	uint64_t bad_cid;           /* dst_cid not ours, or src_cid neither the
 	                             * host's nor another VM's (0, 1, ours, -1U,
-	                             * above 32 bits) */
+	                             * above 32 bits), or not the peer of the
+	                             * connection on the packet's ports */
 };
 
 extern struct vs_stats vs_stats;

@@ -105,8 +105,12 @@ class QemuVmm(vsockhost.Vmm):
                 pytest.fail("vmm vhost-user did not start listening\n" + "\n".join(self.err))
             time.sleep(0.02)   # poll interval of a bounded wait
         self.args = qemu_argv(cmdline, mem, self.vu_sock)
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except BaseException:
+            self.kill()        # the caller has no object to kill the back-end with
+            raise
         self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True),
                    threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True)]
         for t in self._t:

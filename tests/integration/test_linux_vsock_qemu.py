@@ -69,6 +69,9 @@ class QemuVhostUser(LinuxVmm):
         # QEMU connects once at start: wait for the listener (bounded).
         while not os.path.exists(self.sock):
             if self.be.poll() is not None or time.monotonic() > deadline:
+                if self.be.poll() is None:   # not left running: the test has no handle
+                    self.be.kill()
+                    self.be.wait(10)
                 self.be_thread.join(5)
                 pytest.fail("vmm vhost-user did not start listening:\n" + "\n".join(self.be_err))
             time.sleep(0.02)   # poll interval of a bounded wait
@@ -86,7 +89,17 @@ class QemuVhostUser(LinuxVmm):
                 "-device", "vhost-user-vsock-device,chardev=vs",
                 "-kernel", kernel, "-initrd", initrd,
                 "-append", f"{CMDLINE} {guest_cmd}"]
-        super().__init__(None, deadline, argv=argv)
+        try:
+            super().__init__(None, deadline, argv=argv)
+        except BaseException:
+            # No object for the caller's finally to kill: the back-end
+            # would outlive the test (and QEMU, if it started).
+            if getattr(self, "proc", None) is not None:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.be.kill()
+            self.be.wait(10)
+            raise
 
     def _pump_be(self):
         logf = open(os.environ["VMM_BE_LOG"], "a") if os.environ.get("VMM_BE_LOG") else None

@@ -451,6 +451,11 @@ static int sc_mesh(const char *name)
 		FAIL(name, "reason=no_cids");
 		ok = 0;
 	}
+	if (n == 8 && ((tok && *tok) || (cur && cur[strspn(cur, ",")]))) {
+		/* a ninth CID: the loop took it from the list and dropped it */
+		FAIL(name, "reason=too_many_cids max=8");
+		ok = 0;
+	}
 	return ok;
 }
 
@@ -1017,6 +1022,11 @@ static int sc_pingpong(const char *name)
 	struct prng p;
 	int fd, err = 0, ok = 0;
 
+	if (!pings) {	/* the figures index cyc[pings - 1] */
+		FAIL(name, "reason=pings=0");
+		free(cyc);
+		return 0;
+	}
 	fd = vt_open_cid(SOCK_STREAM, to, port + 0);
 	if (!cyc || fd < 0) {
 		FAIL(name, "reason=connect err=%d cid=%u", fd < 0 ? fd : -ENOMEM, to);
