@@ -8,6 +8,15 @@
  *
  *   vsocktest.scenarios=echo,listen,halfclose,seqpacket,many,refused,slowread
  *   vsocktest.port=5000        base port P; scenario ports are P+offset:
+ *   vsocktest.cid=2            destination CID of every connection the
+ *                              driver makes (echo, halfclose, seqpacket,
+ *                              many, refused, slowread and the cases.c
+ *                              clients); default 2, the host; a sibling
+ *                              VM's CID reaches that VM (docs/vsock.md
+ *                              "Sibling VMs").  Must be 2 or 3..0xFFFFFFFE
+ *                              and not the guest's own CID, else every
+ *                              scenario fails with reason=bad_cid.
+ *   vsocktest.refused_cid=0    the CID "refused" connects to; 0: cid
  *     echo       P+0  guest -> host stream, host echoes (echo_bytes)
  *     listen     P+1  guest listens, host "CONNECT P+1", guest echoes
  *     halfclose  P+2  guest SHUT_WR, host replies everything, then EOF
@@ -80,6 +89,12 @@ module_param(scenarios, charp, 0444);
 MODULE_PARM_DESC(scenarios, "comma-separated scenarios to run (empty: do nothing)");
 unsigned int vt_port = 5000;
 module_param_named(port, vt_port, uint, 0444);
+static unsigned int vt_cid = VMADDR_CID_HOST;
+module_param_named(cid, vt_cid, uint, 0444);
+MODULE_PARM_DESC(cid, "destination CID of the client scenarios (2: the host)");
+static unsigned int refused_cid;
+module_param(refused_cid, uint, 0444);
+MODULE_PARM_DESC(refused_cid, "destination CID of \"refused\" (0: cid)");
 static unsigned int echo_bytes = 1 << 20;
 module_param(echo_bytes, uint, 0444);
 static unsigned int listen_bytes = 256 << 10;
@@ -160,15 +175,37 @@ int vt_socket(int type, struct socket **out)
 	return 0;
 }
 
-int vt_connect(struct socket *s, u32 p)
+/* The guest's own CID (vt_wait_transport); VMADDR_CID_ANY until known. */
+static u32 vt_local_cid = VMADDR_CID_ANY;
+
+/* A destination the client scenarios may use: the host, or another VM. */
+static bool vt_cid_ok(u32 c)
+{
+	return c == VMADDR_CID_HOST ||
+	       (c > VMADDR_CID_HOST && c < VMADDR_CID_ANY && c != vt_local_cid);
+}
+
+/*
+ * No svm_flags (VMADDR_FLAG_TO_HOST), as the user-space agent: these
+ * guests have no host-side (vhost) transport, so Linux sends a stream to
+ * any CID above 2 over the guest->host transport, virtio, anyway; only
+ * CID 1 and our own CID go to the loopback transport, which vt_cid_ok()
+ * refuses.
+ */
+static int vt_connect_to(struct socket *s, u32 cid, u32 p)
 {
 	struct sockaddr_vm a = {
 		.svm_family = AF_VSOCK,
-		.svm_cid = VMADDR_CID_HOST,
+		.svm_cid = cid,
 		.svm_port = p,
 	};
 
 	return kernel_connect(s, (struct sockaddr *)&a, sizeof(a), 0);
+}
+
+int vt_connect(struct socket *s, u32 p)
+{
+	return vt_connect_to(s, vt_cid, p);
 }
 
 int vt_open(int type, u32 p, struct socket **out)
@@ -297,7 +334,7 @@ static enum vt_result sc_echo(const char *name)
 	}
 	err = vt_open(SOCK_STREAM, vt_port + 0, &s);
 	if (err) {
-		FAIL(name, "reason=connect err=%d", err);
+		FAIL(name, "reason=connect err=%d cid=%u", err, vt_cid);
 		goto out_free;
 	}
 	t->s = s;
@@ -335,7 +372,8 @@ static enum vt_result sc_echo(const char *name)
 		     rc.n, vt_cs_val(&rc), vt_cs_val(&t->c));
 	else {
 		ok = true;
-		OK(name, "bytes=%llu crc=0x%08x ms=%llu", rc.n, vt_cs_val(&rc), vt_ms_since(t0));
+		OK(name, "bytes=%llu crc=0x%08x cid=%u ms=%llu", rc.n, vt_cs_val(&rc), vt_cid,
+		   vt_ms_since(t0));
 	}
 	sock_release(s);
 out_free:
@@ -641,6 +679,7 @@ static enum vt_result sc_refused(const char *name)
 	struct socket *s;
 	ktime_t t0;
 	u64 ms;
+	u32 to = refused_cid ? refused_cid : vt_cid;
 	int err = vt_socket(SOCK_STREAM, &s);
 
 	if (err) {
@@ -648,14 +687,14 @@ static enum vt_result sc_refused(const char *name)
 		return VT_FAIL;
 	}
 	t0 = ktime_get();
-	err = vt_connect(s, vt_port + 6);
+	err = vt_connect_to(s, to, vt_port + 6);
 	ms = vt_ms_since(t0);
 	sock_release(s);
 	if (err != -ECONNRESET) {
-		FAIL(name, "reason=connect err=%d want=%d ms=%llu", err, -ECONNRESET, ms);
+		FAIL(name, "reason=connect err=%d want=%d cid=%u ms=%llu", err, -ECONNRESET, to, ms);
 		return VT_FAIL;
 	}
-	OK(name, "err=%d ms=%llu", err, ms);
+	OK(name, "err=%d cid=%u ms=%llu", err, to, ms);
 	return VT_OK;
 }
 
@@ -759,6 +798,7 @@ static int vt_wait_transport(void)
 
 			pr_info("transport=%s local_cid=%u tries=%d\n",
 				virtio ? "virtio" : "other", cid, i + 1);
+			vt_local_cid = cid;
 		}
 		release_sock(s->sk);
 		sock_release(s);
@@ -823,8 +863,8 @@ static int vt_main(void *unused)
 	u32 crc = 0;
 
 	/* CRC-32 as zlib: crc32(b"123456789") == 0xcbf43926. */
-	pr_info("start scenarios=%s port=%u crc_selftest=%s\n", scenarios, vt_port,
-		~crc32_le(~0u, check, 9) == 0xcbf43926 ? "ok" : "BAD");
+	pr_info("start scenarios=%s port=%u cid=%u crc_selftest=%s\n", scenarios, vt_port,
+		vt_cid, ~crc32_le(~0u, check, 9) == 0xcbf43926 ? "ok" : "BAD");
 	buf = kvzalloc(CHUNK, GFP_KERNEL);
 	if (buf) {
 		ktime_t c0 = ktime_get();
@@ -850,6 +890,12 @@ static int vt_main(void *unused)
 	while (!no_transport && cur && (tok = strsep(&cur, ",")) != NULL) {
 		if (!*tok)
 			continue;
+		if (!vt_cid_ok(vt_cid) || (refused_cid && !vt_cid_ok(refused_cid))) {
+			FAIL(tok, "reason=bad_cid cid=%u refused_cid=%u local_cid=%u want=2_or_3..4294967294_not_local_cid",
+			     vt_cid, refused_cid, vt_local_cid);
+			failed++;
+			continue;
+		}
 		if (!vt_run(tok, &passed, &failed, &skipped)) {
 			FAIL(tok, "reason=unknown_scenario");
 			failed++;

@@ -47,7 +47,7 @@ u64 vt_ms_since(ktime_t t0);
 
 /* AF_VSOCK socket with the test's send/receive/connect bounds. */
 int vt_socket(int type, struct socket **out);
-/* Connect to the host (CID 2) port p. */
+/* Connect to port p of vsocktest.cid (default 2, the host). */
 int vt_connect(struct socket *s, u32 p);
 int vt_open(int type, u32 p, struct socket **out);
 int vt_send_all(struct socket *s, const void *buf, size_t n, int flags);
