@@ -13,10 +13,9 @@ Every payload is checked: the echo clients compare each byte with their
 PRNG stream, send/recv compare CRC-32s across the two VMs (and with the
 host's own computation), and guest driver counters must stay clean.
 
-Also here: the real Linux guest's user-space agent reaching a sibling test
-guest (the built-in kernel test driver connects to the host only: its
-target CID is compiled in, vsocktest.c vt_connect(), and a new parameter
-would need a kernel rebuild).
+Also here: the real Linux guest reaching a sibling test guest, from its
+user-space agent (vsockagent.cid=4) and from the built-in kernel test
+driver (vsocktest.cid=4, vsocktest.c vt_connect()).
 
 Budget: the guests' waits are scaled by VMM_QEMU_TIME_SCALE (default 3).
 Figures printed (round trips) are TCG on a shared 2-core host: indicative
@@ -25,6 +24,7 @@ only, never asserted.  Skips when qemu-system-x86_64 is not installed.
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 from zlib import crc32
@@ -349,10 +349,10 @@ def test_linux_guest_to_sibling_testguest(linux_guest, sockdir):
     512 KiB to test guest B (CID 4, echo-server) and checks the echo by
     CRC-32 (the agent's payload is prng_bytes(1, N)); B saw the bytes come
     from CID 3 and the agent's port.  Then A's connect to CID 6 (not a
-    peer) gets ECONNRESET.  The kernel-space test driver (vsocktest) is not
-    used: it connects to CID 2 only, its CID is not a parameter, and adding
-    one means a kernel rebuild.  One kernel (6.12) to keep the time down:
-    test_linux_siblings_qemu.py runs both with two Linux guests."""
+    peer) gets ECONNRESET.  The kernel-space test driver does the same in
+    test_linux_kernel_driver_to_sibling_testguest.  One kernel (6.12) to
+    keep the time down: test_linux_siblings_qemu.py runs both with two
+    Linux guests."""
     from test_linux_vsock import BOOT_BUDGET, RESULT
     from test_linux_vsock_qemu import QemuVhostUser
     g = linux_guest.require()
@@ -399,3 +399,102 @@ def test_linux_guest_to_sibling_testguest(linux_guest, sockdir):
     for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
         assert bad not in text, ctx
     clean(b)
+
+
+@pytest.mark.parametrize("linux_guest", ["6.1", "6.12"], indirect=True,
+                         ids=["linux-6.1", "linux-6.12"])
+def test_linux_kernel_driver_to_sibling_testguest(linux_guest, sockdir):
+    """The real Linux guest driver from kernel space: guest A (CID 3) runs
+    the built-in test driver (vsocktest, tiny initramfs, no user space)
+    with vsocktest.cid=4: its echo scenario sends 512 KiB to test guest B
+    (CID 4, echo-server) and checks the echo by CRC-32 (payload
+    prng_bytes(1, N)); B saw the bytes come from CID 3 and a Linux
+    ephemeral port.  Then "refused" with vsocktest.refused_cid=6 (not a
+    peer of A's back-end) must get ECONNRESET, counted as a destination
+    error (pkt_err.dst_cid) in A's back-end metrics."""
+    from test_linux_vsock import BOOT_BUDGET, RESULT
+    from test_linux_vsock_qemu import QemuVhostUser
+    g = linux_guest.require("vt_local_cid")     # a vsocktest with vsocktest.cid
+    n, port = 512 << 10, 6200
+    want_crc = crc32(prng_bytes(1, n))
+    b = a = None
+    try:
+        b = vm(sockdir, "b", f"scenario=echo-server port={port} conns=1", ["a"])
+        b.wait_line(r"tg-note: echo-server listening")
+        args = dict(scenarios="echo,refused", port=port, echo_bytes=n, cid=CID["b"],
+                    refused_cid=NOT_A_PEER, timeout_s=int(BOOT_BUDGET))
+        a = QemuVhostUser(sockdir, g, g.initrd_min, uds(sockdir, "a"),
+                          " ".join(f"vsocktest.{k}={v}" for k, v in args.items()),
+                          time.monotonic() + BOOT_BUDGET, cid=CID["a"], name="-linux-a",
+                          be_args=("--vsock-peer", f"{CID['b']}={uds(sockdir, 'b')}"))
+        try:
+            _, done = a.wait_line(r"vsocktest: done passed=(\d+) failed=(\d+)")
+        except (TimeoutError, EOFError) as e:
+            pytest.fail(f"A: {e}\n{a.console()}\n--- B\n{b.output()}")
+        lb = b.result(60)
+        # vsocktest reboots: QEMU exits, then the back-end (its metrics).
+        try:
+            a.proc.wait(60)
+            a.be.wait(30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"A did not exit after its tests\n{a.console()}")
+        pkt_err = a.metrics()["pkt_err"]
+    finally:
+        if a is not None:
+            a.kill_all()
+        killall(b)
+    res = {}
+    for _, l in a.lines:
+        m = RESULT.search(l)
+        if m and m.group(1) == "vsocktest":
+            res[m.group(2)] = (m.group(3), kv(m.group(4)), l)
+    ctx = "\n".join(l for _, l in a.lines if "vsocktest:" in l) + "\n--- B\n" + b.output()
+    print(f"\nlinux {g.version} vsocktest -> test guest: " + "; ".join(
+        [v[2] for k, v in sorted(res.items())] + [lb]))
+    st, r, _ = res.get("echo", ("missing", {}, ""))
+    assert st == "ok" and int(r["bytes"]) == n and int(r["crc"], 16) == want_crc, ctx
+    assert int(r["cid"]) == CID["b"], ctx
+    m = re.fullmatch(rf"testguest: echo-server ok conns=1 bytes={n} peer_cid=3 "
+                     r"peer_port=(\d+) peer_conns=1", lb)
+    assert m, ctx
+    assert int(m.group(1)) >= 1024, ctx          # Linux's ephemeral port, not a host's
+    st, r, _ = res.get("refused", ("missing", {}, ""))
+    assert st == "ok" and int(r["err"]) == -104 and int(r["cid"]) == NOT_A_PEER, ctx
+    assert pkt_err["dst_cid"] == 1, (pkt_err, ctx)
+    assert done.group(1) == "2" and done.group(2) == "0", ctx
+    text = "\n".join(l for _, l in a.lines)
+    assert re.search(r"vsocktest: transport=virtio local_cid=3\b", text), ctx
+    for bad in ("Call Trace", "BUG:", "WARNING:", "Kernel panic"):
+        assert bad not in text, ctx
+    clean(b)
+
+
+@pytest.mark.parametrize("bad", [(1, 0), (3, 0), (0xFFFFFFFF, 0), (4, 3)],
+                         ids=["cid-1", "own-cid", "cid-any", "refused-own-cid"])
+def test_linux_kernel_driver_bad_cid(linux_guest, sockdir, bad):
+    """vsocktest.cid (or refused_cid) that is not 2 or 3..0xFFFFFFFE, or is
+    the guest's own CID (3; it and CID 1 would stay inside the guest, on
+    the loopback transport): every scenario fails with reason=bad_cid,
+    nothing reaches the device."""
+    from test_linux_vsock import BOOT_BUDGET
+    from test_linux_vsock_qemu import QemuVhostUser
+    g = linux_guest.require("vt_local_cid")
+    cid, refused = bad
+    a = None
+    try:
+        a = QemuVhostUser(sockdir, g, g.initrd_min, uds(sockdir, "a"),
+                          f"vsocktest.scenarios=echo,listen,refused vsocktest.cid={cid} "
+                          f"vsocktest.refused_cid={refused}",
+                          time.monotonic() + BOOT_BUDGET, cid=CID["a"], name="-linux-a")
+        try:
+            _, done = a.wait_line(r"vsocktest: done passed=(\d+) failed=(\d+)")
+        except (TimeoutError, EOFError) as e:
+            pytest.fail(f"A: {e}\n{a.console()}")
+    finally:
+        if a is not None:
+            a.kill_all()
+    text = "\n".join(l for _, l in a.lines)
+    assert (done.group(1), done.group(2)) == ("0", "3"), text
+    for sc in ("echo", "listen", "refused"):
+        assert re.search(rf"vsocktest: {sc} fail reason=bad_cid cid={cid} "
+                         rf"refused_cid={refused} local_cid=3 ", text), text
