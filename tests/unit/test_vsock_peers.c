@@ -463,6 +463,43 @@ START_TEST(sibling_seqpacket)
 }
 END_TEST
 
+/* A fake sibling at CID_GONE, listening where A's device looks for it
+ * (`type` SOCK_STREAM or SOCK_SEQPACKET), takes A's guest's REQUEST from
+ * sport to dport (with that buf_alloc): it checks the CONNECT-FROM line,
+ * answers OK, and A's guest gets the RESPONSE.  The accepted socket in
+ * *fd; the listener is returned. */
+static int fake_sibling_accept(int type, uint32_t sport, uint32_t dport, uint32_t buf_alloc,
+			       int *fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[80], want[80];
+	struct vsock_hdr h;
+	ssize_t n;
+	int l;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock%s", dir, CID_GONE,
+		 type == SOCK_SEQPACKET ? "_seqpacket" : "");
+	l = socket(AF_UNIX, type, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	h = gh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, sport, dport, 0, 0);
+	h.buf_alloc = buf_alloc;
+	tx(&A, &h, NULL);
+	*fd = accept(l, NULL, NULL);
+	ck_assert_int_ge(*fd, 0);
+	n = recv(*fd, line, sizeof(line) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	line[n] = 0;
+	snprintf(want, sizeof(want), "CONNECT-FROM %u %u %u\n", CID_A, sport, dport);
+	ck_assert_str_eq(line, want);
+	n = snprintf(line, sizeof(line), "OK %u\n", sport);
+	ck_assert_int_eq(send(*fd, line, (size_t)n, type == SOCK_SEQPACKET ? MSG_EOR : 0), n);
+	h = rx_pkt(&A, NULL, 0);
+	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, dport, CID_A, sport);
+	return l;
+}
+
 /* SEQPACKET: a sibling's message larger than our guest's credit is read
  * whole into the device (bounced) and handed out piece by piece.  If the
  * sibling dies (our bytes unread: ECONNRESET) while the tail waits for
@@ -471,31 +508,12 @@ END_TEST
  * message lost). */
 START_TEST(sibling_killed_bounced_message_arrives)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	static uint8_t msg[300], in[4096];
-	char line[80];
 	struct vsock_hdr h;
 	struct pollfd pfd;
-	ssize_t n;
 	int l, fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock_seqpacket", dir, CID_GONE);
-	l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	h = gh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1093, 7103, 0, 0);
-	h.buf_alloc = 100;
-	tx(&A, &h, NULL);
-	fd = accept(l, NULL, NULL);
-	ck_assert_int_ge(fd, 0);
-	n = recv(fd, line, sizeof(line) - 1, 0);
-	ck_assert_int_gt(n, 0);
-	line[n] = 0;
-	ck_assert_str_eq(line, "CONNECT-FROM 3 1093 7103\n");
-	ck_assert_int_eq(send(fd, "OK 1093\n", 8, MSG_EOR), 8);
-	h = rx_pkt(&A, NULL, 0);
-	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7103, CID_A, 1093);
+	l = fake_sibling_accept(SOCK_SEQPACKET, 1093, 7103, 100, &fd);
 	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1093, 7103, 5, VIRTIO_VSOCK_SEQ_EOM);
 	h.buf_alloc = 100;
 	tx(&A, &h, "hello");
@@ -593,30 +611,13 @@ END_TEST
  * sibling is gone, so the bytes are still in A's socket then. */
 START_TEST(sibling_killed_last_bytes_arrive)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[80], buf[64];
+	char buf[64];
 	struct vsock_hdr h;
 	struct pollfd pfd;
-	ssize_t n, got = 0;
+	ssize_t got = 0;
 	int l, fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock", dir, CID_GONE);
-	l = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	h = gh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1090, 7100, 0, 0);
-	h.buf_alloc = 0;
-	tx(&A, &h, NULL);
-	fd = accept(l, NULL, NULL);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, line, sizeof(line) - 1);
-	ck_assert_int_gt(n, 0);
-	line[n] = 0;
-	ck_assert_str_eq(line, "CONNECT-FROM 3 1090 7100\n");
-	ck_assert_int_eq(write(fd, "OK 1090\n", 8), 8);
-	h = rx_pkt(&A, NULL, 0);
-	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7100, CID_A, 1090);
+	l = fake_sibling_accept(SOCK_STREAM, 1090, 7100, 0, &fd);
 	/* A's guest sends; the sibling never reads it. */
 	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1090, 7100, 5, 0);
 	h.buf_alloc = 0;
@@ -654,28 +655,12 @@ END_TEST
  * still waiting must not eat it. */
 START_TEST(sibling_killed_nothing_queued_rst)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[80], buf[64];
+	char buf[64];
 	struct vsock_hdr h;
 	struct pollfd pfd;
-	ssize_t n;
 	int l, fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock", dir, CID_GONE);
-	l = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	txh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1091, 7101, 0);
-	fd = accept(l, NULL, NULL);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, line, sizeof(line) - 1);
-	ck_assert_int_gt(n, 0);
-	line[n] = 0;
-	ck_assert_str_eq(line, "CONNECT-FROM 3 1091 7101\n");
-	ck_assert_int_eq(write(fd, "OK 1091\n", 8), 8);
-	h = rx_pkt(&A, NULL, 0);
-	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7101, CID_A, 1091);
+	l = fake_sibling_accept(SOCK_STREAM, 1091, 7101, 256 * 1024, &fd);
 	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1091, 7101, 5, 0);
 	tx(&A, &h, "hello");
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -696,28 +681,12 @@ END_TEST
  * open (its sends then vanishing) until the guest closes it. */
 START_TEST(sibling_killed_guest_shut_rd_rst)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[80], buf[64];
+	char buf[64];
 	struct vsock_hdr h;
 	struct pollfd pfd;
-	ssize_t n;
 	int l, fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vm%u.sock", dir, CID_GONE);
-	l = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	txh(&A, VIRTIO_VSOCK_OP_REQUEST, CID_GONE, 1092, 7102, 0);
-	fd = accept(l, NULL, NULL);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, line, sizeof(line) - 1);
-	ck_assert_int_gt(n, 0);
-	line[n] = 0;
-	ck_assert_str_eq(line, "CONNECT-FROM 3 1092 7102\n");
-	ck_assert_int_eq(write(fd, "OK 1092\n", 8), 8);
-	h = rx_pkt(&A, NULL, 0);
-	expect(&h, VIRTIO_VSOCK_OP_RESPONSE, CID_GONE, 7102, CID_A, 1092);
+	l = fake_sibling_accept(SOCK_STREAM, 1092, 7102, 256 * 1024, &fd);
 	txh(&A, VIRTIO_VSOCK_OP_SHUTDOWN, CID_GONE, 1092, 7102, VIRTIO_VSOCK_SHUTDOWN_RCV);
 	h = gh(&A, VIRTIO_VSOCK_OP_RW, CID_GONE, 1092, 7102, 5, 0);
 	tx(&A, &h, "hello");
