@@ -25,7 +25,6 @@ import os
 import re
 import socket
 import subprocess
-import threading
 import time
 from zlib import crc32
 
@@ -74,6 +73,23 @@ def killall(*vms):
             v.kill()
 
 
+def serve_then_connect(sockdir, srv, srv_cmd, ready, cli, cli_cmd):
+    """Boot the server guest `srv` with `srv_cmd`, wait for its line
+    `ready`, then the client guest `cli` with `cli_cmd` (each lists the
+    other as a peer).  Both result lines and both VMs, killed either way
+    (after a failure, with no result to wait for)."""
+    s = c = None
+    try:
+        s = vm(sockdir, srv, srv_cmd, [cli])
+        s.wait_line(ready)
+        c = vm(sockdir, cli, cli_cmd, [srv])
+        lc = c.result(120)
+        ls = s.result(60)
+    finally:
+        killall(c, s)
+    return lc, ls, c, s
+
+
 # ---- two VMs -----------------------------------------------------------------
 
 @pytest.mark.parametrize("cli,srv", [("a", "b"), ("b", "a")], ids=["a-to-b", "b-to-a"])
@@ -81,16 +97,10 @@ def test_echo(sockdir, cli, srv):
     """echo-client on one VM through the sibling's echo-server, 4 MiB with
     every byte compared; the server saw the client's CID and port."""
     n = 4 << 20
-    s = c = None
-    try:
-        s = vm(sockdir, srv, "scenario=echo-server port=5100 conns=1", [cli])
-        s.wait_line(r"tg-note: echo-server listening port=5100")
-        c = vm(sockdir, cli, f"scenario=echo-client cid={CID[srv]} port=5100 bytes={n} seed=7",
-               [srv])
-        lc = c.result(120)
-        ls = s.result(60)
-    finally:
-        killall(c, s)
+    lc, ls, c, s = serve_then_connect(
+        sockdir, srv, "scenario=echo-server port=5100 conns=1",
+        r"tg-note: echo-server listening port=5100",
+        cli, f"scenario=echo-client cid={CID[srv]} port=5100 bytes={n} seed=7")
     assert lc.startswith(f"testguest: echo-client ok bytes={n} "), c.output()
     assert kv(lc)["cid"] == str(CID[srv]), lc
     lport = kv(lc)["lport"]
@@ -105,16 +115,9 @@ def test_bulk_crc(sockdir, cli, srv):
     CRC-32 of the stream, which must be the host's own of the payload."""
     n, seed = 4 << 20, 11
     want = f"{crc32(prng_bytes(seed, n)):08x}"
-    s = c = None
-    try:
-        s = vm(sockdir, srv, f"scenario=recv port=5200 listen=1 bytes={n}", [cli])
-        s.wait_line(r"tg-note: vsock cid=")
-        c = vm(sockdir, cli, f"scenario=send cid={CID[srv]} port=5200 bytes={n} seed={seed}",
-               [srv])
-        lc = c.result(120)
-        ls = s.result(60)
-    finally:
-        killall(c, s)
+    lc, ls, c, s = serve_then_connect(
+        sockdir, srv, f"scenario=recv port=5200 listen=1 bytes={n}", r"tg-note: vsock cid=",
+        cli, f"scenario=send cid={CID[srv]} port=5200 bytes={n} seed={seed}")
     assert lc.startswith(f"testguest: send ok bytes={n} csum={want} "), c.output()
     assert ls.startswith(f"testguest: recv ok bytes={n} csum={want} "), s.output()
     assert ls.endswith(peer_keys(CID[cli], kv(ls)["peer_port"])), s.output()
@@ -128,15 +131,10 @@ def test_many_connections(sockdir):
     beyond B's listen backlog (128) a burst that B's back-end has not
     accepted yet is refused by design (RST, docs/vsock.md "Refusals")."""
     n, rounds = 100, 2
-    s = c = None
-    try:
-        s = vm(sockdir, "b", f"scenario=echo-server port=5300 conns={n * rounds}", ["a"])
-        s.wait_line(r"tg-note: echo-server listening")
-        c = vm(sockdir, "a", f"scenario=many cid=4 port=5300 conns={n} rounds={rounds}", ["b"])
-        lc = c.result(120)
-        ls = s.result(60)
-    finally:
-        killall(c, s)
+    lc, ls, c, s = serve_then_connect(
+        sockdir, "b", f"scenario=echo-server port=5300 conns={n * rounds}",
+        r"tg-note: echo-server listening",
+        "a", f"scenario=many cid=4 port=5300 conns={n} rounds={rounds}")
     assert lc == f"testguest: many ok conns={n}", c.output()
     assert re.fullmatch(rf"testguest: echo-server ok conns={n * rounds} bytes=\d+ "
                         rf"peer_cid=3 peer_port=\d+ peer_conns={n * rounds}", ls), s.output()
@@ -149,16 +147,10 @@ def test_half_close(sockdir, cli, srv):
     (after_eof=1) answers only once it saw that EOF, then closes: the whole
     answer must still reach the client, then EOF."""
     n = 200000
-    s = c = None
-    try:
-        s = vm(sockdir, srv, "scenario=echo-server port=5400 conns=1 after_eof=1 bufsz=262144",
-               [cli])
-        s.wait_line(r"tg-note: echo-server listening")
-        c = vm(sockdir, cli, f"scenario=halfclose cid={CID[srv]} port=5400 bytes={n}", [srv])
-        lc = c.result(120)
-        ls = s.result(60)
-    finally:
-        killall(c, s)
+    lc, ls, c, s = serve_then_connect(
+        sockdir, srv, "scenario=echo-server port=5400 conns=1 after_eof=1 bufsz=262144",
+        r"tg-note: echo-server listening",
+        cli, f"scenario=halfclose cid={CID[srv]} port=5400 bytes={n}")
     assert lc == f"testguest: halfclose ok bytes={n}", c.output()
     assert re.fullmatch(rf"testguest: echo-server ok conns=1 bytes={n}"
                         rf" peer_cid={CID[cli]} peer_port=\d+ peer_conns=1", ls), s.output()
@@ -170,15 +162,10 @@ def test_seqpacket(sockdir, cli, srv):
     """SEQPACKET: five messages (1 B to 64 KiB) echoed by the sibling as
     the messages they came as (the client checks length, bytes and EOM)."""
     total = 1 + 100 + 4096 + 10000 + 65536
-    s = c = None
-    try:
-        s = vm(sockdir, srv, "scenario=echo-server port=5500 conns=1 type=seqpacket", [cli])
-        s.wait_line(r"tg-note: echo-server listening")
-        c = vm(sockdir, cli, f"scenario=seqpacket cid={CID[srv]} port=5500", [srv])
-        lc = c.result(120)
-        ls = s.result(60)
-    finally:
-        killall(c, s)
+    lc, ls, c, s = serve_then_connect(
+        sockdir, srv, "scenario=echo-server port=5500 conns=1 type=seqpacket",
+        r"tg-note: echo-server listening",
+        cli, f"scenario=seqpacket cid={CID[srv]} port=5500")
     assert lc == "testguest: seqpacket ok msgs=5", c.output()
     assert re.fullmatch(rf"testguest: echo-server ok conns=1 bytes={total}"
                         rf" peer_cid={CID[cli]} peer_port=\d+ peer_conns=1", ls), s.output()
